@@ -1,0 +1,66 @@
+"""The exceptions jsim raises: one root, one child per layer."""
+
+from __future__ import annotations
+
+__all__ = ["JsimError", "ScenarioError", "OptimiseError", "ScenarioIssue"]
+
+from dataclasses import dataclass
+
+
+class JsimError(Exception):
+    """Root of every error jsim raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ScenarioIssue:
+    """One problem found in a scenario.
+
+    Attributes
+    ----------
+    location : str
+        Where in the file, e.g. ``touchpoints[2] (search).effects[0].p``.
+    message : str
+        The rule that was broken and the value received, e.g.
+        ``must be within [0, 1], got 13.0``.
+    fix : str
+        How to fix it, or ``""`` when the message says it all.
+    """
+
+    location: str
+    message: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}" if self.location else self.message
+        return f"{text} ({self.fix})" if self.fix else text
+
+
+class ScenarioError(JsimError):
+    """A scenario file (or a flag that overrides it) is invalid.
+
+    Parameters
+    ----------
+    issues : list of ScenarioIssue or str
+        Every problem found; all are reported at once.
+    source : str, optional
+        The file name, shown first.
+    """
+
+    def __init__(self, issues, source: str | None = None):
+        if isinstance(issues, (str, ScenarioIssue)):
+            issues = [issues]
+        self.issues = [i if isinstance(i, ScenarioIssue) else ScenarioIssue("", str(i)) for i in issues]
+        self.source = source
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        head = f"{self.source}: " if self.source else ""
+        if len(self.issues) == 1:
+            return head + str(self.issues[0])
+        lines = [f"{head}{len(self.issues)} problems:"]
+        lines += [f"  - {issue}" for issue in self.issues]
+        return "\n".join(lines)
+
+
+class OptimiseError(JsimError):
+    """An optimisation could not be set up or continued."""

@@ -1,0 +1,156 @@
+"""Rules that span several fields of a scenario: names that must exist, totals that must not exceed 1."""
+
+from __future__ import annotations
+
+__all__ = ["check_scenario", "did_you_mean"]
+
+import difflib
+from collections import defaultdict
+
+from ..errors import ScenarioIssue
+from .models import Scenario
+
+_TOL = 1e-9
+
+
+def did_you_mean(word: str, choices) -> str:
+    """Return ``"did you mean 'x'?"`` for the closest of ``choices``, else a list of the choices."""
+    choices = [str(c) for c in choices]
+    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    if not choices:
+        return ""
+    shown = ", ".join(repr(c) for c in choices[:12])
+    return f"choose one of {shown}" + (", ..." if len(choices) > 12 else "")
+
+
+def _named(section: str, i: int, name: str | None) -> str:
+    return f"{section}[{i}] ({name})" if name else f"{section}[{i}]"
+
+
+def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
+    """Return every cross-field problem of a field-valid scenario (empty when it is valid)."""
+    issues: list[ScenarioIssue] = []
+    add = lambda loc, msg, fix="": issues.append(ScenarioIssue(loc, msg, fix))  # noqa: E731
+
+    names = [s.name for s in sc.stages]
+    absorbing = {s.name for s in sc.stages if s.absorbing}
+    seen: set[str] = set()
+    for i, s in enumerate(sc.stages):
+        if s.name in seen:
+            add(f"stages[{i}].name", f"stage names must be unique, got '{s.name}' twice", "rename one of them")
+        seen.add(s.name)
+    if all(s.absorbing for s in sc.stages):
+        add("stages", "at least one stage must not be absorbing, but all are", "set absorbing = false on the entry stage")
+
+    def stage_ref(loc: str, value: str, *, leaving: bool = False) -> bool:
+        if value not in seen:
+            add(loc, f"must name a stage, got '{value}'", did_you_mean(value, names))
+            return False
+        if leaving and value in absorbing:
+            add(loc, f"customers never leave an absorbing stage, got '{value}'", "remove this entry or set absorbing = false on that stage")
+            return False
+        return True
+
+    seg_names = [g.name for g in sc.segments]
+    seg_seen: set[str] = set()
+    for i, g in enumerate(sc.segments):
+        if g.name in seg_seen:
+            add(f"segments[{i}].name", f"segment names must be unique, got '{g.name}' twice", "rename one of them")
+        seg_seen.add(g.name)
+    if sc.segments:
+        total = sum(g.share for g in sc.segments)
+        if abs(total - 1.0) > 1e-6:
+            add("segments", f"shares must sum to 1, got {total:.6g}", "rescale the shares so they add up to 1")
+    max_transition_mult = max([g.transition_multiplier for g in sc.segments] or [1.0])
+
+    # baseline transitions
+    out_total: dict[str, float] = defaultdict(float)
+    pairs: set[tuple[str, str]] = set()
+    for i, t in enumerate(sc.transitions):
+        loc = f"transitions[{i}]"
+        ok = stage_ref(f"{loc}.from", t.from_, leaving=True) & stage_ref(f"{loc}.to", t.to)
+        if not ok:
+            continue
+        if t.from_ == t.to:
+            add(loc, f"from and to must differ, got '{t.from_}' for both", "staying is implied: it is 1 minus the stage's outgoing total")
+            continue
+        if (t.from_, t.to) in pairs:
+            add(loc, f"each (from, to) pair may appear once, got '{t.from_}' -> '{t.to}' again", "merge the two entries into one p")
+        pairs.add((t.from_, t.to))
+        out_total[t.from_] += t.p
+    for stage, total in out_total.items():
+        if total * max_transition_mult > 1 + _TOL:
+            extra = f" after the largest segment transition_multiplier {max_transition_mult:g}" if max_transition_mult != 1 else ""
+            add(
+                "transitions",
+                f"outgoing daily probabilities of stage '{stage}' must total <= 1{extra}, got {total * max_transition_mult:.6g}",
+                "lower some p values of that stage",
+            )
+
+    # touchpoints
+    tp_names = [tp.name for tp in sc.touchpoints]
+    tp_seen: set[str] = set()
+    for i, tp in enumerate(sc.touchpoints):
+        loc = _named("touchpoints", i, tp.name)
+        if tp.name in tp_seen:
+            add(f"{loc}.name", f"touchpoint names must be unique, got '{tp.name}' twice", "rename one of them")
+        tp_seen.add(tp.name)
+        if tp.targets is not None:
+            for k, st in enumerate(tp.targets):
+                stage_ref(f"{loc}.targets[{k}]", st, leaving=True)
+        if tp.segments is not None:
+            for k, sg in enumerate(tp.segments):
+                if sg not in seg_names:
+                    add(f"{loc}.segments[{k}]", f"must name a segment, got '{sg}'", did_you_mean(sg, seg_names) or "define it under [[segments]]")
+        max_mult = max([g.effect_multiplier * g.touchpoint_multipliers.get(tp.name, 1.0) for g in sc.segments] or [1.0])
+        eff_total: dict[str, float] = defaultdict(float)
+        eff_pairs: set[tuple[str, str]] = set()
+        for k, e in enumerate(tp.effects):
+            eloc = f"{loc}.effects[{k}]"
+            if not (stage_ref(f"{eloc}.from", e.from_, leaving=True) & stage_ref(f"{eloc}.to", e.to)):
+                continue
+            if e.from_ == e.to:
+                add(eloc, f"from and to must differ, got '{e.from_}' for both", "an exposure that changes nothing needs no effect entry")
+                continue
+            if (e.from_, e.to) in eff_pairs:
+                add(eloc, f"each (from, to) pair may appear once per touchpoint, got '{e.from_}' -> '{e.to}' again", "merge them")
+            eff_pairs.add((e.from_, e.to))
+            if tp.targets is not None and e.from_ not in tp.targets:
+                add(f"{eloc}.from", f"effects must start from a targeted stage, got '{e.from_}' not in targets {tp.targets}", f"add '{e.from_}' to targets")
+            eff_total[e.from_] += e.p
+        for stage, total in eff_total.items():
+            if total * max_mult > 1 + _TOL:
+                extra = f" after the largest segment multiplier {max_mult:g}" if max_mult != 1 else ""
+                add(f"{loc}.effects", f"effects from stage '{stage}' must total <= 1{extra}, got {total * max_mult:.6g}", "lower some p values")
+    for i, g in enumerate(sc.segments):
+        for key in g.touchpoint_multipliers:
+            if key not in tp_names:
+                add(f"{_named('segments', i, g.name)}.touchpoint_multipliers.{key}", f"must name a touchpoint, got '{key}'", did_you_mean(key, tp_names))
+
+    # population
+    pop = sc.population
+    if pop.initial is not None:
+        for key in pop.initial:
+            stage_ref(f"population.initial.{key}", key)
+        total = sum(pop.initial.values())
+        if abs(total - 1.0) > 1e-6:
+            add("population.initial", f"stage shares must sum to 1, got {total:.6g}", "rescale the shares so they add up to 1")
+    if pop.arrival_stage is not None:
+        stage_ref("population.arrival_stage", pop.arrival_stage)
+
+    # word of mouth
+    advocate_default = [s.name for s in sc.stages if s.advocate]
+    for i, w in enumerate(sc.word_of_mouth):
+        loc = f"word_of_mouth[{i}]"
+        ok = stage_ref(f"{loc}.from", w.from_, leaving=True) & stage_ref(f"{loc}.to", w.to)
+        if ok and w.from_ == w.to:
+            add(loc, f"from and to must differ, got '{w.from_}' for both")
+        if w.advocates is None:
+            if not advocate_default:
+                add(f"{loc}.advocates", "no advocates: the rule names none and no stage has advocate = true", "add advocates = [\"loyal\"] or mark a stage advocate = true")
+        else:
+            for k, a in enumerate(w.advocates):
+                stage_ref(f"{loc}.advocates[{k}]", a)
+    return issues

@@ -1,0 +1,203 @@
+"""Pydantic v2 models of a jsim scenario file.
+
+Every model forbids unknown keys. Field-level rules live in the field types; rules that
+span fields (names that must exist, totals that must not exceed 1) live in
+``Scenario._check_references`` so that all problems are reported together.
+See ``docs/model.md`` for what each number means in the simulation.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Stage",
+    "Transition",
+    "Effect",
+    "HillResponse",
+    "ExponentialResponse",
+    "Adstock",
+    "Fatigue",
+    "FrequencyCap",
+    "Touchpoint",
+    "Segment",
+    "Population",
+    "WordOfMouth",
+    "Economics",
+    "Scenario",
+]
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Name = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Stage(_Strict):
+    """A stage of the funnel, listed in funnel order."""
+
+    name: Name = Field(description="Unique stage name, e.g. 'aware'.")
+    absorbing: bool = Field(False, description="No one leaves this stage (lost to a competitor, churned).")
+    converted: bool = Field(False, description="Standing here counts as converted (a customer).")
+    retained: bool = Field(False, description="Standing here at the horizon counts as retained (loyal, active).")
+    advocate: bool = Field(False, description="Counts toward word-of-mouth share when a rule names no advocates.")
+    purchase: bool = Field(False, description="Entering this stage counts one purchase (a stage loop counts each entry).")
+    value: NonNegative | None = Field(None, description="Revenue per purchase on entering this stage; default economics.revenue_per_purchase.")
+    description: str = ""
+
+
+class Transition(_Strict):
+    """An organic (baseline) daily transition probability between two stages."""
+
+    from_: Name = Field(alias="from", description="Stage the customer is in.")
+    to: Name = Field(description="Stage the customer moves to.")
+    p: Probability = Field(description="Daily probability of this move, in [0, 1].")
+
+
+class Effect(_Strict):
+    """What one engaged exposure does to a customer standing in ``from``."""
+
+    from_: Name = Field(alias="from")
+    to: Name
+    p: Probability = Field(description="Probability an engaged exposure moves the customer from 'from' to 'to'.")
+
+
+class HillResponse(_Strict):
+    """Hill saturation of adstocked daily spend (Meridian / PyMC-Marketing names)."""
+
+    kind: Literal["hill"]
+    ec: PositiveFloat = Field(description="Half-saturation point: adstocked daily spend giving half of max_reach.")
+    slope: PositiveFloat = Field(description="Hill slope (shape); > 1 gives an S-shaped curve.")
+    max_reach: Probability = Field(1.0, description="Daily delivery probability at saturation.")
+
+
+class ExponentialResponse(_Strict):
+    """Exponential saturation: max_reach * (1 - exp(-lam * spend))."""
+
+    kind: Literal["exponential"]
+    lam: PositiveFloat = Field(description="Rate per unit of adstocked daily spend (1 / saturation scale).")
+    max_reach: Probability = 1.0
+
+
+Response = Annotated[Union[HillResponse, ExponentialResponse], Field(discriminator="kind")]
+
+
+class Adstock(_Strict):
+    """Geometric adstock (carryover) of daily spend."""
+
+    alpha: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(description="Daily retention rate of the carryover, in [0, 1).")
+    l_max: Annotated[int, Field(ge=1)] | None = Field(None, description="Longest lag in days; default the whole horizon.")
+    normalize: bool = Field(True, description="Divide the weights by their sum (steady spend keeps its level).")
+
+
+class Fatigue(_Strict):
+    """Wear-out: effects shrink with the recent engaged exposures of the targeted population."""
+
+    halflife: PositiveFloat = Field(description="Days for a past exposure to count half.")
+    strength: NonNegative = Field(description="Effects are divided by 1 + strength * recent exposures.")
+
+
+class FrequencyCap(_Strict):
+    """At most ``exposures`` deliveries per ``days`` per customer, on average."""
+
+    exposures: PositiveFloat
+    days: PositiveFloat
+
+
+class Touchpoint(_Strict):
+    """A place where the business meets customers."""
+
+    name: Name
+    kind: Literal["paid", "owned", "earned"] = "paid"
+    description: str = ""
+    spend: NonNegative | None = Field(None, description="Daily spend (currency per day).")
+    budget: NonNegative | None = Field(None, description="Spend over the whole flight, spread evenly over its days.")
+    cost_per_exposure: NonNegative = Field(0.0, description="Variable cost of each delivery (email send, support contact).")
+    reach: Probability | None = Field(None, description="Fixed daily delivery probability (no response curve).")
+    response: Response | None = Field(None, description="Saturation of spend into daily delivery probability.")
+    adstock: Adstock | None = None
+    engagement: Probability = Field(1.0, description="Probability a delivery is engaged (opened, viewed); only engaged exposures act.")
+    fatigue: Fatigue | None = None
+    frequency_cap: FrequencyCap | None = None
+    targets: list[Name] | None = Field(None, description="Stages reached; default every stage an effect starts from.")
+    segments: list[Name] | None = Field(None, description="Segments reached; default all.")
+    start_day: Annotated[int, Field(ge=1)] = Field(1, description="First day of the flight.")
+    end_day: Annotated[int, Field(ge=1)] | None = Field(None, description="Last day of the flight; default the horizon.")
+    effects: list[Effect] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _delivery_rule(self):
+        if self.spend is not None and self.budget is not None:
+            raise ValueError(
+                f"give either spend (daily) or budget (whole flight), not both; got spend={self.spend}, budget={self.budget}"
+            )
+        if self.reach is not None and self.response is not None:
+            raise ValueError("give either a fixed reach or a response curve, not both")
+        if self.reach is None and self.response is None:
+            raise ValueError(
+                "needs a fixed reach (daily delivery probability) or a response curve; "
+                "add e.g. reach = 0.1, or response = { kind = \"hill\", ec = 100, slope = 1 } with spend"
+            )
+        if self.response is not None and self.spend is None and self.budget is None:
+            raise ValueError("a response curve turns spend into reach, but no spend or budget was given; add spend = <daily amount>")
+        if self.end_day is not None and self.end_day < self.start_day:
+            raise ValueError(f"start_day <= end_day must hold, got start_day={self.start_day}, end_day={self.end_day}")
+        return self
+
+
+class Segment(_Strict):
+    """A group of customers with its own sensitivities."""
+
+    name: Name
+    share: Probability = Field(description="Share of the population, in [0, 1]; shares sum to 1.")
+    effect_multiplier: NonNegative = Field(1.0, description="Multiplies every touchpoint effect.")
+    touchpoint_multipliers: dict[str, NonNegative] = Field(default_factory=dict, description="Per-touchpoint effect multipliers (on top of effect_multiplier).")
+    transition_multiplier: NonNegative = Field(1.0, description="Multiplies baseline transitions.")
+    word_of_mouth_multiplier: NonNegative = Field(1.0, description="Multiplies word-of-mouth hazards.")
+
+
+class Population(_Strict):
+    """Who is simulated and for how long."""
+
+    customers: Annotated[int, Field(ge=0)] = Field(10_000, description="Customers on day 0.")
+    days: Annotated[int, Field(ge=1, le=100_000)] = Field(90, description="Horizon in days.")
+    initial: dict[str, Probability] | None = Field(None, description="Share of day-0 customers per stage; default all in the first stage.")
+    arrivals_per_day: NonNegative = Field(0.0, description="Mean daily arrivals of new prospects (Poisson).")
+    arrival_stage: Name | None = Field(None, description="Stage new arrivals join; default the first stage.")
+
+
+class WordOfMouth(_Strict):
+    """A transition whose daily hazard rises with the share of advocates (Bass form p + q * share)."""
+
+    from_: Name = Field(alias="from")
+    to: Name
+    p: NonNegative = Field(description="Innovation hazard per day (independent of advocates).")
+    q: NonNegative = Field(description="Imitation hazard per day when everyone is an advocate.")
+    advocates: list[Name] | None = Field(None, description="Stages whose share drives the rule; default stages with advocate = true.")
+
+
+class Economics(_Strict):
+    """Money: what a purchase brings in."""
+
+    currency: str = "EUR"
+    revenue_per_purchase: NonNegative = 0.0
+    margin: Probability = Field(1.0, description="Gross margin as a fraction of revenue.")
+
+
+class Scenario(_Strict):
+    """A whole jsim scenario."""
+
+    name: str = "scenario"
+    description: str = ""
+    stages: list[Stage] = Field(min_length=1)
+    transitions: list[Transition] = Field(default_factory=list)
+    touchpoints: list[Touchpoint] = Field(default_factory=list)
+    segments: list[Segment] = Field(default_factory=list)
+    population: Population = Field(default_factory=Population)
+    word_of_mouth: list[WordOfMouth] = Field(default_factory=list)
+    economics: Economics = Field(default_factory=Economics)
