@@ -1,0 +1,97 @@
+"""Checked wrappers around the private numba kernels in :mod:`jsim.kernels._core`.
+
+The wrappers take a :class:`~jsim.model.CompiledModel`, check shapes and dtypes, allocate the
+outputs, and call the kernels. numba is imported on first use only (``jsim --help`` stays fast).
+"""
+
+from __future__ import annotations
+
+__all__ = ["day_tables", "all_day_tables", "mean_field_arrays"]
+
+import numpy as np
+
+
+def _kernels():
+    from . import _core as core  # noqa: PLC0415  (lazy: importing numba costs ~0.5 s)
+
+    return core
+
+
+def _check(name: str, arr: np.ndarray, shape: tuple, dtype) -> None:
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(arr).__name__}")
+    if arr.dtype != np.dtype(dtype):
+        raise TypeError(f"{name} must have dtype {np.dtype(dtype)}, got {arr.dtype}")
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+
+
+def _model_args(m):
+    return (m.p0, m.q, m.q_sum, m.exposure_effect, m.wom_from, m.wom_to, m.wom_p, m.wom_q, m.wom_mult,
+            m.pair_src, m.pair_dst, m.n_pairs)
+
+
+def day_tables(model, t: int, shares: np.ndarray):
+    """Move probabilities of day ``t`` given word-of-mouth ``shares (W,)``.
+
+    Returns
+    -------
+    prob : (G, S, P) float64
+        Probability of moving through each (source, destination) pair on day t.
+    hazard : (G, S) float64
+        Total daily hazard (capped at ``HAZARD_MAX`` where leaving is certain).
+    leave : (G, S) float64
+        Probability of leaving each stage on day t; equals ``prob.sum(-1)``.
+    """
+    if not 1 <= t <= model.n_days:
+        raise ValueError(f"t must be within [1, {model.n_days}], got {t}")
+    shares = np.ascontiguousarray(shares, dtype=np.float64)
+    _check("shares", shares, (model.n_wom,), np.float64)
+    if np.any((shares < 0) | (shares > 1)):
+        raise ValueError(f"shares must be within [0, 1], got {shares}")
+    G, S, P = model.pair_src.shape
+    prob, hazard, leave = np.zeros((G, S, P)), np.zeros((G, S)), np.zeros((G, S))
+    _kernels()._day_pairs(t, shares, *_model_args(model), prob, hazard, leave)
+    return prob, hazard, leave
+
+
+def all_day_tables(model):
+    """Day tables for every day of a model without population coupling.
+
+    Returns ``prob (T+1, G, S, P)``, ``cum (G, S, T+1)`` cumulative hazard, ``leave (T+1, G, S)``.
+    """
+    if model.is_coupled:
+        raise ValueError("all_day_tables needs a model without word of mouth; coupled models compute days one at a time")
+    G, S, P = model.pair_src.shape
+    T = model.n_days
+    prob, cum, leave = np.zeros((T + 1, G, S, P)), np.zeros((G, S, T + 1)), np.zeros((T + 1, G, S))
+    _kernels()._all_days(T, np.zeros(0), *_model_args(model), prob, cum, leave)
+    return prob, cum, leave
+
+
+def mean_field_arrays(model, x0: np.ndarray | None = None, arrivals: np.ndarray | None = None) -> dict:
+    """Expected-value propagation of ``model``; see :func:`jsim.kernels._core._mean_field`.
+
+    Parameters
+    ----------
+    x0 : (G, S) float64, optional
+        Day-0 expected occupancy; default ``model.initial``.
+    arrivals : (G,) float64, optional
+        Expected daily arrivals per segment; default ``model.arrivals_mean``.
+    """
+    G, S, _ = model.pair_src.shape
+    T, W, K = model.n_days, model.n_wom, model.n_sources
+    x0 = np.ascontiguousarray(model.initial if x0 is None else x0, dtype=np.float64)
+    arrivals = np.ascontiguousarray(model.arrivals_mean if arrivals is None else arrivals, dtype=np.float64)
+    _check("x0", x0, (G, S), np.float64)
+    _check("arrivals", arrivals, (G,), np.float64)
+    out = dict(
+        occupancy=np.zeros((T + 1, G, S)), occupancy_start=np.zeros((T + 1, G, S)), flows=np.zeros((T + 1, S, S)),
+        segment_flows=np.zeros((G, S, S)), credits=np.zeros((K, S, S)), new_converted=np.zeros((T + 1, G)),
+        shares=np.zeros((T + 1, W)),
+    )
+    _kernels()._mean_field(T, x0, arrivals, model.arrival_stage, *_model_args(model)[:9], model.wom_advocate,
+                        model.pair_src, model.pair_dst, model.n_pairs, model.is_converted,
+                        out["occupancy"], out["occupancy_start"], out["flows"], out["segment_flows"], out["credits"],
+                        out["new_converted"], out["shares"])
+    return out

@@ -1,0 +1,332 @@
+"""Private numba kernels. Call them through :mod:`jsim.kernels` (checked wrappers) only.
+
+Random numbers come from xoshiro256+ states owned by fixed-size chunks of customers
+(``rng_states[c]``, seeded by ``SeedSequence`` spawning), so results do not depend on how
+many threads run the ``prange`` loops. Axis letters as in :mod:`jsim.model.compiled`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+# A day on which some source moves a customer surely gets this hazard: exp(-50) ~ 2e-22.
+HAZARD_MAX = 50.0
+
+
+@njit(cache=True, inline="always")
+def _rotl(x, k):
+    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+
+
+@njit(cache=True)
+def _next_double(state):
+    """One uniform double in [0, 1) from xoshiro256+; advances ``state`` (4 uint64) in place."""
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    result = s0 + s3
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return float(result >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True)
+def _day_pairs(t, shares, p0, q, q_sum, eff, wom_from, wom_to, wom_p, wom_q, wom_mult,
+               pair_src, pair_dst, n_pairs, out_prob, out_hazard, out_leave):
+    """Fill the day-``t`` move probabilities of every (segment, stage, pair).
+
+    Implements ``docs/model.md`` ("first event wins"). Writes ``out_prob (G, S, P)``,
+    ``out_hazard (G, S)`` (the day's total hazard, capped at HAZARD_MAX) and ``out_leave (G, S)``
+    (probability of leaving the stage on day t). Draws no random numbers.
+    """
+    G, S, P = pair_src.shape
+    J = q.shape[1]
+    W = wom_from.shape[0]
+    K = 1 + J + W
+    r = np.zeros(K)
+    lam = np.zeros(K)
+    for g in range(G):
+        for s in range(S):
+            n = n_pairs[g, s]
+            for i in range(P):
+                out_prob[g, s, i] = 0.0
+            out_hazard[g, s] = 0.0
+            out_leave[g, s] = 0.0
+            if n == 0:
+                continue
+            acc = 0.0
+            for d in range(S):
+                acc += p0[g, s, d]
+            r[0] = acc
+            for j in range(J):
+                r[1 + j] = eff[t, j] * q_sum[g, j, s]
+            for w in range(W):
+                if wom_from[w] == s:
+                    r[1 + J + w] = -math.expm1(-(wom_p[w] + wom_q[w] * shares[w]) * wom_mult[g])
+                else:
+                    r[1 + J + w] = 0.0
+            n_inf = 0
+            total = 0.0
+            for k in range(K):
+                if r[k] >= 1.0:
+                    n_inf += 1
+                    lam[k] = 0.0
+                elif r[k] > 0.0:
+                    lam[k] = -math.log1p(-r[k])
+                    total += lam[k]
+                else:
+                    lam[k] = 0.0
+            if n_inf > 0:
+                leave = 1.0
+                out_hazard[g, s] = HAZARD_MAX
+            else:
+                leave = -math.expm1(-total)
+                out_hazard[g, s] = min(total, HAZARD_MAX)
+            out_leave[g, s] = leave
+            for i in range(n):
+                k = pair_src[g, s, i]
+                d = pair_dst[g, s, i]
+                if k == 0:
+                    a = p0[g, s, d]
+                elif k <= J:
+                    a = eff[t, k - 1] * q[g, k - 1, s, d]
+                else:
+                    a = r[k]
+                if a <= 0.0 or r[k] <= 0.0:
+                    prob = 0.0
+                elif n_inf > 0:
+                    prob = a / n_inf if r[k] >= 1.0 else 0.0
+                else:
+                    prob = lam[k] / total * leave * (a / r[k])
+                out_prob[g, s, i] = prob
+
+
+@njit(cache=True)
+def _all_days(n_days, shares, p0, q, q_sum, eff, wom_from, wom_to, wom_p, wom_q, wom_mult,
+              pair_src, pair_dst, n_pairs, out_prob, out_cum, out_leave):
+    """Day tables for every day at fixed word-of-mouth shares.
+
+    ``out_prob (T+1, G, S, P)``, ``out_leave (T+1, G, S)``, ``out_cum (G, S, T+1)`` the
+    cumulative hazard (``out_cum[..., 0] = 0``).
+    """
+    G, S, P = pair_src.shape
+    hazard = np.zeros((G, S))
+    for g in range(G):
+        for s in range(S):
+            out_cum[g, s, 0] = 0.0
+    for t in range(1, n_days + 1):
+        _day_pairs(t, shares, p0, q, q_sum, eff, wom_from, wom_to, wom_p, wom_q, wom_mult,
+                   pair_src, pair_dst, n_pairs, out_prob[t], hazard, out_leave[t])
+        for g in range(G):
+            for s in range(S):
+                out_cum[g, s, t] = out_cum[g, s, t - 1] + hazard[g, s]
+
+
+@njit(cache=True)
+def _pick_pair(u, prob, n):
+    """Index of the pair whose cumulative-probability slot holds ``u`` (skipping zero slots)."""
+    acc = 0.0
+    last = -1
+    for i in range(n):
+        if prob[i] > 0.0:
+            last = i
+            acc += prob[i]
+            if u < acc:
+                return i
+    return last
+
+
+@njit(parallel=True, cache=True)
+def _independent_chunks(chunk_ids, chunk_size, n_total, cohort_start, cohort_day, cohort_seg, cohort_stage,
+                        cum, prob, leave, pair_src, pair_dst, n_pairs, is_absorbing, is_converted, rng_states,
+                        out_occ_diff, out_flows, out_seg_flows, out_credits, out_newconv):
+    """Simulate whole journeys of the customers in ``chunk_ids`` when hazards are known in advance.
+
+    Each customer in stage s after day t0 draws E ~ Exp(1) and moves on the first day t with
+    ``cum[g, s, t] - cum[g, s, t0] >= E`` (idle days are skipped by binary search), to the
+    (source, destination) pair drawn from day t's conditional probabilities.
+    Draws 2 uniforms per stage entry (+1 per stay to the horizon) from ``rng_states[c]``.
+    Adds into row ``b`` of each output: ``out_occ_diff (B, G, S, T+2)`` (+1 from the first day
+    present, -1 on the day left), ``out_flows (B, T+1, S, S)``, ``out_seg_flows (B, G, S, S)``,
+    ``out_credits (B, K, S, S)``, ``out_newconv (B, T+1, G)``.
+    """
+    T = cum.shape[2] - 1
+    for b in prange(chunk_ids.shape[0]):
+        c = chunk_ids[b]
+        state = rng_states[c].copy()
+        lo = c * chunk_size
+        hi = min(n_total, lo + chunk_size)
+        co = np.searchsorted(cohort_start, lo, side="right") - 1
+        for i in range(lo, hi):
+            while i >= cohort_start[co + 1]:
+                co += 1
+            g = cohort_seg[co]
+            s = cohort_stage[co]
+            t_from = cohort_day[co]
+            t0 = t_from - 1 if t_from > 0 else 0
+            conv = is_converted[s]
+            if conv:
+                out_newconv[b, t_from, g] += 1
+            while not is_absorbing[s]:
+                thr = cum[g, s, t0] - math.log(1.0 - _next_double(state))
+                if cum[g, s, T] < thr:
+                    break
+                a = t0 + 1
+                z = T
+                while a < z:
+                    mid = (a + z) >> 1
+                    if cum[g, s, mid] >= thr:
+                        z = mid
+                    else:
+                        a = mid + 1
+                t = a
+                ip = _pick_pair(_next_double(state) * leave[t, g, s], prob[t, g, s], n_pairs[g, s])
+                k = pair_src[g, s, ip]
+                d = pair_dst[g, s, ip]
+                out_occ_diff[b, g, s, t_from] += 1
+                out_occ_diff[b, g, s, t] -= 1
+                out_flows[b, t, s, d] += 1
+                out_seg_flows[b, g, s, d] += 1
+                out_credits[b, k, s, d] += 1
+                if not conv and is_converted[d]:
+                    conv = True
+                    out_newconv[b, t, g] += 1
+                s = d
+                t_from = t
+                t0 = t
+            out_occ_diff[b, g, s, t_from] += 1
+            out_occ_diff[b, g, s, T + 1] -= 1
+
+
+@njit(parallel=True, cache=True)
+def _coupled_init(n_initial, chunk_size, stage, seg, conv, thr, is_converted, rng_states):
+    """Give the day-0 customers (indices < n_initial) their first threshold. One uniform each."""
+    n_chunks = (n_initial + chunk_size - 1) // chunk_size
+    for c in prange(n_chunks):
+        state = rng_states[c].copy()
+        for i in range(c * chunk_size, min(n_initial, (c + 1) * chunk_size)):
+            thr[i] = -math.log(1.0 - _next_double(state))
+            conv[i] = 1 if is_converted[stage[i]] else 0
+        rng_states[c] = state
+
+
+@njit(parallel=True, cache=True)
+def _coupled_day(t, n_before, n_active, chunk_size, cum_prev, cum_now, prob, leave, pair_src, pair_dst, n_pairs,
+                 is_absorbing, is_converted, stage, seg, conv, thr, rng_states,
+                 out_day_flows, out_credits, out_newconv):
+    """Advance every active customer through day ``t`` (population-coupled hazards).
+
+    Customers ``n_before <= i < n_active`` arrived today: their stage and segment are already
+    set; they get a threshold ``cum_prev + E``. A customer moves when ``cum_now >= thr``.
+    Per chunk c: ``out_day_flows (C, G, S, S)`` today's moves (zeroed here),
+    ``out_credits (C, K, S, S)`` and ``out_newconv (C, G)`` (zeroed here) accumulate.
+    Mutates ``stage``, ``conv``, ``thr`` and ``rng_states``.
+    """
+    n_chunks = (n_active + chunk_size - 1) // chunk_size
+    for c in prange(n_chunks):
+        out_day_flows[c] = 0
+        out_newconv[c] = 0
+        state = rng_states[c].copy()
+        for i in range(c * chunk_size, min(n_active, (c + 1) * chunk_size)):
+            s = stage[i]
+            g = seg[i]
+            if i >= n_before:
+                thr[i] = cum_prev[g, s] - math.log(1.0 - _next_double(state))
+                if is_converted[s]:
+                    conv[i] = 1
+                    out_newconv[c, g] += 1
+            if is_absorbing[s] or cum_now[g, s] < thr[i]:
+                continue
+            ip = _pick_pair(_next_double(state) * leave[g, s], prob[g, s], n_pairs[g, s])
+            k = pair_src[g, s, ip]
+            d = pair_dst[g, s, ip]
+            out_day_flows[c, g, s, d] += 1
+            out_credits[c, k, s, d] += 1
+            if conv[i] == 0 and is_converted[d]:
+                conv[i] = 1
+                out_newconv[c, g] += 1
+            stage[i] = d
+            thr[i] = cum_now[g, d] - math.log(1.0 - _next_double(state))
+        rng_states[c] = state
+
+
+@njit(cache=True)
+def _mean_field(n_days, x0, arrivals, arrival_stage, p0, q, q_sum, eff, wom_from, wom_to, wom_p, wom_q, wom_mult,
+                wom_advocate, pair_src, pair_dst, n_pairs, is_converted,
+                out_occ, out_occ_start, out_flows, out_seg_flows, out_credits, out_newconv, out_shares):
+    """Expected-value propagation of the same model, day by day. Draws no random numbers.
+
+    State ``x (G, S, 2)``: expected customers by segment, stage and ever-converted flag.
+    Word-of-mouth shares use the expected occupancy (exact when there is no word of mouth;
+    the large-population limit otherwise). Writes ``out_occ (T+1, G, S)`` end-of-day
+    occupancy, ``out_occ_start (T+1, G, S)`` start-of-day occupancy (after arrivals),
+    ``out_flows (T+1, S, S)``, ``out_seg_flows (G, S, S)``, ``out_credits (K, S, S)``,
+    ``out_newconv (T+1, G)``, ``out_shares (T+1, W)`` the shares used on each day.
+    """
+    G, S, P = pair_src.shape
+    W = wom_from.shape[0]
+    x = np.zeros((G, S, 2))
+    for g in range(G):
+        for s in range(S):
+            c = 1 if is_converted[s] else 0
+            x[g, s, c] = x0[g, s]
+            out_occ[0, g, s] = x0[g, s]
+            if c == 1:
+                out_newconv[0, g] += x0[g, s]
+    prob = np.zeros((G, S, P))
+    hazard = np.zeros((G, S))
+    leave = np.zeros((G, S))
+    shares = np.zeros(W)
+    for t in range(1, n_days + 1):
+        total = 0.0
+        for g in range(G):
+            for s in range(S):
+                total += x[g, s, 0] + x[g, s, 1]
+        for w in range(W):
+            adv = 0.0
+            for g in range(G):
+                for s in range(S):
+                    if wom_advocate[w, s]:
+                        adv += x[g, s, 0] + x[g, s, 1]
+            shares[w] = adv / total if total > 0 else 0.0
+            out_shares[t, w] = shares[w]
+        ca = 1 if is_converted[arrival_stage] else 0
+        for g in range(G):
+            x[g, arrival_stage, ca] += arrivals[g]
+            if ca == 1:
+                out_newconv[t, g] += arrivals[g]
+        _day_pairs(t, shares, p0, q, q_sum, eff, wom_from, wom_to, wom_p, wom_q, wom_mult,
+                   pair_src, pair_dst, n_pairs, prob, hazard, leave)
+        new = np.zeros((G, S, 2))
+        for g in range(G):
+            for s in range(S):
+                for c in range(2):
+                    m = x[g, s, c]
+                    out_occ_start[t, g, s] += m
+                    if m == 0.0:
+                        continue
+                    new[g, s, c] += m * (1.0 - leave[g, s])
+                    for i in range(n_pairs[g, s]):
+                        f = m * prob[g, s, i]
+                        if f == 0.0:
+                            continue
+                        k = pair_src[g, s, i]
+                        d = pair_dst[g, s, i]
+                        c2 = 1 if (c == 1 or is_converted[d]) else 0
+                        new[g, d, c2] += f
+                        out_flows[t, s, d] += f
+                        out_seg_flows[g, s, d] += f
+                        out_credits[k, s, d] += f
+                        if c == 0 and c2 == 1:
+                            out_newconv[t, g] += f
+        x = new
+        for g in range(G):
+            for s in range(S):
+                out_occ[t, g, s] = x[g, s, 0] + x[g, s, 1]
