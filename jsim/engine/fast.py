@@ -169,12 +169,14 @@ def _run_coupled(model, arrivals, seq, chunk_size, progress):
     newconv_c = np.zeros((n_chunks, G), dtype=np.int64)
     prob, hazard, leave = np.zeros(model.pair_src.shape), np.zeros((G, S)), np.zeros((G, S))
     cum_prev, shares = np.zeros((G, S)), np.zeros(W)
+    share_path = np.zeros((T + 1, W))
     n_active = n_initial
     args = _model_args(model)
     for t in range(1, T + 1):
         pop = occupancy[t - 1].sum()
         for w in range(W):
             shares[w] = occupancy[t - 1][:, model.wom_advocate[w]].sum() / pop if pop else 0.0
+        share_path[t] = shares
         _day_pairs(t, shares, *args, prob, hazard, leave)
         cum_now = cum_prev + hazard
         n_before, n_active = n_active, n_active + int(arrivals[t].sum())
@@ -192,4 +194,4 @@ def _run_coupled(model, arrivals, seq, chunk_size, progress):
         if progress is not None:
             progress(t, T)
     return dict(occupancy=occupancy, flows=flows, segment_flows=seg_flows, credits=credits_c.sum(axis=0),
-                new_converted=newconv)
+                new_converted=newconv, shares=share_path)

@@ -1,0 +1,25 @@
+# Two commands on a fresh machine:  `make demo`  and  `make test`  (each creates .venv with pip).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## install, then run the bundled web-shop scenario (3 replications, outputs in out/webshop)
+	$(BIN)/jsim run scenarios/webshop.toml --reps 3 --out out/webshop
+
+test: $(STAMP)  ## install, then run the test suite
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)  ## speed and memory figures (see benchmarks/README.md)
+	$(BIN)/python benchmarks/bench_engine.py
+
+clean:
+	rm -rf $(VENV) out build *.egg-info

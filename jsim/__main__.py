@@ -1,0 +1,3 @@
+from jsim.cli import main
+
+main(prog_name="jsim")

@@ -1,0 +1,99 @@
+"""Writing results: CSV and JSON that pandas opens, each written atomically."""
+
+from __future__ import annotations
+
+__all__ = ["atomic_write", "daily_rows", "write_run", "to_json"]
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def atomic_write(path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file renamed into place (no half-written files)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _clean(obj):
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def to_json(summary: dict) -> str:
+    """Summary as JSON (NaN and infinities become null)."""
+    return json.dumps(_clean(summary), indent=2) + "\n"
+
+
+def daily_rows(result) -> tuple[list[str], list[list]]:
+    """The daily table: day, one column per stage (customers at the end of the day), then flows.
+
+    Values are replication means (integers when there is one stochastic replication).
+    """
+    m = result.model
+    occ = result.stage_occupancy.mean(axis=0)
+    purchases = result.purchases.mean(axis=0)
+    revenue = result.revenue.mean(axis=0)
+    newconv = result.new_converted.sum(axis=2).mean(axis=0)
+    arrivals = result.arrivals.sum(axis=2).mean(axis=0)
+    cost = result.cost.sum(axis=2).mean(axis=0)
+    integral = result.engine != "mean-field" and result.n_reps == 1
+    fmt = (lambda x: int(round(x))) if integral else (lambda x: round(float(x), 6))
+    header = ["day", *m.stage_names, "arrivals", "new_converted", "purchases", "revenue", "cost"]
+    rows = []
+    for t in range(m.n_days + 1):
+        rows.append([t, *(fmt(v) for v in occ[t]), fmt(arrivals[t]), fmt(newconv[t]), fmt(purchases[t]),
+                     round(float(revenue[t]), 6), round(float(cost[t]), 6)])
+    return header, rows
+
+
+def _csv(header, rows) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def write_run(out_dir, summary: dict, result) -> list[Path]:
+    """Write ``summary.json``, ``daily.csv``, ``touchpoints.csv`` (and ``journeys.csv``) into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    atomic_write(out / "summary.json", to_json(summary))
+    written.append(out / "summary.json")
+    atomic_write(out / "daily.csv", _csv(*daily_rows(result)))
+    written.append(out / "daily.csv")
+    tps = summary["touchpoints"]
+    header = ["touchpoint", "kind", "cost", "deliveries", "engagements", "moves_caused", "conversions_caused",
+              "purchases_caused", "revenue_caused", "incremental_revenue", "incremental_roi"]
+    rows = [[_clean(row[h]) if row[h] is not None else "" for h in header] for row in tps]
+    atomic_write(out / "touchpoints.csv", _csv(header, rows))
+    written.append(out / "touchpoints.csv")
+    if result.journeys is not None:
+        j = result.journeys
+        atomic_write(out / "journeys.csv", _csv(list(j.columns), j.rows()))
+        written.append(out / "journeys.csv")
+    return written

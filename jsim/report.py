@@ -1,0 +1,68 @@
+"""Human-readable terminal summary of a run (rich tables)."""
+
+from __future__ import annotations
+
+__all__ = ["render_summary"]
+
+
+def _fmt(est: dict, spec: str = ",.0f") -> str:
+    if est is None or est.get("mean") is None:
+        return "n/a"
+    text = format(est["mean"], spec)
+    if est.get("low") is not None:
+        text += f"  [{format(est['low'], spec)}, {format(est['high'], spec)}]"
+    return text
+
+
+def _num(x, spec: str = ",.0f") -> str:
+    return "n/a" if x is None else format(x, spec)
+
+
+def render_summary(summary: dict, console) -> None:
+    """Print a run summary: KPIs, stages at the horizon, touchpoints."""
+    from rich.table import Table
+
+    cur = summary["currency"]
+    m = summary["metrics"]
+    interval = "mean [95% interval]" if summary["reps"] > 1 else "value"
+    head = (f"[bold]{summary['scenario']}[/bold]  {summary['customers_day0']:,} customers on day 0, "
+            f"{summary['days']} days, engine {summary['engine']}, seed {summary['seed']}, reps {summary['reps']}")
+    console.print(head)
+    kpi = Table(title="Key figures", title_justify="left", show_edge=False)
+    kpi.add_column("metric")
+    kpi.add_column(interval, justify="right")
+    rows = [
+        ("customers (day 0 + arrivals)", _fmt(m["customers"])),
+        ("converted", _fmt(m["converted"])),
+        ("conversion rate", _fmt(m["conversion_rate"], ".2%")),
+        ("retained at horizon", _fmt(m["retained"])),
+        ("retention rate (retained / converted)", _fmt(m["retention_rate"], ".1%")),
+        ("purchases", _fmt(m["purchases"])),
+        (f"revenue ({cur})", _fmt(m["revenue"])),
+        (f"gross profit ({cur})", _fmt(m["gross_profit"])),
+        (f"cost ({cur})", _fmt(m["cost"])),
+        (f"CAC ({cur} per new customer)", _fmt(m["cac"], ",.2f")),
+        ("ROI ((gross profit - cost) / cost)", _fmt(m["roi"], ".1%")),
+        (f"lifetime value, 3 years ({cur})", _num(summary["lifetime_value_3y"], ",.2f")),
+    ]
+    for row in rows:
+        kpi.add_row(*row)
+    console.print(kpi)
+    st = Table(title=f"Stages on day {summary['days']}", title_justify="left", show_edge=False)
+    st.add_column("stage")
+    st.add_column("customers", justify="right")
+    for name, est in summary["stages_at_horizon"].items():
+        st.add_row(name, _fmt(est))
+    console.print(st)
+    if summary["touchpoints"]:
+        tp = Table(title="Touchpoints", title_justify="left", show_edge=False)
+        for col in ("touchpoint", "kind", f"cost ({cur})", "deliveries", "engaged", "moves caused",
+                    f"revenue caused", f"incremental revenue", "incremental ROI"):
+            tp.add_column(col, justify="left" if col in ("touchpoint", "kind") else "right")
+        for r in summary["touchpoints"]:
+            tp.add_row(r["touchpoint"], r["kind"], _num(r["cost"]), _num(r["deliveries"]), _num(r["engagements"]),
+                       _num(r["moves_caused"]), _num(r["revenue_caused"]), _num(r["incremental_revenue"]),
+                       _num(r["incremental_roi"], ".0%"))
+        console.print(tp)
+        console.print("[dim]moves/revenue caused: moves this touchpoint triggered in the simulation; incremental: "
+                      "expected-value model with and without the touchpoint.[/dim]")

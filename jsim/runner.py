@@ -1,0 +1,50 @@
+"""One call that does what ``jsim run`` does: load, compile, simulate, summarise, write."""
+
+from __future__ import annotations
+
+__all__ = ["run_scenario"]
+
+import sys
+from contextlib import contextmanager
+
+from . import __version__
+
+
+@contextmanager
+def _progress_bar(enabled: bool, label: str):
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeElapsedColumn(), console=Console(file=sys.stderr), transient=True) as bar:
+        task = bar.add_task(label, total=1.0)
+        yield lambda fraction: bar.update(task, completed=fraction)
+
+
+def run_scenario(path, *, customers=None, days=None, seed=0, reps=1, engine="fast", journeys=0, out=None,
+                 progress=False):
+    """Run a scenario file end to end.
+
+    Returns ``(summary, result)``. Raises :class:`~jsim.errors.ScenarioError` before anything is
+    written when the file or an override is invalid.
+    """
+    from .engine import simulate
+    from .metrics import summarise
+    from .model import compile_scenario
+    from .spec import load_scenario
+
+    scenario = load_scenario(path)
+    model = compile_scenario(scenario, customers=customers, days=days)
+    with _progress_bar(progress, f"simulating {model.name}") as report:
+        result = simulate(model, seed=seed, reps=reps, engine=engine, journeys=journeys, progress=report)
+    summary = summarise(result)
+    summary["jsim_version"] = __version__
+    summary["scenario_file"] = str(path)
+    if out:
+        from .io import write_run
+
+        write_run(out, summary, result)
+    return summary, result
