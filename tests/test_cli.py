@@ -1,0 +1,120 @@
+"""The command line: exit codes, outputs pandas opens, nothing written on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from jsim.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+MINIMAL = """
+[[stages]]
+name = "aware"
+[[stages]]
+name = "lost"
+absorbing = true
+[[transitions]]
+from = "aware"
+to = "lost"
+p = 0.2
+"""
+
+
+@pytest.fixture
+def minimal(tmp_path):
+    path = tmp_path / "minimal.toml"
+    path.write_text(MINIMAL)
+    return path
+
+
+def test_help_lists_every_command():
+    res = CliRunner().invoke(main, ["--help"])
+    assert res.exit_code == 0
+    for cmd in ("run", "validate", "schema"):
+        assert cmd in res.output
+    for cmd in ("run", "validate", "schema"):
+        sub = CliRunner().invoke(main, [cmd, "--help"])
+        assert sub.exit_code == 0 and "Usage:" in sub.output
+
+
+def test_run_minimal_writes_outputs(minimal, tmp_path):
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["run", str(minimal), "--customers", "1000", "--days", "10", "--seed", "3",
+                                    "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    daily = pd.read_csv(out / "daily.csv")
+    assert list(daily.columns[:3]) == ["day", "aware", "lost"]
+    assert daily["day"].tolist() == list(range(11))
+    assert (daily["aware"] + daily["lost"] == 1000).all()
+    assert daily.loc[0, "aware"] == 1000
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seed"] == 3 and summary["days"] == 10 and "jsim_version" in summary and summary["scenario_hash"]
+    assert pd.read_csv(out / "touchpoints.csv").empty
+
+
+def test_run_json_format_is_the_summary(minimal):
+    res = CliRunner().invoke(main, ["run", str(minimal), "-n", "500", "-d", "5", "--format", "json", "-q", "-r", "3"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["reps"] == 3 and data["metrics"]["customers"]["mean"] == 500
+
+
+def test_mean_field_engine(minimal):
+    res = CliRunner().invoke(main, ["run", str(minimal), "-n", "1000", "-d", "1", "--engine", "mean-field", "--format",
+                                    "json", "-q"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["stages_at_horizon"]["lost"]["mean"] == pytest.approx(200.0, abs=1e-9)
+
+
+def test_invalid_scenario_exits_2_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(MINIMAL.replace("p = 0.2", "p = 20").replace('name = "lost"', 'name = "lost"\nabsorbng = true'))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["run", str(bad), "--out", str(out), "-q"])
+    assert res.exit_code == 2
+    assert "transitions[0].p" in res.output and "within [0, 1], got 20" in res.output and "0.2" in res.output
+    assert "did you mean 'absorbing'" in res.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--customers", "-5"], "--customers"),
+    (["--days", "0"], "--days"),
+    (["--engine", "warp"], "--engine"),
+    (["--reps", "0"], "--reps"),
+])
+def test_invalid_flags_exit_2(minimal, tmp_path, args, needle):
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["run", str(minimal), "--out", str(out), *args])
+    assert res.exit_code == 2
+    assert needle in res.output
+    assert not out.exists()
+
+
+def test_missing_file_exits_2(tmp_path):
+    res = CliRunner().invoke(main, ["run", str(tmp_path / "nope.toml")])
+    assert res.exit_code == 2 and "no such scenario file" in res.output
+
+
+def test_validate_and_schema(minimal, tmp_path):
+    res = CliRunner().invoke(main, ["validate", str(minimal)])
+    assert res.exit_code == 0 and "ok" in res.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stages: [{name: a}]\ntransitions: [{from: a, to: b, p: 0.1}]\n")
+    res = CliRunner().invoke(main, ["validate", str(bad)])
+    assert res.exit_code == 2 and "transitions[0].to" in res.output and "'b'" in res.output
+    res = CliRunner().invoke(main, ["schema"])
+    schema = json.loads(res.output)
+    assert res.exit_code == 0 and "stages" in schema["properties"] and "touchpoints" in schema["properties"]
+
+
+def test_bundled_scenarios_validate():
+    files = sorted(str(p) for p in (ROOT / "scenarios").glob("*.toml"))
+    assert files, "scenarios/ must ship scenario files"
+    res = CliRunner().invoke(main, ["validate", *files])
+    assert res.exit_code == 0, res.output
