@@ -105,7 +105,7 @@ def _run_independent(model, arrivals, seq, chunk_size, progress):
     from ..kernels._core import _independent_chunks
 
     T, G, S, K = model.n_days, model.n_segments, model.n_stages, model.n_sources
-    prob, cum, leave = all_day_tables(model)
+    prob, cum, leave, const_hazard = all_day_tables(model)
     start, day, seg, stg = _cohorts(model, arrivals)
     n_total = int(start[-1])
     n_chunks = max(1, -(-n_total // chunk_size))
@@ -122,7 +122,7 @@ def _run_independent(model, arrivals, seq, chunk_size, progress):
         ids = np.arange(lo, min(lo + B, n_chunks), dtype=np.int64)
         for buf in bufs:
             buf[: len(ids)] = 0
-        _independent_chunks(ids, chunk_size, n_total, start, day, seg, stg, cum, prob, leave, model.pair_src,
+        _independent_chunks(ids, chunk_size, n_total, start, day, seg, stg, cum, const_hazard, prob, leave, model.pair_src,
                             model.pair_dst, model.n_pairs, model.is_absorbing, model.is_converted, states,
                             *(buf[: len(ids)] for buf in bufs))
         for total, buf in zip((occ_diff, flows, seg_flows, credits, newconv), bufs):

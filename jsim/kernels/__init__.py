@@ -58,7 +58,8 @@ def day_tables(model, t: int, shares: np.ndarray):
 def all_day_tables(model):
     """Day tables for every day of a model without population coupling.
 
-    Returns ``prob (T+1, G, S, P)``, ``cum (G, S, T+1)`` cumulative hazard, ``leave (T+1, G, S)``.
+    Returns ``prob (T+1, G, S, P)``, ``cum (G, S, T+1)`` cumulative hazard, ``leave (T+1, G, S)``,
+    ``const_hazard (G, S)``: the daily hazard where it is the same on every day, else 0.
     """
     if model.is_coupled:
         raise ValueError("all_day_tables needs a model without word of mouth; coupled models compute days one at a time")
@@ -66,7 +67,9 @@ def all_day_tables(model):
     T = model.n_days
     prob, cum, leave = np.zeros((T + 1, G, S, P)), np.zeros((G, S, T + 1)), np.zeros((T + 1, G, S))
     _kernels()._all_days(T, np.zeros(0), *_model_args(model), prob, cum, leave)
-    return prob, cum, leave
+    daily = np.diff(cum, axis=2)
+    const_hazard = np.where(np.all(leave[1:] == leave[1], axis=0), daily[:, :, 0], 0.0)
+    return prob, cum, leave, np.ascontiguousarray(const_hazard)
 
 
 def mean_field_arrays(model, x0: np.ndarray | None = None, arrivals: np.ndarray | None = None) -> dict:

@@ -145,12 +145,13 @@ def _pick_pair(u, prob, n):
 
 @njit(parallel=True, cache=True)
 def _independent_chunks(chunk_ids, chunk_size, n_total, cohort_start, cohort_day, cohort_seg, cohort_stage,
-                        cum, prob, leave, pair_src, pair_dst, n_pairs, is_absorbing, is_converted, rng_states,
-                        out_occ_diff, out_flows, out_seg_flows, out_credits, out_newconv):
+                        cum, const_hazard, prob, leave, pair_src, pair_dst, n_pairs, is_absorbing, is_converted,
+                        rng_states, out_occ_diff, out_flows, out_seg_flows, out_credits, out_newconv):
     """Simulate whole journeys of the customers in ``chunk_ids`` when hazards are known in advance.
 
     Each customer in stage s after day t0 draws E ~ Exp(1) and moves on the first day t with
-    ``cum[g, s, t] - cum[g, s, t0] >= E`` (idle days are skipped by binary search), to the
+    ``cum[g, s, t] - cum[g, s, t0] >= E`` (idle days are skipped by binary search, or in one
+    step ``t = t0 + ceil(E / h)`` where ``const_hazard[g, s] = h > 0`` is the same every day), to the
     (source, destination) pair drawn from day t's conditional probabilities.
     Draws 2 uniforms per stage entry (+1 per stay to the horizon) from ``rng_states[c]``.
     Adds into row ``b`` of each output: ``out_occ_diff (B, G, S, T+2)`` (+1 from the first day
@@ -175,18 +176,27 @@ def _independent_chunks(chunk_ids, chunk_size, n_total, cohort_start, cohort_day
             if conv:
                 out_newconv[b, t_from, g] += 1
             while not is_absorbing[s]:
-                thr = cum[g, s, t0] - math.log(1.0 - _next_double(state))
-                if cum[g, s, T] < thr:
-                    break
-                a = t0 + 1
-                z = T
-                while a < z:
-                    mid = (a + z) >> 1
-                    if cum[g, s, mid] >= thr:
-                        z = mid
-                    else:
-                        a = mid + 1
-                t = a
+                e = -math.log(1.0 - _next_double(state))
+                h = const_hazard[g, s]
+                if h > 0.0:
+                    # constant daily hazard: the wait is geometric, ceil(E / h) days
+                    wait = math.ceil(e / h)
+                    if wait > T - t0:
+                        break
+                    t = t0 + max(1, int(wait))
+                else:
+                    thr = cum[g, s, t0] + e
+                    if cum[g, s, T] < thr:
+                        break
+                    a = t0 + 1
+                    z = T
+                    while a < z:
+                        mid = (a + z) >> 1
+                        if cum[g, s, mid] >= thr:
+                            z = mid
+                        else:
+                            a = mid + 1
+                    t = a
                 ip = _pick_pair(_next_double(state) * leave[t, g, s], prob[t, g, s], n_pairs[g, s])
                 k = pair_src[g, s, ip]
                 d = pair_dst[g, s, ip]
