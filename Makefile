@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)  ## install, then run the bundled web-shop scenario (3 replications, outputs in out/webshop)
-	$(BIN)/jsim run scenarios/webshop.toml --reps 3 --out out/webshop
+	$(BIN)/jsim run scenarios/webshop.toml --reps 3 --out out/webshop --plot
 
 test: $(STAMP)  ## install, then run the test suite
 	$(BIN)/python -m pytest

@@ -25,7 +25,7 @@ def _progress_bar(enabled: bool, label: str):
 
 
 def run_scenario(path, *, customers=None, days=None, seed=0, reps=1, engine="fast", journeys=0, out=None,
-                 progress=False):
+                 plot=False, progress=False):
     """Run a scenario file end to end.
 
     Returns ``(summary, result)``. Raises :class:`~jsim.errors.ScenarioError` before anything is
@@ -47,4 +47,10 @@ def run_scenario(path, *, customers=None, days=None, seed=0, reps=1, engine="fas
         from .io import write_run
 
         write_run(out, summary, result)
+        if plot:
+            from pathlib import Path
+
+            from .plot import plot_funnel
+
+            plot_funnel(result, Path(out) / "funnel.png")
     return summary, result

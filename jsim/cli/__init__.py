@@ -49,9 +49,10 @@ def main():
 @opt.engine
 @opt.journeys
 @opt.out
+@opt.plot
 @opt.fmt
 @opt.quiet
-def run(scenario, customers, days, seed, reps, engine, journeys, out, fmt, quiet):
+def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt, quiet):
     """Simulate SCENARIO and print a summary (stages, conversion, retention, revenue, ROI).
 
     Progress goes to stderr, the summary to stdout; --out writes summary.json, daily.csv and
@@ -59,8 +60,12 @@ def run(scenario, customers, days, seed, reps, engine, journeys, out, fmt, quiet
     """
     from ..runner import run_scenario
 
+    if plot and not out:
+        raise click.UsageError("--plot needs --out DIR to write funnel.png into")
+
     summary, result = run_scenario(scenario, customers=customers, days=days, seed=seed, reps=reps, engine=engine,
-                                   journeys=journeys, out=out, progress=not quiet)
+                                   journeys=journeys, out=out, plot=plot,
+                                   progress=not quiet)
     if fmt == "json":
         from ..io import to_json
 
@@ -72,7 +77,8 @@ def run(scenario, customers, days, seed, reps, engine, journeys, out, fmt, quiet
 
         render_summary(summary, Console(file=sys.stdout, width=120))
         if out:
-            click.echo(f"wrote {out}/summary.json, daily.csv, touchpoints.csv" + (", journeys.csv" if journeys else ""))
+            extra = (", journeys.csv" if journeys else "") + (", funnel.png" if plot else "")
+            click.echo(f"wrote {out}/summary.json, daily.csv, touchpoints.csv{extra}")
 
 
 @main.command(epilog=EPILOG)

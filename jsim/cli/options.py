@@ -22,3 +22,4 @@ fmt = click.option("--format", "fmt", type=click.Choice(["table", "json"]), defa
 journeys = click.option("--journeys", type=click.IntRange(0, 1_000_000), default=0, show_default=True,
                         help="Trace this many individual journeys (exposures and moves) into journeys.csv.")
 quiet = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+plot = click.option("--plot", is_flag=True, help="With --out: also draw funnel.png (stage occupancy and conversion).")
