@@ -179,14 +179,15 @@ def _independent_chunks(chunk_ids, chunk_size, n_total, cohort_start, cohort_day
                 e = -math.log(1.0 - _next_double(state))
                 h = const_hazard[g, s]
                 if h > 0.0:
-                    # constant daily hazard: the wait is geometric, ceil(E / h) days
-                    wait = math.ceil(e / h)
+                    # constant daily hazard: the wait is geometric, ceil(E / h) days. Compared as a
+                    # float: E / h can exceed the int64 range (or be inf) when h is tiny.
+                    wait = max(1.0, np.ceil(e / h))
                     if wait > T - t0:
                         break
-                    t = t0 + max(1, int(wait))
+                    t = t0 + int(wait)
                 else:
                     thr = cum[g, s, t0] + e
-                    if cum[g, s, T] < thr:
+                    if t0 >= T or cum[g, s, T] < thr:
                         break
                     a = t0 + 1
                     z = T
