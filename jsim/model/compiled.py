@@ -143,9 +143,18 @@ def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
     return base.reshape(w.shape)
 
 
-def _adstock_weights(alpha: float, l_max: int, normalize: bool) -> np.ndarray:
-    w = alpha ** np.arange(l_max, dtype=np.float64)
-    return w / w.sum() if normalize else w
+def _adstock_weights(alpha: float, l_max: int, normalize: bool, n_keep: int) -> np.ndarray:
+    """The first ``min(l_max, n_keep)`` adstock weights; normalised by the sum of all ``l_max``.
+
+    Lags past the horizon never meet any spend, but they still count in the normalisation,
+    so a scenario's delivery does not depend on how many days are simulated.
+    """
+    w = alpha ** np.arange(min(l_max, n_keep), dtype=np.float64)
+    if not normalize:
+        return w
+    if l_max <= n_keep:
+        return w / w.sum()
+    return w * ((1.0 - alpha) / (1.0 - alpha**l_max))  # sum_{l < l_max} alpha^l = (1 - alpha^l_max) / (1 - alpha)
 
 
 def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: int | None = None) -> CompiledModel:
@@ -213,7 +222,7 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
         else:
             x = spend[:, j]
             if tp.adstock is not None:
-                w = _adstock_weights(tp.adstock.alpha, min(tp.adstock.l_max or T, T), tp.adstock.normalize)
+                w = _adstock_weights(tp.adstock.alpha, tp.adstock.l_max or T, tp.adstock.normalize, T + 1)
                 x = np.convolve(x, w)[: T + 1]
             r = tp.response
             if r.kind == "hill":
