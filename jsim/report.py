@@ -58,7 +58,7 @@ def render_summary(summary: dict, console) -> None:
         tp = Table(title="Touchpoints", title_justify="left", show_edge=False)
         for col in ("touchpoint", "kind", f"cost ({cur})", "deliveries", "engaged", "moves caused",
                     f"revenue caused", f"incremental revenue", "incremental ROI"):
-            tp.add_column(col, justify="left" if col in ("touchpoint", "kind") else "right")
+            tp.add_column(col, justify="left" if col in ("touchpoint", "kind") else "right", no_wrap=col == "touchpoint")
         for r in summary["touchpoints"]:
             tp.add_row(r["touchpoint"], r["kind"], _num(r["cost"]), _num(r["deliveries"]), _num(r["engagements"]),
                        _num(r["moves_caused"]), _num(r["revenue_caused"]), _num(r["incremental_revenue"]),

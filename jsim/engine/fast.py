@@ -134,7 +134,7 @@ def _run_independent(model, arrivals, seq, chunk_size, progress):
 
 
 def _run_coupled(model, arrivals, seq, chunk_size, progress):
-    from ..kernels._core import _coupled_day, _coupled_init, _day_pairs
+    from ..kernels._core import _coupled_day, _coupled_day_serial, _coupled_init, _day_pairs
 
     T, G, S, K, W = model.n_days, model.n_segments, model.n_stages, model.n_sources, model.n_wom
     n_initial = int(model.initial.sum())
@@ -180,7 +180,8 @@ def _run_coupled(model, arrivals, seq, chunk_size, progress):
         _day_pairs(t, shares, *args, prob, hazard, leave)
         cum_now = cum_prev + hazard
         n_before, n_active = n_active, n_active + int(arrivals[t].sum())
-        _coupled_day(t, n_before, n_active, chunk_size, cum_prev, cum_now, prob, leave, model.pair_src, model.pair_dst,
+        advance = _coupled_day if n_active > chunk_size else _coupled_day_serial
+        advance(t, n_before, n_active, chunk_size, cum_prev, cum_now, prob, leave, model.pair_src, model.pair_dst,
                      model.n_pairs, model.is_absorbing, model.is_converted, stage, seg, conv, thr, states,
                      day_flows, credits_c, newconv_c)
         used = -(-n_active // chunk_size)

@@ -38,6 +38,12 @@ def _next_double(state):
 
 
 @njit(cache=True)
+def _next_exp(state):
+    """One Exp(1) draw, strictly positive: -log of a uniform on the open interval (0, 1)."""
+    return -math.log(_next_double(state) + 0.5 / 9007199254740992.0)
+
+
+@njit(cache=True)
 def _day_pairs(t, shares, p0, q, q_sum, eff, wom_from, wom_to, wom_p, wom_q, wom_mult,
                pair_src, pair_dst, n_pairs, out_prob, out_hazard, out_leave):
     """Fill the day-``t`` move probabilities of every (segment, stage, pair).
@@ -131,9 +137,13 @@ def _all_days(n_days, shares, p0, q, q_sum, eff, wom_from, wom_to, wom_p, wom_q,
 
 @njit(cache=True)
 def _pick_pair(u, prob, n):
-    """Index of the pair whose cumulative-probability slot holds ``u`` (skipping zero slots)."""
+    """Index of the pair whose cumulative-probability slot holds ``u`` (skipping zero slots).
+
+    Only called for a customer who moves, so ``n >= 1``; if rounding leaves ``u`` past the
+    last slot, the last pair with positive probability (else the last pair) is returned.
+    """
     acc = 0.0
-    last = -1
+    last = n - 1
     for i in range(n):
         if prob[i] > 0.0:
             last = i
@@ -176,7 +186,7 @@ def _independent_chunks(chunk_ids, chunk_size, n_total, cohort_start, cohort_day
             if conv:
                 out_newconv[b, t_from, g] += 1
             while not is_absorbing[s]:
-                e = -math.log(1.0 - _next_double(state))
+                e = _next_exp(state)
                 h = const_hazard[g, s]
                 if h > 0.0:
                     # constant daily hazard: the wait is geometric, ceil(E / h) days. Compared as a
@@ -223,9 +233,39 @@ def _coupled_init(n_initial, chunk_size, stage, seg, conv, thr, is_converted, rn
     for c in prange(n_chunks):
         state = rng_states[c].copy()
         for i in range(c * chunk_size, min(n_initial, (c + 1) * chunk_size)):
-            thr[i] = -math.log(1.0 - _next_double(state))
+            thr[i] = _next_exp(state)
             conv[i] = 1 if is_converted[stage[i]] else 0
         rng_states[c] = state
+
+
+@njit(cache=True)
+def _coupled_chunk(c, n_before, n_active, chunk_size, cum_prev, cum_now, prob, leave, pair_src, pair_dst, n_pairs,
+                   is_absorbing, is_converted, stage, seg, conv, thr, rng_states, out_day_flows, out_credits, out_newconv):
+    """Advance chunk ``c`` through one day; see :func:`_coupled_day`."""
+    out_day_flows[c] = 0
+    out_newconv[c] = 0
+    state = rng_states[c].copy()
+    for i in range(c * chunk_size, min(n_active, (c + 1) * chunk_size)):
+        s = stage[i]
+        g = seg[i]
+        if i >= n_before:
+            thr[i] = cum_prev[g, s] + _next_exp(state)
+            if is_converted[s]:
+                conv[i] = 1
+                out_newconv[c, g] += 1
+        if is_absorbing[s] or cum_now[g, s] < thr[i]:
+            continue
+        ip = _pick_pair(_next_double(state) * leave[g, s], prob[g, s], n_pairs[g, s])
+        k = pair_src[g, s, ip]
+        d = pair_dst[g, s, ip]
+        out_day_flows[c, g, s, d] += 1
+        out_credits[c, k, s, d] += 1
+        if conv[i] == 0 and is_converted[d]:
+            conv[i] = 1
+            out_newconv[c, g] += 1
+        stage[i] = d
+        thr[i] = cum_now[g, d] + _next_exp(state)
+    rng_states[c] = state
 
 
 @njit(parallel=True, cache=True)
@@ -242,30 +282,19 @@ def _coupled_day(t, n_before, n_active, chunk_size, cum_prev, cum_now, prob, lea
     """
     n_chunks = (n_active + chunk_size - 1) // chunk_size
     for c in prange(n_chunks):
-        out_day_flows[c] = 0
-        out_newconv[c] = 0
-        state = rng_states[c].copy()
-        for i in range(c * chunk_size, min(n_active, (c + 1) * chunk_size)):
-            s = stage[i]
-            g = seg[i]
-            if i >= n_before:
-                thr[i] = cum_prev[g, s] - math.log(1.0 - _next_double(state))
-                if is_converted[s]:
-                    conv[i] = 1
-                    out_newconv[c, g] += 1
-            if is_absorbing[s] or cum_now[g, s] < thr[i]:
-                continue
-            ip = _pick_pair(_next_double(state) * leave[g, s], prob[g, s], n_pairs[g, s])
-            k = pair_src[g, s, ip]
-            d = pair_dst[g, s, ip]
-            out_day_flows[c, g, s, d] += 1
-            out_credits[c, k, s, d] += 1
-            if conv[i] == 0 and is_converted[d]:
-                conv[i] = 1
-                out_newconv[c, g] += 1
-            stage[i] = d
-            thr[i] = cum_now[g, d] - math.log(1.0 - _next_double(state))
-        rng_states[c] = state
+        _coupled_chunk(c, n_before, n_active, chunk_size, cum_prev, cum_now, prob, leave, pair_src, pair_dst, n_pairs,
+                       is_absorbing, is_converted, stage, seg, conv, thr, rng_states, out_day_flows, out_credits, out_newconv)
+
+
+@njit(cache=True)
+def _coupled_day_serial(t, n_before, n_active, chunk_size, cum_prev, cum_now, prob, leave, pair_src, pair_dst, n_pairs,
+                 is_absorbing, is_converted, stage, seg, conv, thr, rng_states,
+                 out_day_flows, out_credits, out_newconv):
+    """:func:`_coupled_day` without a parallel region (cheaper when one chunk is active)."""
+    n_chunks = (n_active + chunk_size - 1) // chunk_size
+    for c in range(n_chunks):
+        _coupled_chunk(c, n_before, n_active, chunk_size, cum_prev, cum_now, prob, leave, pair_src, pair_dst, n_pairs,
+                       is_absorbing, is_converted, stage, seg, conv, thr, rng_states, out_day_flows, out_credits, out_newconv)
 
 
 @njit(cache=True)

@@ -226,8 +226,10 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
                 x = np.convolve(x, w)[: T + 1]
             r = tp.response
             if r.kind == "hill":
-                xs = np.power(x, r.slope)
-                delivery[:, j] = r.max_reach * xs / (xs + r.ec**r.slope)
+                # max_reach * x^slope / (x^slope + ec^slope), written so large slopes cannot overflow
+                with np.errstate(over="ignore", divide="ignore"):
+                    ratio = np.power(np.divide(r.ec, x, out=np.full_like(x, np.inf), where=x > 0), r.slope)
+                delivery[:, j] = r.max_reach / (1.0 + ratio)
             else:
                 delivery[:, j] = r.max_reach * -np.expm1(-r.lam * x)
             delivery[0, j] = 0.0

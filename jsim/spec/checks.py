@@ -104,7 +104,8 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
             for k, sg in enumerate(tp.segments):
                 if sg not in seg_names:
                     add(f"{loc}.segments[{k}]", f"must name a segment, got '{sg}'", did_you_mean(sg, seg_names) or "define it under [[segments]]")
-        max_mult = max([g.effect_multiplier * g.touchpoint_multipliers.get(tp.name, 1.0) for g in sc.segments] or [1.0])
+        reached = [g for g in sc.segments if tp.segments is None or g.name in tp.segments]
+        max_mult = max([g.effect_multiplier * g.touchpoint_multipliers.get(tp.name, 1.0) for g in reached] or [1.0])
         eff_total: dict[str, float] = defaultdict(float)
         eff_pairs: set[tuple[str, str]] = set()
         for k, e in enumerate(tp.effects):
