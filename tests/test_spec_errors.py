@@ -90,3 +90,12 @@ def test_error_messages_name_location_rule_value_fix(mutate, expected):
     with pytest.raises(ScenarioError) as info:
         parse_scenario(data)
     assert expected in str(info.value)
+
+
+def test_steep_hill_curve_compiles_without_overflow():
+    data = copy.deepcopy(VALID)
+    data["touchpoints"][0]["response"] = {"kind": "hill", "ec": 50.0, "slope": 182.0}
+    model = compile_scenario(parse_scenario(data))
+    reach = model.delivery[1:, 0]
+    assert ((reach >= 0) & (reach <= 1)).all()
+    assert reach[-1] == 1.0  # adstocked spend 100 > ec: a step response is saturated
