@@ -6,8 +6,8 @@
 3. ``_independent_chunks``, ``_coupled_init`` and ``_coupled_day`` against their own
    ``.py_func`` (the same code run by the Python interpreter, with the random-number and
    pair-picking helpers interpreted too), from identical random states: outputs must be equal
-   bit for bit. The helpers ``_next_double`` and ``_pick_pair`` are checked against plain
-   references first.
+   bit for bit. The helpers ``_next_double`` and the alias tables (``_build_alias``,
+   ``_pick_alias``) are checked against plain references first.
 4. The fast engine against a slow, obvious per-customer, per-day simulation written here, on a
    scenario whose reach changes from day to day (adstock, flights starting and ending, fatigue,
    a frequency cap), so the inversion of the cumulative hazard is exercised.
@@ -260,28 +260,48 @@ def test_next_double_is_xoshiro256plus():
     assert [int(v) for v in jit_state] == ref == [int(v) for v in py_state]
 
 
-def test_pick_pair_matches_cumulative_search():
+def alias_distribution(thresh, alias, n):
+    """Exact probability of each index under an alias table (plain reference)."""
+    out = np.zeros(n)
+    for i in range(n):
+        out[i] += thresh[i] / n
+        out[alias[i]] += (1.0 - thresh[i]) / n
+    return out
+
+
+def test_alias_tables_reproduce_the_pair_probabilities():
     rng = np.random.default_rng(4)
     for _ in range(500):
-        n = int(rng.integers(1, 7))
+        n = int(rng.integers(1, 9))
         prob = rng.random(n) * (rng.random(n) < 0.7)
         if not prob.any():
             prob[rng.integers(n)] = 0.3
-        u = rng.random() * prob.sum()
-        expected = int(np.searchsorted(np.cumsum(prob), u, side="right"))
-        got = core._pick_pair(u, prob, n)
-        assert got == expected == core._pick_pair.py_func(u, prob, n)
-        assert prob[got] > 0
-    # u at (or past) the total through rounding: the last positive slot, never a zero one
-    prob = np.array([0.2, 0.3, 0.0])
-    assert core._pick_pair(0.5, prob, 3) == 1
-    assert core._pick_pair(0.0, np.array([0.0, 0.4]), 2) == 1
+        thresh, alias = np.ones(n), np.zeros(n, dtype=np.int64)
+        core._build_alias(prob, n, thresh, alias)
+        py_thresh, py_alias = np.ones(n), np.zeros(n, dtype=np.int64)
+        core._build_alias.py_func(prob, n, py_thresh, py_alias)
+        np.testing.assert_array_equal(thresh, py_thresh)
+        np.testing.assert_array_equal(alias, py_alias)
+        np.testing.assert_allclose(alias_distribution(thresh, alias, n), prob / prob.sum(), rtol=0, atol=1e-12)
+        # a zero-probability pair is never drawn, whatever the uniform
+        for u in np.linspace(0, 1, 97, endpoint=False):
+            got = core._pick_alias(u, thresh, alias, n)
+            assert prob[got] > 0 and got == core._pick_alias.py_func(u, thresh, alias, n)
+
+
+def test_alias_wrapper_checks_shapes():
+    from jsim.kernels import alias_tables
+
+    with pytest.raises(ValueError, match="shape"):
+        alias_tables(np.zeros((2, 3)), np.zeros((1, 2), dtype=np.int64))
+    with pytest.raises(ValueError, match=">= 0"):
+        alias_tables(-np.ones((1, 2, 3)), np.ones((1, 2), dtype=np.int64))
 
 
 @contextlib.contextmanager
 def interpreted_helpers():
     """Make the kernels' ``.py_func`` call interpreted helpers too (fully pure Python)."""
-    saved = {name: getattr(core, name) for name in ("_next_double", "_next_exp", "_rotl", "_pick_pair", "_coupled_chunk")}
+    saved = {name: getattr(core, name) for name in ("_next_double", "_next_exp", "_rotl", "_pick_alias", "_coupled_chunk")}
     try:
         for name, fn in saved.items():
             setattr(core, name, fn.py_func)

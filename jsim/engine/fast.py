@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from ..kernels import _model_args, all_day_tables
+from ..kernels import _model_args, alias_tables, all_day_tables
 from ..rng import chunk_states, named_streams
 
 #: Customers per chunk. Fixed (never derived from the thread count) so results do not depend on it.
@@ -105,7 +105,8 @@ def _run_independent(model, arrivals, seq, chunk_size, progress):
     from ..kernels._core import _independent_chunks
 
     T, G, S, K = model.n_days, model.n_segments, model.n_stages, model.n_sources
-    prob, cum, leave, const_hazard = all_day_tables(model)
+    prob, cum, _, const_hazard = all_day_tables(model)
+    thresh, alias = alias_tables(prob, model.n_pairs)
     start, day, seg, stg = _cohorts(model, arrivals)
     n_total = int(start[-1])
     n_chunks = max(1, -(-n_total // chunk_size))
@@ -122,7 +123,7 @@ def _run_independent(model, arrivals, seq, chunk_size, progress):
         ids = np.arange(lo, min(lo + B, n_chunks), dtype=np.int64)
         for buf in bufs:
             buf[: len(ids)] = 0
-        _independent_chunks(ids, chunk_size, n_total, start, day, seg, stg, cum, const_hazard, prob, leave, model.pair_src,
+        _independent_chunks(ids, chunk_size, n_total, start, day, seg, stg, cum, const_hazard, thresh, alias, model.pair_src,
                             model.pair_dst, model.n_pairs, model.is_absorbing, model.is_converted, states,
                             *(buf[: len(ids)] for buf in bufs))
         for total, buf in zip((occ_diff, flows, seg_flows, credits, newconv), bufs):
@@ -134,7 +135,7 @@ def _run_independent(model, arrivals, seq, chunk_size, progress):
 
 
 def _run_coupled(model, arrivals, seq, chunk_size, progress):
-    from ..kernels._core import _coupled_day, _coupled_day_serial, _coupled_init, _day_pairs
+    from ..kernels._core import _alias_tables, _coupled_day, _coupled_day_serial, _coupled_init, _day_pairs
 
     T, G, S, K, W = model.n_days, model.n_segments, model.n_stages, model.n_sources, model.n_wom
     n_initial = int(model.initial.sum())
@@ -168,6 +169,7 @@ def _run_coupled(model, arrivals, seq, chunk_size, progress):
     credits_c = np.zeros((n_chunks, K, S, S), dtype=np.int64)
     newconv_c = np.zeros((n_chunks, G), dtype=np.int64)
     prob, hazard, leave = np.zeros(model.pair_src.shape), np.zeros((G, S)), np.zeros((G, S))
+    thresh, alias = np.ones(model.pair_src.shape), np.zeros(model.pair_src.shape, dtype=np.int64)
     cum_prev, shares = np.zeros((G, S)), np.zeros(W)
     share_path = np.zeros((T + 1, W))
     n_active = n_initial
@@ -178,10 +180,11 @@ def _run_coupled(model, arrivals, seq, chunk_size, progress):
             shares[w] = occupancy[t - 1][:, model.wom_advocate[w]].sum() / pop if pop else 0.0
         share_path[t] = shares
         _day_pairs(t, shares, *args, prob, hazard, leave)
+        _alias_tables(prob, model.n_pairs, thresh, alias)
         cum_now = cum_prev + hazard
         n_before, n_active = n_active, n_active + int(arrivals[t].sum())
         advance = _coupled_day if n_active > chunk_size else _coupled_day_serial
-        advance(t, n_before, n_active, chunk_size, cum_prev, cum_now, prob, leave, model.pair_src, model.pair_dst,
+        advance(t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, model.pair_src, model.pair_dst,
                      model.n_pairs, model.is_absorbing, model.is_converted, stage, seg, conv, thr, states,
                      day_flows, credits_c, newconv_c)
         used = -(-n_active // chunk_size)

@@ -6,7 +6,7 @@ outputs, and call the kernels. numba is imported on first use only (``jsim --hel
 
 from __future__ import annotations
 
-__all__ = ["day_tables", "all_day_tables", "mean_field_arrays"]
+__all__ = ["day_tables", "all_day_tables", "alias_tables", "mean_field_arrays"]
 
 import numpy as np
 
@@ -70,6 +70,34 @@ def all_day_tables(model):
     daily = np.diff(cum, axis=2)
     const_hazard = np.where(np.all(leave[1:] == leave[1], axis=0), daily[:, :, 0], 0.0)
     return prob, cum, leave, np.ascontiguousarray(const_hazard)
+
+
+def alias_tables(prob: np.ndarray, n_pairs: np.ndarray):
+    """Walker alias tables drawing a (source, destination) pair with probability ``prob / prob.sum(-1)``.
+
+    Parameters
+    ----------
+    prob : (..., G, S, P) float64
+        Move probabilities from :func:`day_tables` (one day) or :func:`all_day_tables` (every day).
+    n_pairs : (G, S) int64
+        Pairs in use per segment and stage.
+
+    Returns
+    -------
+    thresh : float64, alias : int64, both shaped like ``prob``.
+    """
+    prob = np.ascontiguousarray(prob, dtype=np.float64)
+    if prob.ndim not in (3, 4) or prob.shape[-3:-1] != n_pairs.shape:
+        raise ValueError(f"prob must have shape (..., G, S, P) with (G, S) = {n_pairs.shape}, got {prob.shape}")
+    if np.any(prob < 0):
+        raise ValueError("prob must be >= 0")
+    thresh, alias = np.ones_like(prob), np.zeros(prob.shape, dtype=np.int64)
+    core = _kernels()
+    if prob.ndim == 3:
+        core._alias_tables(prob, n_pairs, thresh, alias)
+    else:
+        core._alias_days(prob, n_pairs, thresh, alias)
+    return thresh, alias
 
 
 def mean_field_arrays(model, x0: np.ndarray | None = None, arrivals: np.ndarray | None = None) -> dict:

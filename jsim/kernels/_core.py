@@ -136,33 +136,90 @@ def _all_days(n_days, shares, p0, q, q_sum, eff, wom_from, wom_to, wom_p, wom_q,
 
 
 @njit(cache=True)
-def _pick_pair(u, prob, n):
-    """Index of the pair whose cumulative-probability slot holds ``u`` (skipping zero slots).
+def _build_alias(prob, n, out_thresh, out_alias):
+    """Walker alias table of the first ``n`` entries of ``prob`` (Vose's method). Draws nothing.
 
-    Only called for a customer who moves, so ``n >= 1``; if rounding leaves ``u`` past the
-    last slot, the last pair with positive probability (else the last pair) is returned.
+    Afterwards index i is drawn with probability ``prob[i] / prob[:n].sum()`` by
+    :func:`_pick_alias`. Entries past ``n`` are left untouched. ``n = 0`` or an all-zero ``prob``
+    gives a table that is never used (nobody moves from such a stage).
     """
-    acc = 0.0
-    last = n - 1
+    total = 0.0
     for i in range(n):
-        if prob[i] > 0.0:
-            last = i
-            acc += prob[i]
-            if u < acc:
-                return i
-    return last
+        total += prob[i]
+    if n == 0 or total <= 0.0:
+        for i in range(n):
+            out_thresh[i] = 1.0
+            out_alias[i] = i
+        return
+    scaled = np.empty(n)
+    small = np.empty(n, dtype=np.int64)
+    large = np.empty(n, dtype=np.int64)
+    ns = 0
+    nl = 0
+    for i in range(n):
+        scaled[i] = prob[i] * n / total
+        if scaled[i] < 1.0:
+            small[ns] = i
+            ns += 1
+        else:
+            large[nl] = i
+            nl += 1
+    while ns > 0 and nl > 0:
+        ns -= 1
+        lo = small[ns]
+        hi = large[nl - 1]
+        out_thresh[lo] = scaled[lo]
+        out_alias[lo] = hi
+        scaled[hi] = (scaled[hi] + scaled[lo]) - 1.0
+        if scaled[hi] < 1.0:
+            nl -= 1
+            small[ns] = hi
+            ns += 1
+    for k in range(nl):
+        out_thresh[large[k]] = 1.0
+        out_alias[large[k]] = large[k]
+    for k in range(ns):  # only rounding leaves entries here
+        out_thresh[small[k]] = 1.0
+        out_alias[small[k]] = small[k]
+
+
+@njit(cache=True)
+def _alias_tables(prob, n_pairs, out_thresh, out_alias):
+    """Alias tables of every (segment, stage) of one day: ``prob (G, S, P)`` -> ``(G, S, P)`` twice."""
+    G, S, _ = prob.shape
+    for g in range(G):
+        for s in range(S):
+            _build_alias(prob[g, s], n_pairs[g, s], out_thresh[g, s], out_alias[g, s])
+
+
+@njit(cache=True)
+def _alias_days(prob, n_pairs, out_thresh, out_alias):
+    """:func:`_alias_tables` for every day: ``prob (T+1, G, S, P)``."""
+    for t in range(prob.shape[0]):
+        _alias_tables(prob[t], n_pairs, out_thresh[t], out_alias[t])
+
+
+@njit(cache=True)
+def _pick_alias(u, thresh, alias, n):
+    """Draw a pair index from an alias table with one uniform ``u`` in [0, 1)."""
+    x = u * n
+    i = int(x)
+    if i >= n:
+        i = n - 1
+    return i if x - i < thresh[i] else alias[i]
 
 
 @njit(parallel=True, cache=True)
 def _independent_chunks(chunk_ids, chunk_size, n_total, cohort_start, cohort_day, cohort_seg, cohort_stage,
-                        cum, const_hazard, prob, leave, pair_src, pair_dst, n_pairs, is_absorbing, is_converted,
+                        cum, const_hazard, thresh, alias, pair_src, pair_dst, n_pairs, is_absorbing, is_converted,
                         rng_states, out_occ_diff, out_flows, out_seg_flows, out_credits, out_newconv):
     """Simulate whole journeys of the customers in ``chunk_ids`` when hazards are known in advance.
 
     Each customer in stage s after day t0 draws E ~ Exp(1) and moves on the first day t with
     ``cum[g, s, t] - cum[g, s, t0] >= E`` (idle days are skipped by binary search, or in one
     step ``t = t0 + ceil(E / h)`` where ``const_hazard[g, s] = h > 0`` is the same every day), to the
-    (source, destination) pair drawn from day t's conditional probabilities.
+    (source, destination) pair drawn from day t's conditional probabilities (alias tables
+    ``thresh``, ``alias`` of shape (T+1, G, S, P), built by :func:`_alias_days`).
     Draws 2 uniforms per stage entry (+1 per stay to the horizon) from ``rng_states[c]``.
     Adds into row ``b`` of each output: ``out_occ_diff (B, G, S, T+2)`` (+1 from the first day
     present, -1 on the day left), ``out_flows (B, T+1, S, S)``, ``out_seg_flows (B, G, S, S)``,
@@ -208,7 +265,7 @@ def _independent_chunks(chunk_ids, chunk_size, n_total, cohort_start, cohort_day
                         else:
                             a = mid + 1
                     t = a
-                ip = _pick_pair(_next_double(state) * leave[t, g, s], prob[t, g, s], n_pairs[g, s])
+                ip = _pick_alias(_next_double(state), thresh[t, g, s], alias[t, g, s], n_pairs[g, s])
                 k = pair_src[g, s, ip]
                 d = pair_dst[g, s, ip]
                 out_occ_diff[b, g, s, t_from] += 1
@@ -239,7 +296,7 @@ def _coupled_init(n_initial, chunk_size, stage, seg, conv, thr, is_converted, rn
 
 
 @njit(cache=True)
-def _coupled_chunk(c, n_before, n_active, chunk_size, cum_prev, cum_now, prob, leave, pair_src, pair_dst, n_pairs,
+def _coupled_chunk(c, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, pair_src, pair_dst, n_pairs,
                    is_absorbing, is_converted, stage, seg, conv, thr, rng_states, out_day_flows, out_credits, out_newconv):
     """Advance chunk ``c`` through one day; see :func:`_coupled_day`."""
     out_day_flows[c] = 0
@@ -255,7 +312,7 @@ def _coupled_chunk(c, n_before, n_active, chunk_size, cum_prev, cum_now, prob, l
                 out_newconv[c, g] += 1
         if is_absorbing[s] or cum_now[g, s] < thr[i]:
             continue
-        ip = _pick_pair(_next_double(state) * leave[g, s], prob[g, s], n_pairs[g, s])
+        ip = _pick_alias(_next_double(state), thresh[g, s], alias[g, s], n_pairs[g, s])
         k = pair_src[g, s, ip]
         d = pair_dst[g, s, ip]
         out_day_flows[c, g, s, d] += 1
@@ -269,7 +326,7 @@ def _coupled_chunk(c, n_before, n_active, chunk_size, cum_prev, cum_now, prob, l
 
 
 @njit(parallel=True, cache=True)
-def _coupled_day(t, n_before, n_active, chunk_size, cum_prev, cum_now, prob, leave, pair_src, pair_dst, n_pairs,
+def _coupled_day(t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, pair_src, pair_dst, n_pairs,
                  is_absorbing, is_converted, stage, seg, conv, thr, rng_states,
                  out_day_flows, out_credits, out_newconv):
     """Advance every active customer through day ``t`` (population-coupled hazards).
@@ -282,18 +339,18 @@ def _coupled_day(t, n_before, n_active, chunk_size, cum_prev, cum_now, prob, lea
     """
     n_chunks = (n_active + chunk_size - 1) // chunk_size
     for c in prange(n_chunks):
-        _coupled_chunk(c, n_before, n_active, chunk_size, cum_prev, cum_now, prob, leave, pair_src, pair_dst, n_pairs,
+        _coupled_chunk(c, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, pair_src, pair_dst, n_pairs,
                        is_absorbing, is_converted, stage, seg, conv, thr, rng_states, out_day_flows, out_credits, out_newconv)
 
 
 @njit(cache=True)
-def _coupled_day_serial(t, n_before, n_active, chunk_size, cum_prev, cum_now, prob, leave, pair_src, pair_dst, n_pairs,
+def _coupled_day_serial(t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, pair_src, pair_dst, n_pairs,
                  is_absorbing, is_converted, stage, seg, conv, thr, rng_states,
                  out_day_flows, out_credits, out_newconv):
     """:func:`_coupled_day` without a parallel region (cheaper when one chunk is active)."""
     n_chunks = (n_active + chunk_size - 1) // chunk_size
     for c in range(n_chunks):
-        _coupled_chunk(c, n_before, n_active, chunk_size, cum_prev, cum_now, prob, leave, pair_src, pair_dst, n_pairs,
+        _coupled_chunk(c, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, pair_src, pair_dst, n_pairs,
                        is_absorbing, is_converted, stage, seg, conv, thr, rng_states, out_day_flows, out_credits, out_newconv)
 
 
