@@ -56,13 +56,13 @@ def render_summary(summary: dict, console) -> None:
     console.print(st)
     if summary["touchpoints"]:
         tp = Table(title="Touchpoints", title_justify="left", show_edge=False)
-        for col in ("touchpoint", "kind", f"cost ({cur})", "deliveries", "engaged", "moves caused",
-                    f"revenue caused", f"incremental revenue", "incremental ROI"):
+        for col in ("touchpoint", "kind", f"cost ({cur})", "deliveries", "engaged", "moves", "revenue",
+                    "incr. revenue", "incr. ROI"):
             tp.add_column(col, justify="left" if col in ("touchpoint", "kind") else "right", no_wrap=col == "touchpoint")
         for r in summary["touchpoints"]:
             tp.add_row(r["touchpoint"], r["kind"], _num(r["cost"]), _num(r["deliveries"]), _num(r["engagements"]),
                        _num(r["moves_caused"]), _num(r["revenue_caused"]), _num(r["incremental_revenue"]),
                        _num(r["incremental_roi"], ".0%"))
         console.print(tp)
-        console.print("[dim]moves/revenue caused: moves this touchpoint triggered in the simulation; incremental: "
-                      "expected-value model with and without the touchpoint.[/dim]")
+        console.print("[dim]moves, revenue: moves the touchpoint triggered and the purchases among them; incr.: "
+                      "expected-value model with and without the touchpoint (ROI on its cost).[/dim]")
