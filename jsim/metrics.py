@@ -69,12 +69,20 @@ def _safe_div(a, b):
 
 
 def rep_metrics(result) -> dict[str, np.ndarray]:
-    """Per-replication scalar metrics, each an array of shape (R,)."""
+    """Per-replication scalar metrics, each an array of shape (R,).
+
+    ``prospects`` are customers not converted when they enter (day-0 customers outside converted
+    stages, plus arrivals); ``new_customers`` those converted for the first time during the
+    horizon; ``conversion_rate = new_customers / prospects``; ``converted`` counts everyone who
+    has stood in a converted stage (the day-0 customer base too), ``retention_rate = retained /
+    converted``; ``cac = cost / new_customers``; ``roi = (gross_profit - cost) / cost``.
+    """
     m = result.model
     occ_T = result.occupancy[:, -1].sum(axis=1)  # (R, S)
     customers = result.occupancy[:, 0].sum(axis=(1, 2)) + result.arrivals.sum(axis=(1, 2))
     converted = result.new_converted.sum(axis=(1, 2))
     newly_converted = result.new_converted[:, 1:].sum(axis=(1, 2))
+    prospects = customers - result.new_converted[:, 0].sum(axis=1)
     retained = occ_T[:, m.is_retained].sum(axis=1)
     purchases = result.purchases.sum(axis=1)
     revenue = result.revenue.sum(axis=1)
@@ -82,8 +90,10 @@ def rep_metrics(result) -> dict[str, np.ndarray]:
     profit = revenue * m.margin
     return {
         "customers": customers.astype(np.float64),
+        "prospects": prospects.astype(np.float64),
         "converted": converted.astype(np.float64),
-        "conversion_rate": _safe_div(converted, customers),
+        "new_customers": newly_converted.astype(np.float64),
+        "conversion_rate": _safe_div(newly_converted, prospects),
         "retained": retained.astype(np.float64),
         "retention_rate": _safe_div(retained, converted),
         "purchases": purchases.astype(np.float64),

@@ -33,8 +33,10 @@ def render_summary(summary: dict, console) -> None:
     kpi.add_column(interval, justify="right")
     rows = [
         ("customers (day 0 + arrivals)", _fmt(m["customers"])),
-        ("converted", _fmt(m["converted"])),
-        ("conversion rate", _fmt(m["conversion_rate"], ".2%")),
+        ("prospects (not yet converted on entry)", _fmt(m["prospects"])),
+        ("new customers (first conversion)", _fmt(m["new_customers"])),
+        ("conversion rate (new customers / prospects)", _fmt(m["conversion_rate"], ".2%")),
+        ("converted, incl. day-0 customer base", _fmt(m["converted"])),
         ("retained at horizon", _fmt(m["retained"])),
         ("retention rate (retained / converted)", _fmt(m["retention_rate"], ".1%")),
         ("purchases", _fmt(m["purchases"])),
