@@ -100,7 +100,8 @@ def alias_tables(prob: np.ndarray, n_pairs: np.ndarray):
     return thresh, alias
 
 
-def mean_field_arrays(model, x0: np.ndarray | None = None, arrivals: np.ndarray | None = None) -> dict:
+def mean_field_arrays(model, x0: np.ndarray | None = None, arrivals: np.ndarray | None = None,
+                      shares: np.ndarray | None = None) -> dict:
     """Expected-value propagation of ``model``; see :func:`jsim.kernels._core._mean_field`.
 
     Parameters
@@ -109,6 +110,8 @@ def mean_field_arrays(model, x0: np.ndarray | None = None, arrivals: np.ndarray 
         Day-0 expected occupancy; default ``model.initial``.
     arrivals : (G,) float64, optional
         Expected daily arrivals per segment; default ``model.arrivals_mean``.
+    shares : (T+1, W) float64, optional
+        Word-of-mouth shares to use on each day (row t for day t) instead of the propagated ones.
     """
     G, S, _ = model.pair_src.shape
     T, W, K = model.n_days, model.n_wom, model.n_sources
@@ -116,13 +119,18 @@ def mean_field_arrays(model, x0: np.ndarray | None = None, arrivals: np.ndarray 
     arrivals = np.ascontiguousarray(model.arrivals_mean if arrivals is None else arrivals, dtype=np.float64)
     _check("x0", x0, (G, S), np.float64)
     _check("arrivals", arrivals, (G,), np.float64)
+    if shares is None:
+        fixed = np.zeros((0, W))
+    else:
+        fixed = np.ascontiguousarray(shares, dtype=np.float64)
+        _check("shares", fixed, (T + 1, W), np.float64)
     out = dict(
         occupancy=np.zeros((T + 1, G, S)), occupancy_start=np.zeros((T + 1, G, S)), flows=np.zeros((T + 1, S, S)),
         segment_flows=np.zeros((G, S, S)), credits=np.zeros((K, S, S)), new_converted=np.zeros((T + 1, G)),
         shares=np.zeros((T + 1, W)),
     )
     _kernels()._mean_field(T, x0, arrivals, model.arrival_stage, *_model_args(model)[:9], model.wom_advocate,
-                        model.pair_src, model.pair_dst, model.n_pairs, model.is_converted,
+                        model.pair_src, model.pair_dst, model.n_pairs, model.is_converted, fixed,
                         out["occupancy"], out["occupancy_start"], out["flows"], out["segment_flows"], out["credits"],
                         out["new_converted"], out["shares"])
     return out

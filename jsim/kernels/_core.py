@@ -356,9 +356,12 @@ def _coupled_day_serial(t, n_before, n_active, chunk_size, cum_prev, cum_now, th
 
 @njit(cache=True)
 def _mean_field(n_days, x0, arrivals, arrival_stage, p0, q, q_sum, eff, wom_from, wom_to, wom_p, wom_q, wom_mult,
-                wom_advocate, pair_src, pair_dst, n_pairs, is_converted,
+                wom_advocate, pair_src, pair_dst, n_pairs, is_converted, fixed_shares,
                 out_occ, out_occ_start, out_flows, out_seg_flows, out_credits, out_newconv, out_shares):
     """Expected-value propagation of the same model, day by day. Draws no random numbers.
+
+    ``fixed_shares (T+1, W)``: when it has T+1 rows, the word-of-mouth shares of each day are
+    taken from it (for example a stochastic run's own share path) instead of from ``x``.
 
     State ``x (G, S, 2)``: expected customers by segment, stage and ever-converted flag.
     Word-of-mouth shares use the expected occupancy (exact when there is no word of mouth;
@@ -393,6 +396,8 @@ def _mean_field(n_days, x0, arrivals, arrival_stage, p0, q, q_sum, eff, wom_from
                     if wom_advocate[w, s]:
                         adv += x[g, s, 0] + x[g, s, 1]
             shares[w] = adv / total if total > 0 else 0.0
+            if fixed_shares.shape[0] == n_days + 1:
+                shares[w] = fixed_shares[t, w]
             out_shares[t, w] = shares[w]
         ca = 1 if is_converted[arrival_stage] else 0
         for g in range(G):
