@@ -45,37 +45,15 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import simpy
 
-if __package__:
-    from .reference_exact import (
-        CHURN,
-        CHURNED,
-        DAYS,
-        N_STAGES,
-        NEXT_STAGE,
-        P,
-        Q,
-        STAGES,
-        UNAWARE,
-        check_distribution,
-    )
-else:  # run as a script: ``python benchmarks/naive_simpy.py``
-    from reference_exact import (  # type: ignore[no-redef]
-        CHURN,
-        CHURNED,
-        DAYS,
-        N_STAGES,
-        NEXT_STAGE,
-        P,
-        Q,
-        STAGES,
-        UNAWARE,
-        check_distribution,
-    )
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # works as a script and as benchmarks.naive_simpy
+from reference_exact import CHURN, CHURNED, DAYS, N_STAGES, NEXT_STAGE, P, Q, STAGES, UNAWARE, check_distribution  # noqa: E402
 
 __all__ = ["run_naive", "main"]
 

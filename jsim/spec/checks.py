@@ -53,6 +53,23 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
             return False
         return True
 
+    def check_moves(entries, where: str, same_fix: str) -> dict[str, float]:
+        """Check (from, to, p) entries; return each source stage's outgoing total."""
+        total: dict[str, float] = defaultdict(float)
+        pairs: set[tuple[str, str]] = set()
+        for k, e in enumerate(entries):
+            eloc = f"{where}[{k}]"
+            if not (stage_ref(f"{eloc}.from", e.from_, leaving=True) & stage_ref(f"{eloc}.to", e.to)):
+                continue
+            if e.from_ == e.to:
+                add(eloc, f"from and to must differ, got '{e.from_}' for both", same_fix)
+                continue
+            if (e.from_, e.to) in pairs:
+                add(eloc, f"each (from, to) pair may appear once, got '{e.from_}' -> '{e.to}' again", "merge the entries into one p")
+            pairs.add((e.from_, e.to))
+            total[e.from_] += e.p
+        return total
+
     seg_names = [g.name for g in sc.segments]
     seg_seen: set[str] = set()
     for i, g in enumerate(sc.segments):
@@ -66,20 +83,7 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
     max_transition_mult = max([g.transition_multiplier for g in sc.segments] or [1.0])
 
     # baseline transitions
-    out_total: dict[str, float] = defaultdict(float)
-    pairs: set[tuple[str, str]] = set()
-    for i, t in enumerate(sc.transitions):
-        loc = f"transitions[{i}]"
-        ok = stage_ref(f"{loc}.from", t.from_, leaving=True) & stage_ref(f"{loc}.to", t.to)
-        if not ok:
-            continue
-        if t.from_ == t.to:
-            add(loc, f"from and to must differ, got '{t.from_}' for both", "staying is implied: it is 1 minus the stage's outgoing total")
-            continue
-        if (t.from_, t.to) in pairs:
-            add(loc, f"each (from, to) pair may appear once, got '{t.from_}' -> '{t.to}' again", "merge the two entries into one p")
-        pairs.add((t.from_, t.to))
-        out_total[t.from_] += t.p
+    out_total = check_moves(sc.transitions, "transitions", "staying is implied: it is 1 minus the stage's outgoing total")
     for stage, total in out_total.items():
         if total * max_transition_mult > 1 + _TOL:
             extra = f" after the largest segment transition_multiplier {max_transition_mult:g}" if max_transition_mult != 1 else ""
@@ -106,21 +110,11 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
                     add(f"{loc}.segments[{k}]", f"must name a segment, got '{sg}'", did_you_mean(sg, seg_names) or "define it under [[segments]]")
         reached = [g for g in sc.segments if tp.segments is None or g.name in tp.segments]
         max_mult = max([g.effect_multiplier * g.touchpoint_multipliers.get(tp.name, 1.0) for g in reached] or [1.0])
-        eff_total: dict[str, float] = defaultdict(float)
-        eff_pairs: set[tuple[str, str]] = set()
+        eff_total = check_moves(tp.effects, f"{loc}.effects", "an exposure that changes nothing needs no effect entry")
         for k, e in enumerate(tp.effects):
-            eloc = f"{loc}.effects[{k}]"
-            if not (stage_ref(f"{eloc}.from", e.from_, leaving=True) & stage_ref(f"{eloc}.to", e.to)):
-                continue
-            if e.from_ == e.to:
-                add(eloc, f"from and to must differ, got '{e.from_}' for both", "an exposure that changes nothing needs no effect entry")
-                continue
-            if (e.from_, e.to) in eff_pairs:
-                add(eloc, f"each (from, to) pair may appear once per touchpoint, got '{e.from_}' -> '{e.to}' again", "merge them")
-            eff_pairs.add((e.from_, e.to))
-            if tp.targets is not None and e.from_ not in tp.targets:
-                add(f"{eloc}.from", f"effects must start from a targeted stage, got '{e.from_}' not in targets {tp.targets}", f"add '{e.from_}' to targets")
-            eff_total[e.from_] += e.p
+            if tp.targets is not None and e.from_ in seen and e.from_ not in tp.targets:
+                add(f"{loc}.effects[{k}].from", f"effects must start from a targeted stage, got '{e.from_}' not in targets "
+                    f"{tp.targets}", f"add '{e.from_}' to targets")
         for stage, total in eff_total.items():
             if total * max_mult > 1 + _TOL:
                 extra = f" after the largest segment multiplier {max_mult:g}" if max_mult != 1 else ""
