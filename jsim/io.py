@@ -77,15 +77,45 @@ def _csv(header, rows) -> str:
     return buf.getvalue()
 
 
+def flow_rows(result) -> tuple[list[str], list[list]]:
+    """Moves between stages in long form: day, from, to, moves, moves per source (replication means).
+
+    Only (day, from, to) cells with a move are listed.
+    """
+    m = result.model
+    flows = result.flows.mean(axis=0)
+    header = ["day", "from", "to", "moves"]
+    rows = []
+    for t, s, d in zip(*np.nonzero(flows)):
+        rows.append([int(t), m.stage_names[s], m.stage_names[d], round(float(flows[t, s, d]), 6)])
+    return header, rows
+
+
+def segment_rows(summary: dict) -> tuple[list[str], list[list]]:
+    """One row per segment: customers, conversion rate, purchases, revenue (means and 95% bounds)."""
+    keys = ["customers", "new_customers", "conversion_rate", "purchases", "revenue"]
+    header = ["segment"] + [f"{k}{suffix}" for k in keys for suffix in ("", "_low", "_high")]
+    rows = []
+    for seg in summary["segments"]:
+        row = [seg["segment"]]
+        for k in keys:
+            row += [_clean(seg[k]["mean"]), _clean(seg[k]["low"]), _clean(seg[k]["high"])]
+        rows.append(["" if v is None else v for v in row])
+    return header, rows
+
+
 def write_run(out_dir, summary: dict, result) -> list[Path]:
-    """Write ``summary.json``, ``daily.csv``, ``touchpoints.csv`` (and ``journeys.csv``) into ``out_dir``."""
+    """Write ``summary.json``, ``daily.csv``, ``flows.csv``, ``touchpoints.csv``, ``segments.csv``
+    (and ``journeys.csv``) into ``out_dir``, each atomically."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     atomic_write(out / "summary.json", to_json(summary))
     written.append(out / "summary.json")
-    atomic_write(out / "daily.csv", _csv(*daily_rows(result)))
-    written.append(out / "daily.csv")
+    for name, table in (("daily.csv", daily_rows(result)), ("flows.csv", flow_rows(result)),
+                        ("segments.csv", segment_rows(summary))):
+        atomic_write(out / name, _csv(*table))
+        written.append(out / name)
     tps = summary["touchpoints"]
     header = ["touchpoint", "kind", "cost", "deliveries", "engagements", "moves_caused", "conversions_caused",
               "purchases_caused", "revenue_caused", "incremental_revenue", "incremental_roi"]

@@ -152,17 +152,19 @@ def touchpoint_table(result) -> list[dict]:
 
 
 def segment_table(result) -> list[dict]:
-    """One row per segment: customers, conversion, purchases, revenue."""
+    """One row per segment: customers, new customers, conversion rate (of prospects), purchases, revenue."""
     m = result.model
     rows = []
     for g, name in enumerate(m.segment_names):
         customers = result.occupancy[:, 0, g].sum(axis=1) + result.arrivals[:, :, g].sum(axis=1)
-        conv = result.new_converted[:, :, g].sum(axis=1)
+        new = result.new_converted[:, 1:, g].sum(axis=1)
+        prospects = customers - result.new_converted[:, 0, g]
         into = result.segment_flows[:, g].sum(axis=1)  # (R, S) entries per stage
         rows.append({
             "segment": name,
             "customers": estimate(customers).as_dict(),
-            "conversion_rate": estimate(_safe_div(conv, customers)).as_dict(),
+            "new_customers": estimate(new).as_dict(),
+            "conversion_rate": estimate(_safe_div(new, prospects)).as_dict(),
             "purchases": estimate(into[:, m.is_purchase].sum(axis=1)).as_dict(),
             "revenue": estimate((into * m.purchase_value).sum(axis=1)).as_dict(),
         })

@@ -55,6 +55,11 @@ def test_run_minimal_writes_outputs(minimal, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["seed"] == 3 and summary["days"] == 10 and "jsim_version" in summary and summary["scenario_hash"]
     assert pd.read_csv(out / "touchpoints.csv").empty
+    flows = pd.read_csv(out / "flows.csv")
+    assert set(flows["from"]) == {"aware"} and set(flows["to"]) == {"lost"}
+    assert flows["moves"].sum() == daily.loc[10, "lost"]
+    segments = pd.read_csv(out / "segments.csv")
+    assert segments["segment"].tolist() == ["all"] and segments.loc[0, "customers"] == 1000
 
 
 def test_run_json_format_is_the_summary(minimal):

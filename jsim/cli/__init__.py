@@ -55,8 +55,9 @@ def main():
 def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt, quiet):
     """Simulate SCENARIO and print a summary (stages, conversion, retention, revenue, ROI).
 
-    Progress goes to stderr, the summary to stdout; --out writes summary.json, daily.csv and
-    touchpoints.csv (each atomically). Nothing is written when the scenario or a flag is invalid.
+    Progress goes to stderr, the summary to stdout; --out writes summary.json, daily.csv,
+    flows.csv, touchpoints.csv and segments.csv (each atomically). Nothing is written when the
+    scenario or a flag is invalid.
     """
     from ..runner import run_scenario
 
@@ -78,7 +79,7 @@ def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt,
         render_summary(summary, Console(file=sys.stdout, width=120))
         if out:
             extra = (", journeys.csv" if journeys else "") + (", funnel.png" if plot else "")
-            click.echo(f"wrote {out}/summary.json, daily.csv, touchpoints.csv{extra}")
+            click.echo(f"wrote {out}/summary.json, daily.csv, flows.csv, touchpoints.csv, segments.csv{extra}")
 
 
 @main.command(epilog=EPILOG)

@@ -16,7 +16,7 @@ reps = click.option("--reps", "-r", type=click.IntRange(1, 10_000), default=1, s
 engine = click.option("--engine", type=click.Choice(["fast", "mean-field"]), default="fast", show_default=True,
                       help="fast: numba event engine; mean-field: exact expected values (deterministic).")
 out = click.option("--out", "-o", type=click.Path(file_okay=False, path_type=str), default=None,
-                   help="Folder for summary.json, daily.csv, touchpoints.csv (journeys.csv with --journeys).")
+                   help="Folder for summary.json, daily.csv, flows.csv, touchpoints.csv, segments.csv (+ journeys.csv).")
 fmt = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
                    help="table: readable summary; json: the summary JSON on stdout.")
 journeys = click.option("--journeys", type=click.IntRange(0, 1_000_000), default=0, show_default=True,
