@@ -99,3 +99,38 @@ def test_steep_hill_curve_compiles_without_overflow():
     reach = model.delivery[1:, 0]
     assert ((reach >= 0) & (reach <= 1)).all()
     assert reach[-1] == 1.0  # adstocked spend 100 > ec: a step response is saturated
+
+
+@pytest.mark.parametrize("mutate, expected", [
+    (lambda d: d.setdefault("events", []).append({"kind": "flight", "start": 3, "touchpoint": "serch", "spend_multiplier": 2}),
+     "did you mean 'search'?"),
+    (lambda d: d.setdefault("events", []).append({"kind": "capacity", "start": 3, "touchpoint": "search", "agents": 2}),
+     "has no service block"),
+    (lambda d: d.setdefault("events", []).append({"kind": "flight", "start": 3, "touchpoint": "search", "agents": 2}),
+     "a flight event takes ['spend_multiplier'], got ['agents']"),
+    (lambda d: d.setdefault("events", []).append({"kind": "shock", "start": 3, "move": {"from": "lost", "to": "aware", "share": 0.1}}),
+     "never leave an absorbing stage"),
+    (lambda d: d.setdefault("events", []).append({"kind": "promotion", "start": 5, "end": 2, "effect_multiplier": 2}),
+     "start <= end must hold, got start=5, end=2"),
+    (lambda d: d["touchpoints"][1].update(service={"agents": 2, "service_time": {"dist": "lognormal", "mean": 1}}),
+     "needs sd"),
+    (lambda d: d["touchpoints"][1].update(service={"agents": 2, "service_time": {"mean": 1}, "open": [17, 9]}),
+     "needs from < to"),
+    (lambda d: d["touchpoints"][1].update(service={"agents": 2, "service_time": {"mean": 1}, "loss_stage": "lots"}),
+     "did you mean 'lost'?"),
+    (lambda d: d.update(seasonality={"weekly": [1, 1, 1]}), "seasonality.weekly"),
+])
+def test_calendar_and_service_errors(mutate, expected):
+    data = copy.deepcopy(VALID)
+    mutate(data)
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(data)
+    assert expected in str(info.value)
+
+
+def test_calendar_multipliers_that_break_probabilities_are_rejected():
+    data = copy.deepcopy(VALID)
+    data["events"] = [{"kind": "promotion", "start": 2, "end": 4, "touchpoint": "email", "effect_multiplier": 60}]
+    with pytest.raises(ScenarioError) as info:
+        compile_scenario(parse_scenario(data))
+    assert "email" in str(info.value) and "on day 2" in str(info.value)

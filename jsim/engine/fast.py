@@ -30,7 +30,8 @@ def _arrivals(model, seq) -> np.ndarray:
     T, G = model.n_days, model.n_segments
     out = np.zeros((T + 1, G), dtype=np.int64)
     if model.arrivals_mean.any():
-        out[1:] = np.random.default_rng(seq).poisson(model.arrivals_mean, size=(T, G))
+        mean = model.arrivals_mult[1:, None] * model.arrivals_mean[None, :]
+        out[1:] = np.random.default_rng(seq).poisson(mean, size=(T, G))
     return out
 
 

@@ -79,9 +79,9 @@ def trace_journeys(model, root: np.random.SeedSequence, n_customers: int, shares
         rec_int = np.zeros((cap, 7), dtype=np.int64)
         rec_time = np.zeros(cap)
         n, nxt = _trace(i, n_customers, seg.astype(np.int64), stage.astype(np.int64), shares, model.delivery,
-                        model.engagement, model.fatigue, model.target, model.p0, model.q, model.q_sum,
-                        model.exposure_effect, model.wom_from, model.wom_to, model.wom_p, model.wom_q, model.wom_mult,
-                        model.is_absorbing, states, rec_int, rec_time, cap)
+                        model.engagement, model.target, model.p0, model.q, model.exposure_effect, model.day_mult,
+                        model.is_purchase, model.wom_p, model.wom_q, model.wom_mult, model.move_day, model.move_share,
+                        model.pair_src, model.pair_dst, model.n_pairs, model.is_absorbing, states, rec_int, rec_time, cap)
         recs.append(rec_int[:n])
         times.append(rec_time[:n])
         if nxt == i:

@@ -20,8 +20,8 @@ def run_mean_field(model) -> dict:
     t0 = time.perf_counter()
     out = mean_field_arrays(model)
     T = model.n_days
-    arrivals = np.zeros((T + 1, model.n_segments))
-    arrivals[1:] = model.arrivals_mean
+    arrivals = model.arrivals_mult[:, None] * model.arrivals_mean[None, :]
+    arrivals[0] = 0.0
     n = out["occupancy_start"][:, None, :, :] * model.target[None]  # (T+1, J, G, S)
     deliveries = n.sum(axis=(2, 3)) * model.delivery
     deliveries[0] = 0.0

@@ -27,8 +27,9 @@ def _check(name: str, arr: np.ndarray, shape: tuple, dtype) -> None:
 
 
 def _model_args(m):
-    return (m.p0, m.q, m.q_sum, m.exposure_effect, m.wom_from, m.wom_to, m.wom_p, m.wom_q, m.wom_mult,
-            m.pair_src, m.pair_dst, m.n_pairs)
+    """The model arrays :func:`_core._day_pairs` reads, in its argument order."""
+    return (m.p0, m.q, m.exposure_effect, m.day_mult, m.is_purchase, m.wom_p, m.wom_q, m.wom_mult, m.move_day,
+            m.move_share, m.pair_src, m.pair_dst, m.n_pairs)
 
 
 def day_tables(model, t: int, shares: np.ndarray):
@@ -108,17 +109,23 @@ def mean_field_arrays(model, x0: np.ndarray | None = None, arrivals: np.ndarray 
     ----------
     x0 : (G, S) float64, optional
         Day-0 expected occupancy; default ``model.initial``.
-    arrivals : (G,) float64, optional
-        Expected daily arrivals per segment; default ``model.arrivals_mean``.
+    arrivals : (G,) or (T+1, G) float64, optional
+        Expected arrivals per segment (every day, or per day); default the model's
+        ``arrivals_mean`` times its seasonal ``arrivals_mult``.
     shares : (T+1, W) float64, optional
         Word-of-mouth shares to use on each day (row t for day t) instead of the propagated ones.
     """
     G, S, _ = model.pair_src.shape
     T, W, K = model.n_days, model.n_wom, model.n_sources
     x0 = np.ascontiguousarray(model.initial if x0 is None else x0, dtype=np.float64)
-    arrivals = np.ascontiguousarray(model.arrivals_mean if arrivals is None else arrivals, dtype=np.float64)
     _check("x0", x0, (G, S), np.float64)
-    _check("arrivals", arrivals, (G,), np.float64)
+    if arrivals is None:
+        arrivals = model.arrivals_mult[:, None] * model.arrivals_mean[None, :]
+    arrivals = np.asarray(arrivals, dtype=np.float64)
+    if arrivals.shape == (G,):
+        arrivals = np.broadcast_to(arrivals, (T + 1, G))
+    arrivals = np.ascontiguousarray(arrivals)
+    _check("arrivals", arrivals, (T + 1, G), np.float64)
     if shares is None:
         fixed = np.zeros((0, W))
     else:
@@ -129,8 +136,7 @@ def mean_field_arrays(model, x0: np.ndarray | None = None, arrivals: np.ndarray 
         segment_flows=np.zeros((G, S, S)), credits=np.zeros((K, S, S)), new_converted=np.zeros((T + 1, G)),
         shares=np.zeros((T + 1, W)),
     )
-    _kernels()._mean_field(T, x0, arrivals, model.arrival_stage, *_model_args(model)[:9], model.wom_advocate,
-                        model.pair_src, model.pair_dst, model.n_pairs, model.is_converted, fixed,
-                        out["occupancy"], out["occupancy_start"], out["flows"], out["segment_flows"], out["credits"],
-                        out["new_converted"], out["shares"])
+    _kernels()._mean_field(T, x0, arrivals, model.arrival_stage, *_model_args(model), model.wom_advocate,
+                           model.is_converted, fixed, out["occupancy"], out["occupancy_start"], out["flows"],
+                           out["segment_flows"], out["credits"], out["new_converted"], out["shares"])
     return out

@@ -44,7 +44,39 @@ def _next_exp(state):
 
 
 @njit(cache=True)
-def _day_pairs(t, shares, p0, q, q_sum, eff, wom_from, wom_to, wom_p, wom_q, wom_mult,
+def _source_probs(t, g, s, shares, p0, q, eff, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day, move_share,
+                  pair_src, pair_dst, n_pairs, out_a, out_r):
+    """Per-pair move probabilities ``out_a (P,)`` and per-source totals ``out_r (K,)`` of (g, s) on day t.
+
+    Source k = 0 organic, 1..J touchpoints, then word-of-mouth rules, then one-off event moves.
+    ``day_mult (T+1, 3)`` holds the calendar's multipliers of organic transitions, word-of-mouth
+    hazards and moves into purchase stages. Draws no random numbers.
+    """
+    J = q.shape[1]
+    W = wom_p.shape[0]
+    for k in range(out_r.shape[0]):
+        out_r[k] = 0.0
+    for i in range(n_pairs[g, s]):
+        k = pair_src[g, s, i]
+        d = pair_dst[g, s, i]
+        if k == 0:
+            a = p0[g, s, d] * day_mult[t, 0]
+        elif k <= J:
+            a = eff[t, k - 1] * q[g, k - 1, s, d]
+        elif k <= J + W:
+            w = k - 1 - J
+            a = -math.expm1(-(wom_p[w] + wom_q[w] * shares[w]) * wom_mult[g] * day_mult[t, 1])
+        else:
+            e = k - 1 - J - W
+            a = move_share[e] if move_day[e] == t else 0.0
+        if is_purchase[d]:
+            a *= day_mult[t, 2]
+        out_a[i] = a
+        out_r[k] += a
+
+
+@njit(cache=True)
+def _day_pairs(t, shares, p0, q, eff, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day, move_share,
                pair_src, pair_dst, n_pairs, out_prob, out_hazard, out_leave):
     """Fill the day-``t`` move probabilities of every (segment, stage, pair).
 
@@ -53,11 +85,10 @@ def _day_pairs(t, shares, p0, q, q_sum, eff, wom_from, wom_to, wom_p, wom_q, wom
     (probability of leaving the stage on day t). Draws no random numbers.
     """
     G, S, P = pair_src.shape
-    J = q.shape[1]
-    W = wom_from.shape[0]
-    K = 1 + J + W
+    K = 1 + q.shape[1] + wom_p.shape[0] + move_day.shape[0]
     r = np.zeros(K)
     lam = np.zeros(K)
+    a = np.zeros(P)
     for g in range(G):
         for s in range(S):
             n = n_pairs[g, s]
@@ -67,17 +98,8 @@ def _day_pairs(t, shares, p0, q, q_sum, eff, wom_from, wom_to, wom_p, wom_q, wom
             out_leave[g, s] = 0.0
             if n == 0:
                 continue
-            acc = 0.0
-            for d in range(S):
-                acc += p0[g, s, d]
-            r[0] = acc
-            for j in range(J):
-                r[1 + j] = eff[t, j] * q_sum[g, j, s]
-            for w in range(W):
-                if wom_from[w] == s:
-                    r[1 + J + w] = -math.expm1(-(wom_p[w] + wom_q[w] * shares[w]) * wom_mult[g])
-                else:
-                    r[1 + J + w] = 0.0
+            _source_probs(t, g, s, shares, p0, q, eff, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day,
+                          move_share, pair_src, pair_dst, n_pairs, a, r)
             n_inf = 0
             total = 0.0
             for k in range(K):
@@ -98,24 +120,17 @@ def _day_pairs(t, shares, p0, q, q_sum, eff, wom_from, wom_to, wom_p, wom_q, wom
             out_leave[g, s] = leave
             for i in range(n):
                 k = pair_src[g, s, i]
-                d = pair_dst[g, s, i]
-                if k == 0:
-                    a = p0[g, s, d]
-                elif k <= J:
-                    a = eff[t, k - 1] * q[g, k - 1, s, d]
-                else:
-                    a = r[k]
-                if a <= 0.0 or r[k] <= 0.0:
+                if a[i] <= 0.0 or r[k] <= 0.0:
                     prob = 0.0
                 elif n_inf > 0:
-                    prob = a / n_inf if r[k] >= 1.0 else 0.0
+                    prob = a[i] / r[k] / n_inf if r[k] >= 1.0 else 0.0
                 else:
-                    prob = lam[k] / total * leave * (a / r[k])
+                    prob = lam[k] / total * leave * (a[i] / r[k])
                 out_prob[g, s, i] = prob
 
 
 @njit(cache=True)
-def _all_days(n_days, shares, p0, q, q_sum, eff, wom_from, wom_to, wom_p, wom_q, wom_mult,
+def _all_days(n_days, shares, p0, q, eff, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day, move_share,
               pair_src, pair_dst, n_pairs, out_prob, out_cum, out_leave):
     """Day tables for every day at fixed word-of-mouth shares.
 
@@ -128,7 +143,7 @@ def _all_days(n_days, shares, p0, q, q_sum, eff, wom_from, wom_to, wom_p, wom_q,
         for s in range(S):
             out_cum[g, s, 0] = 0.0
     for t in range(1, n_days + 1):
-        _day_pairs(t, shares, p0, q, q_sum, eff, wom_from, wom_to, wom_p, wom_q, wom_mult,
+        _day_pairs(t, shares, p0, q, eff, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day, move_share,
                    pair_src, pair_dst, n_pairs, out_prob[t], hazard, out_leave[t])
         for g in range(G):
             for s in range(S):
@@ -355,11 +370,12 @@ def _coupled_day_serial(t, n_before, n_active, chunk_size, cum_prev, cum_now, th
 
 
 @njit(cache=True)
-def _mean_field(n_days, x0, arrivals, arrival_stage, p0, q, q_sum, eff, wom_from, wom_to, wom_p, wom_q, wom_mult,
-                wom_advocate, pair_src, pair_dst, n_pairs, is_converted, fixed_shares,
+def _mean_field(n_days, x0, arrivals, arrival_stage, p0, q, eff, day_mult, is_purchase, wom_p, wom_q, wom_mult,
+                move_day, move_share, pair_src, pair_dst, n_pairs, wom_advocate, is_converted, fixed_shares,
                 out_occ, out_occ_start, out_flows, out_seg_flows, out_credits, out_newconv, out_shares):
     """Expected-value propagation of the same model, day by day. Draws no random numbers.
 
+    ``arrivals (T+1, G)``: expected arrivals per day and segment.
     ``fixed_shares (T+1, W)``: when it has T+1 rows, the word-of-mouth shares of each day are
     taken from it (for example a stochastic run's own share path) instead of from ``x``.
 
@@ -371,7 +387,7 @@ def _mean_field(n_days, x0, arrivals, arrival_stage, p0, q, q_sum, eff, wom_from
     ``out_newconv (T+1, G)``, ``out_shares (T+1, W)`` the shares used on each day.
     """
     G, S, P = pair_src.shape
-    W = wom_from.shape[0]
+    W = wom_p.shape[0]
     x = np.zeros((G, S, 2))
     for g in range(G):
         for s in range(S):
@@ -401,10 +417,10 @@ def _mean_field(n_days, x0, arrivals, arrival_stage, p0, q, q_sum, eff, wom_from
             out_shares[t, w] = shares[w]
         ca = 1 if is_converted[arrival_stage] else 0
         for g in range(G):
-            x[g, arrival_stage, ca] += arrivals[g]
+            x[g, arrival_stage, ca] += arrivals[t, g]
             if ca == 1:
-                out_newconv[t, g] += arrivals[g]
-        _day_pairs(t, shares, p0, q, q_sum, eff, wom_from, wom_to, wom_p, wom_q, wom_mult,
+                out_newconv[t, g] += arrivals[t, g]
+        _day_pairs(t, shares, p0, q, eff, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day, move_share,
                    pair_src, pair_dst, n_pairs, prob, hazard, leave)
         new = np.zeros((G, S, 2))
         for g in range(G):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from ._core import _next_double as next_double
+from ._core import _source_probs
 
 EXPOSURE, MOVE = 0, 1
 
@@ -20,18 +22,28 @@ def _trunc_exp_time(u, r):
 
 
 @njit(cache=True)
-def _trace(first, last, start_seg, start_stage, shares, delivery, engagement, fatigue, target, p0, q, q_sum, eff,
-           wom_from, wom_to, wom_p, wom_q, wom_mult, is_absorbing, states, rec_int, rec_time, cap):
+def _trace(first, last, start_seg, start_stage, shares, delivery, engagement, target, p0, q, eff, day_mult,
+           is_purchase, wom_p, wom_q, wom_mult, move_day, move_share, pair_src, pair_dst, n_pairs, is_absorbing,
+           states, rec_int, rec_time, cap):
     """Trace customers ``first..last-1``; returns (records written, next customer to trace).
 
-    ``rec_int (cap, 7)`` int64 rows: customer, day, event, source, engaged, stage_from, stage_to.
+    Each day, for the customer's (segment g, stage s): every touchpoint targeting it delivers
+    (``delivery``) and the delivery is engaged (``engagement``); an engaged exposure fires with
+    ``r_j / (delivery * engagement)`` where ``r_j`` is the source's daily probability from
+    :func:`_source_probs`; organic, word-of-mouth and event sources fire with ``r_k``. Fired
+    sources draw their time in the day from their exponential clock; the earliest wins (sources
+    sure to fire share the move equally) and moves to a destination drawn in proportion to its
+    pair probabilities. ``shares (T+1, W)``: word-of-mouth shares per day.
+    ``rec_int (cap, 7)`` int64 rows: customer, day, event, source, engaged, stage_from, stage_to;
     ``rec_time (cap,)`` time in days. Stops before a customer whose records might not fit.
     Draws from ``states[i]`` only for customer i (so a resumed call reproduces the same journey).
     """
     T = delivery.shape[0] - 1
     J = delivery.shape[1]
-    W = wom_from.shape[0]
-    S = p0.shape[1]
+    P = pair_src.shape[2]
+    K = 1 + J + wom_p.shape[0] + move_day.shape[0]
+    a = np.zeros(P)
+    r = np.zeros(K)
     n = 0
     i = first
     while i < last:
@@ -43,77 +55,54 @@ def _trace(first, last, start_seg, start_stage, shares, delivery, engagement, fa
         for t in range(1, T + 1):
             if is_absorbing[s]:
                 break
+            _source_probs(t, g, s, shares[t], p0, q, eff, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day,
+                          move_share, pair_src, pair_dst, n_pairs, a, r)
             n_day = n
             best = 2.0
             best_k = -1
             n_tie = 0
-            for j in range(J):
-                if not target[j, g, s] or delivery[t, j] <= 0.0:
+            for k in range(K):
+                fired = False
+                if 1 <= k <= J:
+                    j = k - 1
+                    if not target[j, g, s] or delivery[t, j] <= 0.0:
+                        continue
+                    if next_double(st) >= delivery[t, j]:
+                        continue
+                    engaged = next_double(st) < engagement[j]
+                    when = next_double(st)
+                    if engaged and r[k] > 0.0:
+                        fired = next_double(st) * delivery[t, j] * engagement[j] < r[k]
+                    rec_int[n, 0], rec_int[n, 1], rec_int[n, 2], rec_int[n, 3] = i, t, EXPOSURE, k
+                    rec_int[n, 4], rec_int[n, 5], rec_int[n, 6] = 1 if engaged else 0, s, s
+                    if fired:
+                        when = _trunc_exp_time(next_double(st), r[k])
+                    rec_time[n] = t - 1 + when
+                    n += 1
+                elif r[k] > 0.0:
+                    fired = next_double(st) < r[k]
+                    if fired:
+                        when = _trunc_exp_time(next_double(st), r[k])
+                if not fired:
                     continue
-                if next_double(st) >= delivery[t, j]:
-                    continue
-                engaged = next_double(st) < engagement[j]
-                when = next_double(st)
-                if engaged and q_sum[g, j, s] > 0.0:
-                    if next_double(st) < fatigue[t, j] * q_sum[g, j, s]:
-                        when = _trunc_exp_time(next_double(st), eff[t, j] * q_sum[g, j, s])
-                        if when < best:
-                            best, best_k, n_tie = when, 1 + j, 1
-                        elif when == best:  # sources sure to fire (time 0) share the move equally
-                            n_tie += 1
-                            if next_double(st) * n_tie < 1.0:
-                                best_k = 1 + j
-                rec_int[n, 0], rec_int[n, 1], rec_int[n, 2], rec_int[n, 3] = i, t, EXPOSURE, 1 + j
-                rec_int[n, 4], rec_int[n, 5], rec_int[n, 6] = 1 if engaged else 0, s, s
-                rec_time[n] = t - 1 + when
-                n += 1
-            r0 = 0.0
-            for d in range(S):
-                r0 += p0[g, s, d]
-            if r0 > 0.0 and next_double(st) < r0:
-                when = _trunc_exp_time(next_double(st), r0)
                 if when < best:
-                    best, best_k, n_tie = when, 0, 1
-                elif when == best:
+                    best, best_k, n_tie = when, k, 1
+                elif when == best:  # sources sure to fire (time 0) share the move equally
                     n_tie += 1
                     if next_double(st) * n_tie < 1.0:
-                        best_k = 0
-            for w in range(W):
-                if wom_from[w] != s:
-                    continue
-                rw = -math.expm1(-(wom_p[w] + wom_q[w] * shares[t, w]) * wom_mult[g])
-                if rw > 0.0 and next_double(st) < rw:
-                    when = _trunc_exp_time(next_double(st), rw)
-                    if when < best:
-                        best, best_k, n_tie = when, 1 + J + w, 1
-                    elif when == best:
-                        n_tie += 1
-                        if next_double(st) * n_tie < 1.0:
-                            best_k = 1 + J + w
+                        best_k = k
             if best_k < 0:
                 continue
-            # destination of the winning source
-            u = next_double(st)
+            # destination of the winning source, in proportion to its pair probabilities
+            u = next_double(st) * r[best_k]
+            acc = 0.0
             d_new = -1
-            if best_k == 0:
-                acc = 0.0
-                for d in range(S):
-                    acc += p0[g, s, d] / r0
-                    if p0[g, s, d] > 0.0:
-                        d_new = d
-                        if u < acc:
-                            break
-            elif best_k <= J:
-                j = best_k - 1
-                acc = 0.0
-                for d in range(S):
-                    acc += q[g, j, s, d] / q_sum[g, j, s]
-                    if q[g, j, s, d] > 0.0:
-                        d_new = d
-                        if u < acc:
-                            break
-            else:
-                d_new = wom_to[best_k - 1 - J]
+            for p in range(n_pairs[g, s]):
+                if pair_src[g, s, p] == best_k and a[p] > 0.0:
+                    d_new = pair_dst[g, s, p]
+                    acc += a[p]
+                    if u < acc:
+                        break
             # exposures later in the day than the move happen in the new stage
             for m in range(n_day, n):
                 if rec_time[m] > t - 1 + best:

@@ -9,7 +9,7 @@ order), ``P`` (source, destination) pairs of one stage.
 
 from __future__ import annotations
 
-__all__ = ["CompiledModel", "compile_scenario", "largest_remainder"]
+__all__ = ["CompiledModel", "CompiledService", "compile_scenario", "largest_remainder"]
 
 from dataclasses import dataclass, field
 
@@ -18,6 +18,52 @@ import numpy as np
 from ..errors import ScenarioError, ScenarioIssue
 from ..spec.load import scenario_hash
 from ..spec.models import Scenario
+from .calendar import DAY_PURCHASE, DAY_TRANSITIONS, build_calendar
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledService:
+    """A capacity-limited service touchpoint. Durations in days (the scenario gives hours).
+
+    Attributes
+    ----------
+    touchpoint : int
+        Index of the touchpoint whose deliveries are service requests.
+    agents : (T+1,) int64
+        Agents on duty each day (capacity events applied).
+    service_dist, patience_dist : str
+        ``exponential``, ``fixed``, ``lognormal`` or ``gamma`` (patience: ``""`` = infinite).
+    service_mean, service_sd, patience_mean, patience_sd : float
+        In days (sd NaN where the distribution has none).
+    open_from, open_to : float
+        Opening hours as fractions of a day, ``[open_from, open_to)``.
+    wait_loss_rate : float
+        Hazard of loss per day waited.
+    loss_stage : int
+        Stage that waiting (and, by default, abandoning) loses customers to; -1 if none.
+    abandon_q : (G, S, S) float64
+        Effects of abandoning the queue, segment multipliers applied.
+    """
+
+    touchpoint: int
+    name: str
+    agents: np.ndarray
+    service_dist: str
+    service_mean: float
+    service_sd: float
+    patience_dist: str
+    patience_mean: float
+    patience_sd: float
+    open_from: float
+    open_to: float
+    wait_loss_rate: float
+    loss_stage: int
+    abandon_q: np.ndarray
+
+    @property
+    def open_fraction(self) -> float:
+        """Share of each day the service is open."""
+        return self.open_to - self.open_from
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,8 +76,6 @@ class CompiledModel:
         Baseline daily transition probabilities, segment multipliers applied; rows sum to <= 1.
     q : (G, J, S, S) float64
         Effect of one engaged exposure, segment multipliers and targeting applied.
-    q_sum : (G, J, S) float64
-        ``q.sum(-1)``.
     target : (J, G, S) bool
         Whether touchpoint j delivers to customers of segment g standing in stage s.
     spend : (T+1, J) float64
@@ -42,7 +86,16 @@ class CompiledModel:
     fatigue : (T+1, J) float64
         Effect multiplier from wear-out, in (0, 1].
     exposure_effect : (T+1, J) float64
-        ``delivery * engagement * fatigue``: multiplies ``q`` on each day.
+        ``delivery * engagement * fatigue * calendar effect multiplier``: multiplies ``q`` on each day.
+    day_mult : (T+1, 3) float64
+        Calendar multipliers of organic transitions, word-of-mouth hazards and moves into
+        purchase stages (see :mod:`jsim.model.calendar`).
+    arrivals_mult, revenue_mult : (T+1,) float64
+        Calendar multipliers of arrivals and of revenue per purchase.
+    move_day, move_from, move_to : (E,) int64
+    move_share : (E,) float64
+        One-off moves (shocks): on ``move_day``, a source moving ``move_share`` of the stage.
+    services : tuple of CompiledService
     wom_from, wom_to : (W,) int64
     wom_p, wom_q : (W,) float64
         Bass hazards per day.
@@ -75,7 +128,6 @@ class CompiledModel:
     seg_share: np.ndarray
     p0: np.ndarray
     q: np.ndarray
-    q_sum: np.ndarray
     target: np.ndarray
     spend: np.ndarray
     delivery: np.ndarray
@@ -92,6 +144,14 @@ class CompiledModel:
     initial: np.ndarray
     arrivals_mean: np.ndarray
     arrival_stage: int
+    day_mult: np.ndarray
+    arrivals_mult: np.ndarray
+    revenue_mult: np.ndarray
+    move_day: np.ndarray
+    move_from: np.ndarray
+    move_to: np.ndarray
+    move_share: np.ndarray
+    services: tuple
     pair_src: np.ndarray
     pair_dst: np.ndarray
     n_pairs: np.ndarray
@@ -117,12 +177,13 @@ class CompiledModel:
 
     @property
     def n_sources(self) -> int:
-        return 1 + self.n_touchpoints + self.n_wom
+        return 1 + self.n_touchpoints + self.n_wom + len(self.move_day)
 
     @property
     def source_names(self) -> tuple[str, ...]:
         wom = tuple(f"word_of_mouth[{i}]" for i in range(self.n_wom))
-        return ("organic",) + self.touchpoint_names + wom
+        moves = tuple(f"event_move[day {d}]" for d in self.move_day.tolist())
+        return ("organic",) + self.touchpoint_names + wom + moves
 
     @property
     def is_coupled(self) -> bool:
@@ -204,6 +265,7 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
     tps = sc.touchpoints
     J = len(tps)
     tp_names = tuple(tp.name for tp in tps)
+    cal = build_calendar(sc, T, {n: j for j, n in enumerate(tp_names)}, sidx)
     q = np.zeros((G, J, S, S))
     target = np.zeros((J, G, S), dtype=np.bool_)
     spend = np.zeros((T + 1, J))
@@ -217,6 +279,7 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
         n_flight = int(in_flight.sum())
         daily = tp.spend if tp.spend is not None else ((tp.budget or 0.0) / n_flight if n_flight else 0.0)
         spend[in_flight, j] = daily
+        spend[:, j] *= cal.spend_mult[:, j]
         if tp.response is None:
             delivery[in_flight, j] = tp.reach
         else:
@@ -235,6 +298,7 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
             delivery[0, j] = 0.0
         if tp.frequency_cap is not None:
             np.minimum(delivery[:, j], tp.frequency_cap.exposures / tp.frequency_cap.days, out=delivery[:, j])
+        delivery[:, j] = np.minimum(delivery[:, j] * cal.reach_mult[:, j], 1.0)
         if tp.fatigue is not None:
             delta = 0.5 ** (1.0 / tp.fatigue.halflife)
             recent = 0.0
@@ -254,8 +318,7 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
         tp_mult = np.array([g.touchpoint_multipliers.get(tp.name, 1.0) for g in segments] or [1.0])
         for e in tp.effects:
             q[:, j, sidx[e.from_], sidx[e.to]] = e.p * eff_mult * tp_mult * seg_ok
-    q_sum = q.sum(axis=-1)
-    exposure_effect = delivery * engagement[None, :] * fatigue
+    exposure_effect = delivery * engagement[None, :] * fatigue * cal.effect_mult
 
     W = len(sc.word_of_mouth)
     wom_from = np.array([sidx[w.from_] for w in sc.word_of_mouth], dtype=np.int64)
@@ -277,8 +340,17 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
     initial = largest_remainder(N, seg_share[:, None] * stage_share[None, :])
     arrival_stage = sidx[pop.arrival_stage] if pop.arrival_stage is not None else 0
 
+    E = len(cal.moves)
+    move_day = np.array([m[0] for m in cal.moves], dtype=np.int64)
+    move_from = np.array([m[1] for m in cal.moves], dtype=np.int64)
+    move_to = np.array([m[2] for m in cal.moves], dtype=np.int64)
+    move_share = np.array([m[3] for m in cal.moves], dtype=np.float64)
+    _check_calendar_probabilities(p0, q, fatigue * cal.effect_mult, cal.day_mult, is_purchase, stage_names, tp_names)
+    services = tuple(_compile_service(tp, j, cal.agents[j], sidx, seg_names, is_absorbing)
+                     for j, tp in enumerate(tps) if tp.service is not None)
+
     # (source, destination) pairs that can fire from each (segment, stage)
-    K = 1 + J + W
+    K = 1 + J + W + E
     pairs = [[[] for _ in range(S)] for _ in range(G)]
     for g in range(G):
         for s in range(S):
@@ -292,6 +364,9 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
             for w in range(W):
                 if wom_from[w] == s and (wom_p[w] > 0 or wom_q[w] > 0) and wom_mult[g] > 0:
                     pairs[g][s].append((1 + J + w, int(wom_to[w])))
+            for e in range(E):
+                if move_from[e] == s and move_share[e] > 0:
+                    pairs[g][s].append((1 + J + W + e, int(move_to[e])))
     P = max(1, max(len(pairs[g][s]) for g in range(G) for s in range(S)))
     pair_src = np.zeros((G, S, P), dtype=np.int64)
     pair_dst = np.zeros((G, S, P), dtype=np.int64)
@@ -306,13 +381,15 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
     arrays = dict(
         is_absorbing=is_absorbing, is_converted=is_converted, is_retained=is_retained, is_purchase=is_purchase,
         purchase_value=purchase_value.astype(np.float64), seg_share=seg_share, p0=np.ascontiguousarray(p0),
-        q=q, q_sum=q_sum, target=target, spend=spend, delivery=delivery, engagement=engagement, fatigue=fatigue,
+        q=q, target=target, spend=spend, delivery=delivery, engagement=engagement, fatigue=fatigue,
         exposure_effect=np.ascontiguousarray(exposure_effect),
         cost_per_exposure=np.array([tp.cost_per_exposure for tp in tps], dtype=np.float64),
         wom_from=wom_from, wom_to=wom_to, wom_p=wom_p, wom_q=wom_q, wom_advocate=wom_advocate,
         wom_mult=wom_mult.astype(np.float64), initial=initial,
         arrivals_mean=(pop.arrivals_per_day * seg_share).astype(np.float64),
-        pair_src=pair_src, pair_dst=pair_dst, n_pairs=n_pairs,
+        pair_src=pair_src, pair_dst=pair_dst, n_pairs=n_pairs, day_mult=cal.day_mult,
+        arrivals_mult=cal.arrivals_mult, revenue_mult=cal.revenue_mult, move_day=move_day, move_from=move_from,
+        move_to=move_to, move_share=move_share,
     )
     for a in arrays.values():
         a.setflags(write=False)
@@ -320,5 +397,60 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
         name=sc.name, scenario_hash=scenario_hash(sc), stage_names=stage_names, segment_names=seg_names,
         touchpoint_names=tp_names, touchpoint_kinds=tuple(tp.kind for tp in tps), n_days=T, n_customers=N,
         currency=sc.economics.currency, margin=sc.economics.margin, arrival_stage=arrival_stage,
-        stage_index=sidx, touchpoint_index={n: i for i, n in enumerate(tp_names)}, segment_index=gidx, **arrays,
+        stage_index=sidx, touchpoint_index={n: i for i, n in enumerate(tp_names)}, segment_index=gidx,
+        services=services, **arrays,
+    )
+
+
+def _check_calendar_probabilities(p0, q, per_exposure, day_mult, is_purchase, stage_names, tp_names) -> None:
+    """Organic rows and each engaged exposure's effects must stay <= 1 once the calendar's multipliers apply.
+
+    ``per_exposure (T+1, J)`` multiplies an engaged exposure's effects (fatigue, promotions, seasonality).
+    """
+    issues = []
+    purch = is_purchase.astype(np.float64)
+    # organic: p0 rows with moves into purchase stages scaled
+    base_other = (p0 * (1 - purch)).sum(-1)  # (G, S)
+    base_purch = (p0 * purch).sum(-1)
+    r0 = day_mult[1:, DAY_TRANSITIONS, None, None] * (base_other[None] + day_mult[1:, DAY_PURCHASE, None, None] * base_purch[None])
+    if r0.size and r0.max() > 1 + 1e-9:
+        t, g, s = np.unravel_index(np.argmax(r0), r0.shape)
+        issues.append(ScenarioIssue("seasonality/events", f"organic transitions out of stage '{stage_names[s]}' must total <= 1 "
+                                    f"on every day, got {r0.max():.4g} on day {t + 1} after calendar multipliers",
+                                    "lower the seasonal profile or the price event's purchase_multiplier"))
+    q_other = (q * (1 - purch)).sum(-1)  # (G, J, S)
+    q_purch = (q * purch).sum(-1)
+    rj = per_exposure[1:, None, :, None] * (q_other[None] + day_mult[1:, DAY_PURCHASE, None, None, None] * q_purch[None])
+    if rj.size and rj.max() > 1 + 1e-9:
+        t, g, j, s = np.unravel_index(np.argmax(rj), rj.shape)
+        issues.append(ScenarioIssue(f"touchpoints ({tp_names[j]})", f"an exposure's effects from stage '{stage_names[s]}' must total "
+                                    f"<= 1 on every day, got {rj.max():.4g} on day {t + 1} after calendar multipliers",
+                                    "lower the promotion's effect_multiplier, the seasonal profile or the effects"))
+    if issues:
+        raise ScenarioError(issues)
+
+
+_HOURS_PER_DAY = 24.0
+
+
+def _compile_service(tp, j, agents, sidx, seg_names, is_absorbing) -> CompiledService:
+    sv = tp.service
+    S, G = len(sidx), len(seg_names)
+    loss = sidx[sv.loss_stage] if sv.loss_stage is not None else next((i for i in range(S) if is_absorbing[i]), -1)
+    abandon_q = np.zeros((G, S, S))
+    seg_ok = np.array([tp.segments is None or name in tp.segments for name in seg_names])
+    for e in sv.abandon_effects:
+        abandon_q[:, sidx[e.from_], sidx[e.to]] = e.p * seg_ok
+    pat = sv.patience
+    agents = agents.copy()
+    agents.setflags(write=False)
+    abandon_q.setflags(write=False)
+    return CompiledService(
+        touchpoint=j, name=tp.name, agents=agents, service_dist=sv.service_time.dist,
+        service_mean=sv.service_time.mean / _HOURS_PER_DAY,
+        service_sd=(sv.service_time.sd or np.nan) / _HOURS_PER_DAY,
+        patience_dist=pat.dist if pat is not None else "", patience_mean=pat.mean / _HOURS_PER_DAY if pat else np.inf,
+        patience_sd=((pat.sd or np.nan) / _HOURS_PER_DAY) if pat else np.nan,
+        open_from=sv.open[0] / _HOURS_PER_DAY, open_to=sv.open[1] / _HOURS_PER_DAY,
+        wait_loss_rate=sv.wait_loss_per_hour * _HOURS_PER_DAY, loss_stage=loss, abandon_q=abandon_q,
     )

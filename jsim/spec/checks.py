@@ -124,6 +124,34 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
             if key not in tp_names:
                 add(f"{_named('segments', i, g.name)}.touchpoint_multipliers.{key}", f"must name a touchpoint, got '{key}'", did_you_mean(key, tp_names))
 
+    # services
+    for i, tp in enumerate(sc.touchpoints):
+        if tp.service is None:
+            continue
+        loc = f"{_named('touchpoints', i, tp.name)}.service"
+        check_moves(tp.service.abandon_effects, f"{loc}.abandon_effects", "abandoning that changes nothing needs no entry")
+        if tp.service.loss_stage is not None:
+            stage_ref(f"{loc}.loss_stage", tp.service.loss_stage)
+        elif tp.service.wait_loss_per_hour > 0 and not absorbing:
+            add(f"{loc}.wait_loss_per_hour", "waiting loses customers to an absorbing stage, but there is none",
+                "add loss_stage = \"<stage>\" or an absorbing stage such as 'lost'")
+        if tp.service.open[1] - tp.service.open[0] < tp.service.service_time.mean / 60:
+            add(f"{loc}.open", f"opening hours {list(tp.service.open)} are shorter than a minute's worth of service", "widen them")
+
+    # calendar events
+    services = {tp.name for tp in sc.touchpoints if tp.service is not None}
+    for i, ev in enumerate(sc.events):
+        loc = f"events[{i}]" + (f" ({ev.name})" if ev.name else "")
+        if ev.touchpoint is not None and ev.touchpoint not in tp_names:
+            add(f"{loc}.touchpoint", f"must name a touchpoint, got '{ev.touchpoint}'", did_you_mean(ev.touchpoint, tp_names))
+        elif ev.kind == "capacity" and ev.touchpoint not in services:
+            add(f"{loc}.touchpoint", f"capacity events change a service's agents, but '{ev.touchpoint}' has no service block",
+                f"add [touchpoints.service] to '{ev.touchpoint}' or name a service: {sorted(services) or 'none defined'}")
+        if ev.move is not None:
+            ok = stage_ref(f"{loc}.move.from", ev.move.from_, leaving=True) & stage_ref(f"{loc}.move.to", ev.move.to)
+            if ok and ev.move.from_ == ev.move.to:
+                add(f"{loc}.move", f"from and to must differ, got '{ev.move.from_}' for both")
+
     # population
     pop = sc.population
     if pop.initial is not None:

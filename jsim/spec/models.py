@@ -22,6 +22,10 @@ __all__ = [
     "Population",
     "WordOfMouth",
     "Economics",
+    "Distribution",
+    "Service",
+    "Seasonality",
+    "Event",
     "Scenario",
 ]
 
@@ -109,6 +113,47 @@ class FrequencyCap(_Strict):
     days: PositiveFloat
 
 
+class Distribution(_Strict):
+    """A distribution of durations in hours (service time, patience)."""
+
+    dist: Literal["exponential", "fixed", "lognormal", "gamma"] = "exponential"
+    mean: PositiveFloat = Field(description="Mean, in hours.")
+    sd: PositiveFloat | None = Field(None, description="Standard deviation in hours (lognormal and gamma only).")
+
+    @model_validator(mode="after")
+    def _sd_rule(self):
+        if self.dist in ("lognormal", "gamma") and self.sd is None:
+            raise ValueError(f"a {self.dist} distribution needs sd (hours) as well as mean; add e.g. sd = {self.mean / 2:g}")
+        if self.dist in ("exponential", "fixed") and self.sd is not None:
+            raise ValueError(f"an {self.dist} distribution is set by its mean alone; remove sd = {self.sd:g}")
+        return self
+
+
+class Service(_Strict):
+    """Capacity-limited service (live chat, phone support, couriers): customers queue for agents.
+
+    A touchpoint with a service block turns each delivery into a service request: the customer
+    waits for a free agent (FIFO) within opening hours; served requests have the touchpoint's
+    ``effects``; a customer whose patience runs out abandons (``abandon_effects``); every hour
+    waited adds ``wait_loss_per_hour`` of hazard of moving to ``loss_stage``.
+    """
+
+    agents: Annotated[int, Field(ge=0, le=100_000)] = Field(description="Agents (servers) working when open.")
+    service_time: Distribution = Field(description="Time an agent spends on one request, in hours.")
+    patience: Distribution | None = Field(None, description="How long a customer waits before abandoning, in hours; default infinite.")
+    open: tuple[Annotated[float, Field(ge=0, le=24)], Annotated[float, Field(ge=0, le=24)]] = Field(
+        (0.0, 24.0), description="Opening hours [from, to) of each day, in hours.")
+    abandon_effects: list["Effect"] = Field(default_factory=list, description="What abandoning the queue does.")
+    wait_loss_per_hour: NonNegative = Field(0.0, description="Hazard of loss per hour waited (served or not).")
+    loss_stage: Name | None = Field(None, description="Stage that waiting loses customers to; default the first absorbing stage.")
+
+    @model_validator(mode="after")
+    def _hours_rule(self):
+        if not self.open[0] < self.open[1]:
+            raise ValueError(f"open = [from, to] needs from < to, got {list(self.open)}; e.g. open = [9, 17]")
+        return self
+
+
 class Touchpoint(_Strict):
     """A place where the business meets customers."""
 
@@ -129,6 +174,7 @@ class Touchpoint(_Strict):
     start_day: Annotated[int, Field(ge=1)] = Field(1, description="First day of the flight.")
     end_day: Annotated[int, Field(ge=1)] | None = Field(None, description="Last day of the flight; default the horizon.")
     effects: list[Effect] = Field(default_factory=list)
+    service: Service | None = Field(None, description="Makes deliveries service requests that queue for agents.")
 
     @model_validator(mode="after")
     def _delivery_rule(self):
@@ -181,6 +227,65 @@ class WordOfMouth(_Strict):
     advocates: list[Name] | None = Field(None, description="Stages whose share drives the rule; default stages with advocate = true.")
 
 
+class Seasonality(_Strict):
+    """Weekly and yearly profiles multiplying arrivals and touchpoint effects (1.0 = average)."""
+
+    weekly: list[NonNegative] | None = Field(None, min_length=7, max_length=7, description="Seven multipliers, Monday first.")
+    yearly: list[NonNegative] | None = Field(None, min_length=12, max_length=12, description="Twelve monthly multipliers, January first.")
+    start_weekday: Annotated[int, Field(ge=0, le=6)] = Field(0, description="Weekday of day 1 (0 = Monday).")
+    start_month: Annotated[int, Field(ge=1, le=12)] = Field(1, description="Month of day 1 (1 = January).")
+    applies_to: list[Literal["arrivals", "effects", "transitions"]] = Field(
+        default_factory=lambda: ["arrivals", "effects"], description="What the profile multiplies.")
+
+
+class Move(_Strict):
+    """A one-off move of a share of a stage's customers (a viral review makes 5% of the unaware aware)."""
+
+    from_: Name = Field(alias="from")
+    to: Name
+    share: Probability
+
+
+class Event(_Strict):
+    """A dated change, obeyed by every engine. Days are inclusive; ``end`` defaults to the horizon
+    (``shock``: to ``start``, a one-day event)."""
+
+    kind: Literal["flight", "promotion", "capacity", "price", "shock"]
+    start: Annotated[int, Field(ge=1)]
+    end: Annotated[int, Field(ge=1)] | None = None
+    name: str = ""
+    touchpoint: Name | None = Field(None, description="Touchpoint concerned; flights, capacity and reach shocks need one; promotions default to all.")
+    spend_multiplier: NonNegative | None = Field(None, description="flight: multiplies the touchpoint's spend.")
+    effect_multiplier: NonNegative | None = Field(None, description="promotion: multiplies effects (of one touchpoint, or all).")
+    agents: Annotated[int, Field(ge=0, le=100_000)] | None = Field(None, description="capacity: agents from start to end.")
+    revenue_multiplier: NonNegative | None = Field(None, description="price: multiplies revenue per purchase.")
+    purchase_multiplier: NonNegative | None = Field(None, description="price: multiplies every move into a purchase stage (demand response).")
+    reach_multiplier: NonNegative | None = Field(None, description="shock: multiplies a touchpoint's delivery (0 = outage).")
+    word_of_mouth_multiplier: NonNegative | None = Field(None, description="shock: multiplies word-of-mouth hazards.")
+    move: Move | None = Field(None, description="shock: a one-off move on the start day.")
+
+    @model_validator(mode="after")
+    def _kind_rule(self):
+        allowed = {
+            "flight": {"spend_multiplier"}, "promotion": {"effect_multiplier"}, "capacity": {"agents"},
+            "price": {"revenue_multiplier", "purchase_multiplier"},
+            "shock": {"reach_multiplier", "word_of_mouth_multiplier", "move", "effect_multiplier"},
+        }[self.kind]
+        given = {k for k in ("spend_multiplier", "effect_multiplier", "agents", "revenue_multiplier", "purchase_multiplier",
+                             "reach_multiplier", "word_of_mouth_multiplier", "move") if getattr(self, k) is not None}
+        if not given:
+            raise ValueError(f"a {self.kind} event needs one of {sorted(allowed)}")
+        if given - allowed:
+            raise ValueError(f"a {self.kind} event takes {sorted(allowed)}, got {sorted(given - allowed)}")
+        if self.kind in ("flight", "capacity") and self.touchpoint is None:
+            raise ValueError(f"a {self.kind} event needs touchpoint = \"<name>\"")
+        if self.reach_multiplier is not None and self.touchpoint is None:
+            raise ValueError("a reach shock needs touchpoint = \"<name>\" (the touchpoint that fails)")
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"start <= end must hold, got start={self.start}, end={self.end}")
+        return self
+
+
 class Economics(_Strict):
     """Money: what a purchase brings in."""
 
@@ -201,3 +306,5 @@ class Scenario(_Strict):
     population: Population = Field(default_factory=Population)
     word_of_mouth: list[WordOfMouth] = Field(default_factory=list)
     economics: Economics = Field(default_factory=Economics)
+    seasonality: Seasonality | None = None
+    events: list[Event] = Field(default_factory=list)

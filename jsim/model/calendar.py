@@ -1,0 +1,101 @@
+"""Lower a scenario's calendar (seasonality and dated events) into per-day multiplier arrays.
+
+Every engine reads the same arrays, so a flight, a promotion or an outage changes every
+engine's results on exactly the same days. Days are 1..T; row 0 (the initial state) is 1.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Calendar", "build_calendar", "DAY_TRANSITIONS", "DAY_WOM", "DAY_PURCHASE"]
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: columns of ``Calendar.day_mult``
+DAY_TRANSITIONS, DAY_WOM, DAY_PURCHASE = 0, 1, 2
+
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Per-day multipliers.
+
+    spend_mult, effect_mult, reach_mult : (T+1, J)
+        Flights, promotions (and seasonality of effects, effect shocks), reach shocks.
+    day_mult : (T+1, 3)
+        Organic transitions, word-of-mouth hazards, moves into purchase stages.
+    arrivals_mult, revenue_mult : (T+1,)
+    moves : list of (day, from_idx, to_idx, share)
+        One-off moves.
+    agents : dict touchpoint index -> (T+1,) int64
+        Agents on duty per day for service touchpoints.
+    """
+
+    spend_mult: np.ndarray
+    effect_mult: np.ndarray
+    reach_mult: np.ndarray
+    day_mult: np.ndarray
+    arrivals_mult: np.ndarray
+    revenue_mult: np.ndarray
+    moves: list
+    agents: dict
+
+
+def month_of_day(n_days: int, start_month: int) -> np.ndarray:
+    """(T+1,) month index 0..11 of each day, day 1 being the first day of ``start_month``."""
+    months = []
+    m = start_month - 1
+    while len(months) < n_days:
+        months += [m] * _MONTH_DAYS[m]
+        m = (m + 1) % 12
+    return np.array([start_month - 1] + months[:n_days], dtype=np.int64)
+
+
+def build_calendar(sc, n_days: int, tp_index: dict, stage_index: dict) -> Calendar:
+    """Per-day multipliers of scenario ``sc`` over ``n_days`` days (events past the horizon are cut)."""
+    T, J = n_days, len(tp_index)
+    spend_mult, effect_mult, reach_mult = np.ones((T + 1, J)), np.ones((T + 1, J)), np.ones((T + 1, J))
+    day_mult = np.ones((T + 1, 3))
+    arrivals_mult, revenue_mult = np.ones(T + 1), np.ones(T + 1)
+    agents = {tp_index[tp.name]: np.full(T + 1, tp.service.agents, dtype=np.int64)
+              for tp in sc.touchpoints if tp.service is not None}
+    season = sc.seasonality
+    if season is not None:
+        profile = np.ones(T + 1)
+        days = np.arange(T + 1)
+        if season.weekly is not None:
+            profile[1:] *= np.asarray(season.weekly)[(season.start_weekday + days[1:] - 1) % 7]
+        if season.yearly is not None:
+            profile[1:] *= np.asarray(season.yearly)[month_of_day(T, season.start_month)[1:]]
+        if "arrivals" in season.applies_to:
+            arrivals_mult *= profile
+        if "effects" in season.applies_to:
+            effect_mult *= profile[:, None]
+        if "transitions" in season.applies_to:
+            day_mult[:, DAY_TRANSITIONS] *= profile
+    moves = []
+    for ev in sc.events:
+        if ev.start > T:
+            continue
+        end = ev.end if ev.end is not None else (ev.start if ev.kind == "shock" else T)
+        days = slice(ev.start, min(end, T) + 1)
+        cols = [tp_index[ev.touchpoint]] if ev.touchpoint is not None else list(range(J))
+        if ev.spend_multiplier is not None:
+            spend_mult[days, cols] *= ev.spend_multiplier
+        if ev.effect_multiplier is not None:
+            effect_mult[days, cols] *= ev.effect_multiplier
+        if ev.reach_multiplier is not None:
+            reach_mult[days, cols] *= ev.reach_multiplier
+        if ev.word_of_mouth_multiplier is not None:
+            day_mult[days, DAY_WOM] *= ev.word_of_mouth_multiplier
+        if ev.revenue_multiplier is not None:
+            revenue_mult[days] *= ev.revenue_multiplier
+        if ev.purchase_multiplier is not None:
+            day_mult[days, DAY_PURCHASE] *= ev.purchase_multiplier
+        if ev.agents is not None:
+            agents[cols[0]][days] = ev.agents
+        if ev.move is not None:
+            moves.append((ev.start, stage_index[ev.move.from_], stage_index[ev.move.to], ev.move.share))
+    return Calendar(spend_mult, effect_mult, reach_mult, day_mult, arrivals_mult, revenue_mult, moves, agents)
