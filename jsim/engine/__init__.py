@@ -60,7 +60,7 @@ def simulate(model, *, seed: int | None = 0, reps: int = 1, engine: str = "fast"
     if journeys:
         from .journeys import trace_journeys
 
-        trace = trace_journeys(model, root, journeys, runs[0].get("shares"))
+        trace = trace_journeys(model, root, journeys, runs[0].get("shares"), runs[0])
     timings = {"seconds": time.perf_counter() - t0, "kernel_seconds": sum(run.get("seconds", 0.0) for run in runs)}
     if progress is not None:
         progress(1.0)

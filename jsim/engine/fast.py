@@ -136,7 +136,8 @@ def _run_independent(model, arrivals, seq, chunk_size, progress):
 
 
 def _run_coupled(model, arrivals, seq, chunk_size, progress):
-    from ..kernels._core import _alias_tables, _coupled_day, _coupled_day_serial, _coupled_init, _day_pairs
+    from ..kernels._core import (_alias_tables, _coupled_day, _coupled_day_serial, _coupled_init, _day_pairs,
+                                 _service_coefficients, _service_day)
 
     T, G, S, K, W = model.n_days, model.n_segments, model.n_stages, model.n_sources, model.n_wom
     n_initial = int(model.initial.sum())
@@ -174,12 +175,27 @@ def _run_coupled(model, arrivals, seq, chunk_size, progress):
     cum_prev, shares = np.zeros((G, S)), np.zeros(W)
     share_path = np.zeros((T + 1, W))
     n_active = n_initial
+    V = len(model.svc_tp)
+    service = np.zeros((T + 1, V, 8))
+    eff, eff_a, eff_l = model.exposure_effect.copy(), model.eff_abandon.copy(), model.eff_loss.copy()
     args = _model_args(model)
+    args = args[:4] + (eff, eff_a, eff_l) + args[7:]
+    backlog = np.zeros(V)
     for t in range(1, T + 1):
         pop = occupancy[t - 1].sum()
         for w in range(W):
             shares[w] = occupancy[t - 1][:, model.wom_advocate[w]].sum() / pop if pop else 0.0
         share_path[t] = shares
+        if V:
+            start = occupancy[t - 1].astype(np.float64)
+            start[:, model.arrival_stage] += arrivals[t]
+            for v, j in enumerate(model.svc_tp):
+                n_new = float((start * model.target[j]).sum() * model.delivery[t, j])
+                _service_day(n_new, backlog[v], model.svc_capacity[t, v], model.svc_aday[v], model.svc_loss[v],
+                             service[t, v])
+                backlog[v] = service[t, v, 3]
+                _service_coefficients(t, v, model.svc_tp, model.delivery, model.exposure_effect, eff, eff_a, eff_l,
+                                      service[t, v])
         _day_pairs(t, shares, *args, prob, hazard, leave)
         _alias_tables(prob, model.n_pairs, thresh, alias)
         cum_now = cum_prev + hazard
@@ -199,4 +215,4 @@ def _run_coupled(model, arrivals, seq, chunk_size, progress):
         if progress is not None:
             progress(t, T)
     return dict(occupancy=occupancy, flows=flows, segment_flows=seg_flows, credits=credits_c.sum(axis=0),
-                new_converted=newconv, shares=share_path)
+                new_converted=newconv, shares=share_path, service=service, eff=eff, eff_a=eff_a, eff_l=eff_l)

@@ -57,8 +57,12 @@ class Journeys:
         return out
 
 
-def trace_journeys(model, root: np.random.SeedSequence, n_customers: int, shares=None) -> Journeys:
-    """Trace ``n_customers`` journeys with the exposure-level stepper (see module docstring)."""
+def trace_journeys(model, root: np.random.SeedSequence, n_customers: int, shares=None, run=None) -> Journeys:
+    """Trace ``n_customers`` journeys with the exposure-level stepper (see module docstring).
+
+    ``shares (T+1, W)`` and ``run`` (the engine's output dict, for the day coefficients of service
+    touchpoints) make the journeys follow that run's population state.
+    """
     from ..rng import chunk_states
 
     if not 0 < n_customers <= 1_000_000:
@@ -73,13 +77,20 @@ def trace_journeys(model, root: np.random.SeedSequence, n_customers: int, shares
     cells = np.random.default_rng(seq["start"]).choice(weights.size, size=n_customers, p=weights / weights.sum())
     seg, stage = np.divmod(cells, model.n_stages)
     states = chunk_states(seq["customers"], n_customers)
+    run = run or {}
+    eff = run.get("eff", model.exposure_effect)
+    eff_a = run.get("eff_a", model.eff_abandon)
+    eff_l = run.get("eff_l", model.eff_loss)
+    is_service = np.zeros(model.n_touchpoints, dtype=np.bool_)
+    is_service[model.svc_tp] = True
     cap = max(1024, n_customers * 8 + T * (model.n_touchpoints + 1))
     recs, times, n, i = [], [], 0, 0
     while i < n_customers:
         rec_int = np.zeros((cap, 7), dtype=np.int64)
         rec_time = np.zeros(cap)
         n, nxt = _trace(i, n_customers, seg.astype(np.int64), stage.astype(np.int64), shares, model.delivery,
-                        model.engagement, model.target, model.p0, model.q, model.exposure_effect, model.day_mult,
+                        model.engagement, is_service, model.target, model.p0, model.q, model.qa, model.ql, eff, eff_a,
+                        eff_l, model.day_mult,
                         model.is_purchase, model.wom_p, model.wom_q, model.wom_mult, model.move_day, model.move_share,
                         model.pair_src, model.pair_dst, model.n_pairs, model.is_absorbing, states, rec_int, rec_time, cap)
         recs.append(rec_int[:n])

@@ -28,8 +28,8 @@ def _check(name: str, arr: np.ndarray, shape: tuple, dtype) -> None:
 
 def _model_args(m):
     """The model arrays :func:`_core._day_pairs` reads, in its argument order."""
-    return (m.p0, m.q, m.exposure_effect, m.day_mult, m.is_purchase, m.wom_p, m.wom_q, m.wom_mult, m.move_day,
-            m.move_share, m.pair_src, m.pair_dst, m.n_pairs)
+    return (m.p0, m.q, m.qa, m.ql, m.exposure_effect, m.eff_abandon, m.eff_loss, m.day_mult, m.is_purchase, m.wom_p,
+            m.wom_q, m.wom_mult, m.move_day, m.move_share, m.pair_src, m.pair_dst, m.n_pairs)
 
 
 def day_tables(model, t: int, shares: np.ndarray):
@@ -131,12 +131,18 @@ def mean_field_arrays(model, x0: np.ndarray | None = None, arrivals: np.ndarray 
     else:
         fixed = np.ascontiguousarray(shares, dtype=np.float64)
         _check("shares", fixed, (T + 1, W), np.float64)
+    V = len(model.svc_tp)
     out = dict(
         occupancy=np.zeros((T + 1, G, S)), occupancy_start=np.zeros((T + 1, G, S)), flows=np.zeros((T + 1, S, S)),
         segment_flows=np.zeros((G, S, S)), credits=np.zeros((K, S, S)), new_converted=np.zeros((T + 1, G)),
-        shares=np.zeros((T + 1, W)),
+        shares=np.zeros((T + 1, W)), service=np.zeros((T + 1, V, 8)),
+        eff=model.exposure_effect.copy(), eff_a=model.eff_abandon.copy(), eff_l=model.eff_loss.copy(),
     )
-    _kernels()._mean_field(T, x0, arrivals, model.arrival_stage, *_model_args(model), model.wom_advocate,
-                           model.is_converted, fixed, out["occupancy"], out["occupancy_start"], out["flows"],
-                           out["segment_flows"], out["credits"], out["new_converted"], out["shares"])
+    args = _model_args(model)
+    args = args[:4] + (out["eff"], out["eff_a"], out["eff_l"]) + args[7:]
+    _kernels()._mean_field(T, x0, arrivals, model.arrival_stage, *args, model.wom_advocate, model.is_converted, fixed,
+                           model.svc_tp, model.svc_capacity, model.svc_aday, model.svc_loss, model.target,
+                           model.delivery, model.exposure_effect, out["occupancy"], out["occupancy_start"],
+                           out["flows"], out["segment_flows"], out["credits"], out["new_converted"], out["shares"],
+                           out["service"])
     return out

@@ -44,13 +44,15 @@ def _next_exp(state):
 
 
 @njit(cache=True)
-def _source_probs(t, g, s, shares, p0, q, eff, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day, move_share,
-                  pair_src, pair_dst, n_pairs, out_a, out_r):
+def _source_probs(t, g, s, shares, p0, q, qa, ql, eff, eff_a, eff_l, day_mult, is_purchase, wom_p, wom_q, wom_mult,
+                  move_day, move_share, pair_src, pair_dst, n_pairs, out_a, out_r):
     """Per-pair move probabilities ``out_a (P,)`` and per-source totals ``out_r (K,)`` of (g, s) on day t.
 
     Source k = 0 organic, 1..J touchpoints, then word-of-mouth rules, then one-off event moves.
     ``day_mult (T+1, 3)`` holds the calendar's multipliers of organic transitions, word-of-mouth
-    hazards and moves into purchase stages. Draws no random numbers.
+    hazards and moves into purchase stages. A touchpoint j acts through
+    ``eff[t, j] * q + eff_a[t, j] * qa + eff_l[t, j] * ql`` (served effects, abandonment effects,
+    loss while waiting; the last two are zero except for service touchpoints). Draws no random numbers.
     """
     J = q.shape[1]
     W = wom_p.shape[0]
@@ -62,7 +64,8 @@ def _source_probs(t, g, s, shares, p0, q, eff, day_mult, is_purchase, wom_p, wom
         if k == 0:
             a = p0[g, s, d] * day_mult[t, 0]
         elif k <= J:
-            a = eff[t, k - 1] * q[g, k - 1, s, d]
+            j = k - 1
+            a = eff[t, j] * q[g, j, s, d] + eff_a[t, j] * qa[g, j, s, d] + eff_l[t, j] * ql[g, j, s, d]
         elif k <= J + W:
             w = k - 1 - J
             a = -math.expm1(-(wom_p[w] + wom_q[w] * shares[w]) * wom_mult[g] * day_mult[t, 1])
@@ -76,8 +79,8 @@ def _source_probs(t, g, s, shares, p0, q, eff, day_mult, is_purchase, wom_p, wom
 
 
 @njit(cache=True)
-def _day_pairs(t, shares, p0, q, eff, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day, move_share,
-               pair_src, pair_dst, n_pairs, out_prob, out_hazard, out_leave):
+def _day_pairs(t, shares, p0, q, qa, ql, eff, eff_a, eff_l, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day,
+               move_share, pair_src, pair_dst, n_pairs, out_prob, out_hazard, out_leave):
     """Fill the day-``t`` move probabilities of every (segment, stage, pair).
 
     Implements ``docs/model.md`` ("first event wins"). Writes ``out_prob (G, S, P)``,
@@ -98,8 +101,8 @@ def _day_pairs(t, shares, p0, q, eff, day_mult, is_purchase, wom_p, wom_q, wom_m
             out_leave[g, s] = 0.0
             if n == 0:
                 continue
-            _source_probs(t, g, s, shares, p0, q, eff, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day,
-                          move_share, pair_src, pair_dst, n_pairs, a, r)
+            _source_probs(t, g, s, shares, p0, q, qa, ql, eff, eff_a, eff_l, day_mult, is_purchase, wom_p, wom_q,
+                          wom_mult, move_day, move_share, pair_src, pair_dst, n_pairs, a, r)
             n_inf = 0
             total = 0.0
             for k in range(K):
@@ -130,8 +133,8 @@ def _day_pairs(t, shares, p0, q, eff, day_mult, is_purchase, wom_p, wom_q, wom_m
 
 
 @njit(cache=True)
-def _all_days(n_days, shares, p0, q, eff, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day, move_share,
-              pair_src, pair_dst, n_pairs, out_prob, out_cum, out_leave):
+def _all_days(n_days, shares, p0, q, qa, ql, eff, eff_a, eff_l, day_mult, is_purchase, wom_p, wom_q, wom_mult,
+              move_day, move_share, pair_src, pair_dst, n_pairs, out_prob, out_cum, out_leave):
     """Day tables for every day at fixed word-of-mouth shares.
 
     ``out_prob (T+1, G, S, P)``, ``out_leave (T+1, G, S)``, ``out_cum (G, S, T+1)`` the
@@ -143,8 +146,8 @@ def _all_days(n_days, shares, p0, q, eff, day_mult, is_purchase, wom_p, wom_q, w
         for s in range(S):
             out_cum[g, s, 0] = 0.0
     for t in range(1, n_days + 1):
-        _day_pairs(t, shares, p0, q, eff, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day, move_share,
-                   pair_src, pair_dst, n_pairs, out_prob[t], hazard, out_leave[t])
+        _day_pairs(t, shares, p0, q, qa, ql, eff, eff_a, eff_l, day_mult, is_purchase, wom_p, wom_q, wom_mult,
+                   move_day, move_share, pair_src, pair_dst, n_pairs, out_prob[t], hazard, out_leave[t])
         for g in range(G):
             for s in range(S):
                 out_cum[g, s, t] = out_cum[g, s, t - 1] + hazard[g, s]
@@ -370,12 +373,64 @@ def _coupled_day_serial(t, n_before, n_active, chunk_size, cum_prev, cum_now, th
 
 
 @njit(cache=True)
-def _mean_field(n_days, x0, arrivals, arrival_stage, p0, q, eff, day_mult, is_purchase, wom_p, wom_q, wom_mult,
-                move_day, move_share, pair_src, pair_dst, n_pairs, wom_advocate, is_converted, fixed_shares,
-                out_occ, out_occ_start, out_flows, out_seg_flows, out_credits, out_newconv, out_shares):
+def _service_day(n_new, backlog, capacity, a_day, loss_rate, out):
+    """One day of a service queue at day resolution (FIFO backlog first). Draws nothing.
+
+    ``n_new`` requests arrive today behind ``backlog`` waiting ones; ``capacity`` requests can be
+    served today (agents x open share of the day / mean service time); a waiting request
+    abandons with probability ``a_day`` per day waited; waiting ``w`` days loses the customer with
+    probability ``1 - exp(-loss_rate * w)``. Writes into ``out (8,)`` the fate of one of today's
+    requests: ``p_served, p_abandon, p_loss``, then the queue's ``backlog`` after today,
+    ``served``, ``abandoned``, ``utilisation`` and ``mean_wait`` (days) of today's requests.
+    """
+    served_b = min(backlog, capacity)
+    left = capacity - served_b
+    served_n = min(n_new, left)
+    waiting = (backlog - served_b) + (n_new - served_n)
+    if capacity <= 0.0:
+        f = 0.0
+        out[0] = 0.0
+        out[1] = 1.0 if a_day > 0.0 else 0.0
+        out[2] = 1.0 if loss_rate > 0.0 else 0.0
+        out[7] = math.inf
+    else:
+        f = served_n / n_new if n_new > 0.0 else (1.0 if left > 0.0 else 0.0)
+        w_today = (served_b + 0.5 * served_n) / capacity
+        d_wait = max(1.0, ((backlog - served_b) + 0.5 * (n_new - served_n)) / capacity)
+        surv = (1.0 - a_day) ** d_wait
+        out[0] = f + (1.0 - f) * surv
+        out[1] = (1.0 - f) * (1.0 - surv)
+        out[2] = f * -math.expm1(-loss_rate * w_today) + (1.0 - f) * -math.expm1(-loss_rate * d_wait)
+        out[7] = f * w_today + (1.0 - f) * d_wait
+    out[3] = waiting * (1.0 - a_day)
+    out[4] = served_b + served_n
+    out[5] = waiting * a_day
+    out[6] = (served_b + served_n) / capacity if capacity > 0.0 else 0.0
+
+
+@njit(cache=True)
+def _service_coefficients(t, v, svc_tp, delivery, base_eff, eff, eff_a, eff_l, day):
+    """Write day t's served / abandoned / lost coefficients of service v from ``day`` (see _service_day)."""
+    j = svc_tp[v]
+    keep = 1.0 - day[2]
+    eff[t, j] = base_eff[t, j] * keep * day[0]
+    eff_a[t, j] = delivery[t, j] * keep * day[1]
+    eff_l[t, j] = delivery[t, j] * day[2]
+
+
+@njit(cache=True)
+def _mean_field(n_days, x0, arrivals, arrival_stage, p0, q, qa, ql, eff, eff_a, eff_l, day_mult, is_purchase, wom_p,
+                wom_q, wom_mult, move_day, move_share, pair_src, pair_dst, n_pairs, wom_advocate, is_converted,
+                fixed_shares, svc_tp, svc_capacity, svc_aday, svc_loss, target, delivery, base_eff,
+                out_occ, out_occ_start, out_flows, out_seg_flows, out_credits, out_newconv, out_shares, out_service):
     """Expected-value propagation of the same model, day by day. Draws no random numbers.
 
     ``arrivals (T+1, G)``: expected arrivals per day and segment.
+    Service touchpoints ``svc_tp (V,)`` (capacity ``svc_capacity (T+1, V)`` requests per day,
+    daily abandonment ``svc_aday (V,)``, loss rate per day waited ``svc_loss (V,)``) run a
+    day-resolution queue (:func:`_service_day`) on the expected requests; their coefficients are
+    written into ``eff``, ``eff_a``, ``eff_l`` (working copies) and the queue's day into
+    ``out_service (T+1, V, 8)``.
     ``fixed_shares (T+1, W)``: when it has T+1 rows, the word-of-mouth shares of each day are
     taken from it (for example a stochastic run's own share path) instead of from ``x``.
 
@@ -400,6 +455,7 @@ def _mean_field(n_days, x0, arrivals, arrival_stage, p0, q, eff, day_mult, is_pu
     hazard = np.zeros((G, S))
     leave = np.zeros((G, S))
     shares = np.zeros(W)
+    backlog = np.zeros(svc_tp.shape[0])
     for t in range(1, n_days + 1):
         total = 0.0
         for g in range(G):
@@ -420,8 +476,18 @@ def _mean_field(n_days, x0, arrivals, arrival_stage, p0, q, eff, day_mult, is_pu
             x[g, arrival_stage, ca] += arrivals[t, g]
             if ca == 1:
                 out_newconv[t, g] += arrivals[t, g]
-        _day_pairs(t, shares, p0, q, eff, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day, move_share,
-                   pair_src, pair_dst, n_pairs, prob, hazard, leave)
+        for v in range(svc_tp.shape[0]):
+            j = svc_tp[v]
+            n_new = 0.0
+            for g in range(G):
+                for s in range(S):
+                    if target[j, g, s]:
+                        n_new += (x[g, s, 0] + x[g, s, 1]) * delivery[t, j]
+            _service_day(n_new, backlog[v], svc_capacity[t, v], svc_aday[v], svc_loss[v], out_service[t, v])
+            backlog[v] = out_service[t, v, 3]
+            _service_coefficients(t, v, svc_tp, delivery, base_eff, eff, eff_a, eff_l, out_service[t, v])
+        _day_pairs(t, shares, p0, q, qa, ql, eff, eff_a, eff_l, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day,
+                   move_share, pair_src, pair_dst, n_pairs, prob, hazard, leave)
         new = np.zeros((G, S, 2))
         for g in range(G):
             for s in range(S):

@@ -22,9 +22,9 @@ def _trunc_exp_time(u, r):
 
 
 @njit(cache=True)
-def _trace(first, last, start_seg, start_stage, shares, delivery, engagement, target, p0, q, eff, day_mult,
-           is_purchase, wom_p, wom_q, wom_mult, move_day, move_share, pair_src, pair_dst, n_pairs, is_absorbing,
-           states, rec_int, rec_time, cap):
+def _trace(first, last, start_seg, start_stage, shares, delivery, engagement, is_service, target, p0, q, qa, ql, eff,
+           eff_a, eff_l, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day, move_share, pair_src, pair_dst, n_pairs,
+           is_absorbing, states, rec_int, rec_time, cap):
     """Trace customers ``first..last-1``; returns (records written, next customer to trace).
 
     Each day, for the customer's (segment g, stage s): every touchpoint targeting it delivers
@@ -33,7 +33,9 @@ def _trace(first, last, start_seg, start_stage, shares, delivery, engagement, ta
     :func:`_source_probs`; organic, word-of-mouth and event sources fire with ``r_k``. Fired
     sources draw their time in the day from their exponential clock; the earliest wins (sources
     sure to fire share the move equally) and moves to a destination drawn in proportion to its
-    pair probabilities. ``shares (T+1, W)``: word-of-mouth shares per day.
+    pair probabilities. A service touchpoint's delivery is a request, always recorded as engaged,
+    and fires with ``r_j / delivery`` (served, abandoned and lost outcomes are all in ``r_j``).
+    ``shares (T+1, W)``: word-of-mouth shares per day.
     ``rec_int (cap, 7)`` int64 rows: customer, day, event, source, engaged, stage_from, stage_to;
     ``rec_time (cap,)`` time in days. Stops before a customer whose records might not fit.
     Draws from ``states[i]`` only for customer i (so a resumed call reproduces the same journey).
@@ -55,8 +57,8 @@ def _trace(first, last, start_seg, start_stage, shares, delivery, engagement, ta
         for t in range(1, T + 1):
             if is_absorbing[s]:
                 break
-            _source_probs(t, g, s, shares[t], p0, q, eff, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day,
-                          move_share, pair_src, pair_dst, n_pairs, a, r)
+            _source_probs(t, g, s, shares[t], p0, q, qa, ql, eff, eff_a, eff_l, day_mult, is_purchase, wom_p, wom_q,
+                          wom_mult, move_day, move_share, pair_src, pair_dst, n_pairs, a, r)
             n_day = n
             best = 2.0
             best_k = -1
@@ -69,10 +71,11 @@ def _trace(first, last, start_seg, start_stage, shares, delivery, engagement, ta
                         continue
                     if next_double(st) >= delivery[t, j]:
                         continue
-                    engaged = next_double(st) < engagement[j]
+                    engaged = is_service[j] or next_double(st) < engagement[j]
                     when = next_double(st)
                     if engaged and r[k] > 0.0:
-                        fired = next_double(st) * delivery[t, j] * engagement[j] < r[k]
+                        per = delivery[t, j] if is_service[j] else delivery[t, j] * engagement[j]
+                        fired = next_double(st) * per < r[k]
                     rec_int[n, 0], rec_int[n, 1], rec_int[n, 2], rec_int[n, 3] = i, t, EXPOSURE, k
                     rec_int[n, 4], rec_int[n, 5], rec_int[n, 6] = 1 if engaged else 0, s, s
                     if fired:

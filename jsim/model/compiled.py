@@ -95,6 +95,19 @@ class CompiledModel:
     move_day, move_from, move_to : (E,) int64
     move_share : (E,) float64
         One-off moves (shocks): on ``move_day``, a source moving ``move_share`` of the stage.
+    qa, ql : (G, J, S, S) float64
+        Service touchpoints only: effects of abandoning the queue, and the one-hot move of a
+        customer lost while waiting (to the service's loss stage).
+    eff_abandon, eff_loss : (T+1, J) float64
+        Day coefficients of ``qa`` and ``ql``: zero in the compiled model; the engines fill them
+        from their queues (see ``docs/model.md``).
+    svc_tp : (V,) int64
+        Touchpoint index of each service.
+    svc_capacity : (T+1, V) float64
+        Requests a service can complete each day: agents x open share of the day / mean service time.
+    svc_aday, svc_loss : (V,) float64
+        Day-resolution abandonment probability per day waited (exponential patience with the
+        same mean) and hazard of loss per day waited.
     services : tuple of CompiledService
     wom_from, wom_to : (W,) int64
     wom_p, wom_q : (W,) float64
@@ -151,6 +164,14 @@ class CompiledModel:
     move_from: np.ndarray
     move_to: np.ndarray
     move_share: np.ndarray
+    qa: np.ndarray
+    ql: np.ndarray
+    eff_abandon: np.ndarray
+    eff_loss: np.ndarray
+    svc_tp: np.ndarray
+    svc_capacity: np.ndarray
+    svc_aday: np.ndarray
+    svc_loss: np.ndarray
     services: tuple
     pair_src: np.ndarray
     pair_dst: np.ndarray
@@ -187,8 +208,8 @@ class CompiledModel:
 
     @property
     def is_coupled(self) -> bool:
-        """True when hazards depend on the population state (word of mouth)."""
-        return self.n_wom > 0
+        """True when hazards depend on the population state (word of mouth, service queues)."""
+        return self.n_wom > 0 or len(self.services) > 0
 
 
 def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
@@ -348,6 +369,21 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
     _check_calendar_probabilities(p0, q, fatigue * cal.effect_mult, cal.day_mult, is_purchase, stage_names, tp_names)
     services = tuple(_compile_service(tp, j, cal.agents[j], sidx, seg_names, is_absorbing)
                      for j, tp in enumerate(tps) if tp.service is not None)
+    qa, ql = np.zeros((G, J, S, S)), np.zeros((G, J, S, S))
+    for sv in services:
+        qa[:, sv.touchpoint] = sv.abandon_q
+        if sv.loss_stage >= 0:
+            for g in range(G):
+                for st in np.flatnonzero(target[sv.touchpoint, g] & ~is_absorbing):
+                    if st != sv.loss_stage:
+                        ql[g, sv.touchpoint, st, sv.loss_stage] = 1.0
+    V = len(services)
+    svc_tp = np.array([sv.touchpoint for sv in services], dtype=np.int64)
+    svc_capacity = np.zeros((T + 1, V))
+    for v, sv in enumerate(services):
+        svc_capacity[:, v] = sv.agents * sv.open_fraction / sv.service_mean
+    svc_aday = np.array([-np.expm1(-1.0 / sv.patience_mean) for sv in services], dtype=np.float64)
+    svc_loss = np.array([sv.wait_loss_rate for sv in services], dtype=np.float64)
 
     # (source, destination) pairs that can fire from each (segment, stage)
     K = 1 + J + W + E
@@ -359,7 +395,7 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
             for d in np.flatnonzero(p0[g, s] > 0):
                 pairs[g][s].append((0, int(d)))
             for j in range(J):
-                for d in np.flatnonzero(q[g, j, s] > 0):
+                for d in np.flatnonzero((q[g, j, s] > 0) | (qa[g, j, s] > 0) | (ql[g, j, s] > 0)):
                     pairs[g][s].append((1 + j, int(d)))
             for w in range(W):
                 if wom_from[w] == s and (wom_p[w] > 0 or wom_q[w] > 0) and wom_mult[g] > 0:
@@ -389,7 +425,8 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
         arrivals_mean=(pop.arrivals_per_day * seg_share).astype(np.float64),
         pair_src=pair_src, pair_dst=pair_dst, n_pairs=n_pairs, day_mult=cal.day_mult,
         arrivals_mult=cal.arrivals_mult, revenue_mult=cal.revenue_mult, move_day=move_day, move_from=move_from,
-        move_to=move_to, move_share=move_share,
+        move_to=move_to, move_share=move_share, qa=qa, ql=ql, eff_abandon=np.zeros((T + 1, J)),
+        eff_loss=np.zeros((T + 1, J)), svc_tp=svc_tp, svc_capacity=svc_capacity, svc_aday=svc_aday, svc_loss=svc_loss,
     )
     for a in arrays.values():
         a.setflags(write=False)
