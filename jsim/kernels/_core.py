@@ -382,6 +382,9 @@ def _service_day(n_new, backlog, capacity, a_day, loss_rate, out):
     probability ``1 - exp(-loss_rate * w)``. Writes into ``out (8,)`` the fate of one of today's
     requests: ``p_served, p_abandon, p_loss``, then the queue's ``backlog`` after today,
     ``served``, ``abandoned``, ``utilisation`` and ``mean_wait`` (days) of today's requests.
+    Day-resolution approximation (the discrete-event engine queues for real): a request not
+    served today waits ``max(1, queue ahead / capacity)`` days, or until its (exponential)
+    patience runs out if sooner; within the day it waits for half of today's work ahead of it.
     """
     served_b = min(backlog, capacity)
     left = capacity - served_b
@@ -398,10 +401,13 @@ def _service_day(n_new, backlog, capacity, a_day, loss_rate, out):
         w_today = (served_b + 0.5 * served_n) / capacity
         d_wait = max(1.0, ((backlog - served_b) + 0.5 * (n_new - served_n)) / capacity)
         surv = (1.0 - a_day) ** d_wait
+        # time actually waited by a request not served today: min(patience, d_wait), exponential patience
+        rate = -math.log1p(-a_day) if a_day < 1.0 else math.inf
+        waited = d_wait if rate == 0.0 else (-math.expm1(-rate * d_wait) / rate if rate < math.inf else 0.0)
         out[0] = f + (1.0 - f) * surv
         out[1] = (1.0 - f) * (1.0 - surv)
-        out[2] = f * -math.expm1(-loss_rate * w_today) + (1.0 - f) * -math.expm1(-loss_rate * d_wait)
-        out[7] = f * w_today + (1.0 - f) * d_wait
+        out[2] = f * -math.expm1(-loss_rate * w_today) + (1.0 - f) * -math.expm1(-loss_rate * waited)
+        out[7] = f * w_today + (1.0 - f) * waited
     out[3] = waiting * (1.0 - a_day)
     out[4] = served_b + served_n
     out[5] = waiting * a_day

@@ -40,7 +40,8 @@ class CompiledService:
     wait_loss_rate : float
         Hazard of loss per day waited.
     loss_stage : int
-        Stage that waiting (and, by default, abandoning) loses customers to; -1 if none.
+        Stage that waiting loses customers to (default: the first absorbing stage that is not
+        converted, such as 'lost'); -1 if none.
     abandon_q : (G, S, S) float64
         Effects of abandoning the queue, segment multipliers applied.
     """
@@ -367,7 +368,7 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
     move_to = np.array([m[2] for m in cal.moves], dtype=np.int64)
     move_share = np.array([m[3] for m in cal.moves], dtype=np.float64)
     _check_calendar_probabilities(p0, q, fatigue * cal.effect_mult, cal.day_mult, is_purchase, stage_names, tp_names)
-    services = tuple(_compile_service(tp, j, cal.agents[j], sidx, seg_names, is_absorbing)
+    services = tuple(_compile_service(tp, j, cal.agents[j], sidx, seg_names, is_absorbing, is_converted)
                      for j, tp in enumerate(tps) if tp.service is not None)
     qa, ql = np.zeros((G, J, S, S)), np.zeros((G, J, S, S))
     for sv in services:
@@ -470,10 +471,11 @@ def _check_calendar_probabilities(p0, q, per_exposure, day_mult, is_purchase, st
 _HOURS_PER_DAY = 24.0
 
 
-def _compile_service(tp, j, agents, sidx, seg_names, is_absorbing) -> CompiledService:
+def _compile_service(tp, j, agents, sidx, seg_names, is_absorbing, is_converted) -> CompiledService:
     sv = tp.service
     S, G = len(sidx), len(seg_names)
-    loss = sidx[sv.loss_stage] if sv.loss_stage is not None else next((i for i in range(S) if is_absorbing[i]), -1)
+    loss = sidx[sv.loss_stage] if sv.loss_stage is not None else next(
+        (i for i in range(S) if is_absorbing[i] and not is_converted[i]), -1)
     abandon_q = np.zeros((G, S, S))
     seg_ok = np.array([tp.segments is None or name in tp.segments for name in seg_names])
     for e in sv.abandon_effects:

@@ -129,11 +129,14 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
         if tp.service is None:
             continue
         loc = f"{_named('touchpoints', i, tp.name)}.service"
-        check_moves(tp.service.abandon_effects, f"{loc}.abandon_effects", "abandoning that changes nothing needs no entry")
+        for stage, total in check_moves(tp.service.abandon_effects, f"{loc}.abandon_effects",
+                                        "abandoning that changes nothing needs no entry").items():
+            if total > 1 + _TOL:
+                add(f"{loc}.abandon_effects", f"effects from stage '{stage}' must total <= 1, got {total:.6g}", "lower some p values")
         if tp.service.loss_stage is not None:
             stage_ref(f"{loc}.loss_stage", tp.service.loss_stage)
-        elif tp.service.wait_loss_per_hour > 0 and not absorbing:
-            add(f"{loc}.wait_loss_per_hour", "waiting loses customers to an absorbing stage, but there is none",
+        elif tp.service.wait_loss_per_hour > 0 and not any(st.absorbing and not st.converted for st in sc.stages):
+            add(f"{loc}.wait_loss_per_hour", "waiting loses customers to an absorbing stage that is not converted, but there is none",
                 "add loss_stage = \"<stage>\" or an absorbing stage such as 'lost'")
         if tp.service.open[1] - tp.service.open[0] < tp.service.service_time.mean / 60:
             add(f"{loc}.open", f"opening hours {list(tp.service.open)} are shorter than a minute's worth of service", "widen them")

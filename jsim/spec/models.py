@@ -145,7 +145,7 @@ class Service(_Strict):
         (0.0, 24.0), description="Opening hours [from, to) of each day, in hours.")
     abandon_effects: list["Effect"] = Field(default_factory=list, description="What abandoning the queue does.")
     wait_loss_per_hour: NonNegative = Field(0.0, description="Hazard of loss per hour waited (served or not).")
-    loss_stage: Name | None = Field(None, description="Stage that waiting loses customers to; default the first absorbing stage.")
+    loss_stage: Name | None = Field(None, description="Stage that waiting loses customers to; default the first absorbing stage that is not converted.")
 
     @model_validator(mode="after")
     def _hours_rule(self):
