@@ -112,7 +112,7 @@ def incremental_revenue(model) -> np.ndarray:
 
     def revenue(mdl) -> float:
         out = run_mean_field(mdl)
-        return float((out["flows"].sum(axis=1) * mdl.purchase_value).sum())
+        return float(((out["flows"].sum(axis=1) * mdl.purchase_value).sum(axis=1) * mdl.revenue_mult).sum())
 
     base = revenue(model)
     inc = np.zeros(model.n_touchpoints)
@@ -123,17 +123,25 @@ def incremental_revenue(model) -> np.ndarray:
     return inc
 
 
+def _price_factor(result) -> float:
+    """Purchase-weighted mean of the price events' revenue multiplier (for counts without a day axis)."""
+    purchases = result.purchases.sum(axis=0)
+    total = purchases.sum()
+    return float((purchases * result.model.revenue_mult).sum() / total) if total > 0 else 1.0
+
+
 def touchpoint_table(result) -> list[dict]:
     """One row per touchpoint: cost, deliveries, engagements, moves it caused, incremental ROI."""
     m = result.model
     inc = incremental_revenue(m)
+    price = _price_factor(result)
     rows = []
     conv_from = ~m.is_converted
     for j, name in enumerate(m.touchpoint_names):
         cr = result.credits[:, 1 + j]  # (R, S, S)
         cost = result.cost[:, :, j].sum(axis=1)
         purchases = cr[:, :, m.is_purchase].sum(axis=(1, 2))
-        credited_revenue = (cr.sum(axis=1) * m.purchase_value).sum(axis=1)
+        credited_revenue = (cr.sum(axis=1) * m.purchase_value).sum(axis=1) * price
         c = float(cost.mean())
         rows.append({
             "touchpoint": name,
@@ -154,6 +162,7 @@ def touchpoint_table(result) -> list[dict]:
 def segment_table(result) -> list[dict]:
     """One row per segment: customers, new customers, conversion rate (of prospects), purchases, revenue."""
     m = result.model
+    price = _price_factor(result)
     rows = []
     for g, name in enumerate(m.segment_names):
         customers = result.occupancy[:, 0, g].sum(axis=1) + result.arrivals[:, :, g].sum(axis=1)
@@ -166,7 +175,7 @@ def segment_table(result) -> list[dict]:
             "new_customers": estimate(new).as_dict(),
             "conversion_rate": estimate(_safe_div(new, prospects)).as_dict(),
             "purchases": estimate(into[:, m.is_purchase].sum(axis=1)).as_dict(),
-            "revenue": estimate((into * m.purchase_value).sum(axis=1)).as_dict(),
+            "revenue": estimate((into * m.purchase_value).sum(axis=1) * price).as_dict(),
         })
     return rows
 
@@ -193,12 +202,12 @@ def lifetime_value(model, years: float = 3.0) -> float:
             P[g, s, s] = 1.0 - leave[g, s]
             for i in range(model.n_pairs[g, s]):
                 P[g, s, model.pair_dst[g, s, i]] += prob[g, s, i]
-    value = P @ model.purchase_value  # (G, S): expected revenue of tomorrow's move
+    value = P @ model.purchase_value * model.revenue_mult[T]  # (G, S): expected revenue of tomorrow's move
     total = 0.0
     for g in range(G):
         x = np.zeros(S)
         x[conv[0]] = 1.0
-        v = model.purchase_value[conv[0]]
+        v = model.purchase_value[conv[0]] * model.revenue_mult[T]
         for _ in range(int(round(365 * years))):
             v += x @ value[g]
             x = x @ P[g]

@@ -70,5 +70,5 @@ class SimulationResult:
 
     @property
     def revenue(self) -> np.ndarray:
-        """(R, T+1) revenue per day."""
-        return (self.flows.sum(axis=2) * self.model.purchase_value).sum(axis=-1)
+        """(R, T+1) revenue per day (price events applied)."""
+        return (self.flows.sum(axis=2) * self.model.purchase_value).sum(axis=-1) * self.model.revenue_mult
