@@ -104,6 +104,19 @@ def segment_rows(summary: dict) -> tuple[list[str], list[list]]:
     return header, rows
 
 
+def service_rows(summary: dict) -> tuple[list[str], list[list]]:
+    """One row per service touchpoint (means and 95% bounds)."""
+    keys = ["requests", "served", "abandoned", "abandonment_rate", "mean_wait_hours", "utilisation", "lost_while_waiting"]
+    header = ["service", "resolution"] + [f"{k}{suffix}" for k in keys for suffix in ("", "_low", "_high")]
+    rows = []
+    for sv in summary["services"]:
+        row = [sv["service"], sv["resolution"]]
+        for k in keys:
+            row += [_clean(sv[k]["mean"]), _clean(sv[k]["low"]), _clean(sv[k]["high"])]
+        rows.append(["" if v is None else v for v in row])
+    return header, rows
+
+
 def write_run(out_dir, summary: dict, result) -> list[Path]:
     """Write ``summary.json``, ``daily.csv``, ``flows.csv``, ``touchpoints.csv``, ``segments.csv``
     (and ``journeys.csv``) into ``out_dir``, each atomically."""
@@ -112,8 +125,10 @@ def write_run(out_dir, summary: dict, result) -> list[Path]:
     written = []
     atomic_write(out / "summary.json", to_json(summary))
     written.append(out / "summary.json")
-    for name, table in (("daily.csv", daily_rows(result)), ("flows.csv", flow_rows(result)),
-                        ("segments.csv", segment_rows(summary))):
+    tables = [("daily.csv", daily_rows(result)), ("flows.csv", flow_rows(result)), ("segments.csv", segment_rows(summary))]
+    if summary.get("services"):
+        tables.append(("services.csv", service_rows(summary)))
+    for name, table in tables:
         atomic_write(out / name, _csv(*table))
         written.append(out / name)
     tps = summary["touchpoints"]

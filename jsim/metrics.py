@@ -7,8 +7,8 @@ expected-value engine).
 
 from __future__ import annotations
 
-__all__ = ["Estimate", "estimate", "rep_metrics", "touchpoint_table", "segment_table", "summarise", "lifetime_value",
-           "incremental_revenue"]
+__all__ = ["Estimate", "estimate", "rep_metrics", "touchpoint_table", "segment_table", "service_table", "summarise",
+           "lifetime_value", "incremental_revenue"]
 
 import dataclasses
 import math
@@ -180,6 +180,55 @@ def segment_table(result) -> list[dict]:
     return rows
 
 
+def service_table(result) -> list[dict]:
+    """One row per service touchpoint: requests, served, abandoned, waits, utilisation, customers lost waiting.
+
+    Day-resolution engines report expectations of their daily queue model; the discrete-event
+    engine reports what its queues recorded (see :class:`~jsim.engine.SimulationResult`).
+    """
+    if not result.service:
+        return []
+    rows = []
+    for name, rec in result.service.items():
+        if "waits_served" in rec:  # discrete-event record, one entry per replication
+            rows.append(_des_service_row(name, rec))
+            continue
+        req = rec["requests"][:, 1:]
+        total = req.sum(axis=1)
+        open_days = rec["utilisation"][:, 1:] > 0
+        rows.append({
+            "service": name,
+            "requests": estimate(total).as_dict(),
+            "served": estimate(rec["served"][:, 1:].sum(axis=1)).as_dict(),
+            "abandoned": estimate(rec["abandoned"][:, 1:].sum(axis=1)).as_dict(),
+            "abandonment_rate": estimate(_safe_div((req * rec["p_abandon"][:, 1:]).sum(axis=1), total)).as_dict(),
+            "mean_wait_hours": estimate(24 * _safe_div((req * rec["mean_wait"][:, 1:]).sum(axis=1), total)).as_dict(),
+            "utilisation": estimate([u[o].mean() if o.any() else 0.0 for u, o in zip(rec["utilisation"][:, 1:], open_days)]).as_dict(),
+            "lost_while_waiting": estimate((req * rec["p_loss"][:, 1:]).sum(axis=1)).as_dict(),
+            "resolution": "day",
+        })
+    return rows
+
+
+def _des_service_row(name: str, rec: dict) -> dict:
+    reps = rec["waits_served"]
+    n_req = np.array([float(n) for n in rec["n_requests"]])
+    served = np.array([float(n) for n in rec["n_served"]])
+    abandoned = np.array([float(n) for n in rec["n_abandoned"]])
+    waits = [np.concatenate([ws, wa]) if len(ws) + len(wa) else np.zeros(1) for ws, wa in zip(reps, rec["waits_abandoned"])]
+    return {
+        "service": name,
+        "requests": estimate(n_req).as_dict(),
+        "served": estimate(served).as_dict(),
+        "abandoned": estimate(abandoned).as_dict(),
+        "abandonment_rate": estimate(_safe_div(abandoned, n_req)).as_dict(),
+        "mean_wait_hours": estimate([24 * w.mean() for w in waits]).as_dict(),
+        "utilisation": estimate([float(np.mean(u)) for u in rec["utilisation"]]).as_dict(),
+        "lost_while_waiting": estimate([float(np.sum(m)) for m in rec["lost_waiting"]]).as_dict(),
+        "resolution": "event",
+    }
+
+
 def lifetime_value(model, years: float = 3.0) -> float:
     """Expected gross profit of a newly converted customer over ``years``, under the last day's conditions.
 
@@ -234,4 +283,5 @@ def summarise(result) -> dict:
         "stages_at_horizon": {name: estimate(occ_T[:, s]).as_dict() for s, name in enumerate(m.stage_names)},
         "touchpoints": touchpoint_table(result),
         "segments": segment_table(result),
+        "services": service_table(result),
     }

@@ -66,5 +66,22 @@ def render_summary(summary: dict, console) -> None:
                        _num(r["moves_caused"]), _num(r["revenue_caused"]), _num(r["incremental_revenue"]),
                        _num(r["incremental_roi"], ".0%"))
         console.print(tp)
+        _render_services(summary, console)
         console.print("[dim]moves, revenue: moves the touchpoint triggered and the purchases among them; incr.: "
                       "expected-value model with and without the touchpoint (ROI on its cost).[/dim]")
+
+
+def _render_services(summary: dict, console) -> None:
+    from rich.table import Table
+
+    if not summary.get("services"):
+        return
+    tb = Table(title="Service touchpoints (queues)", title_justify="left", show_edge=False)
+    for col in ("service", "requests", "served", "abandoned", "abandon rate", "mean wait (h)", "utilisation",
+                "lost waiting", "model"):
+        tb.add_column(col, justify="left" if col in ("service", "model") else "right", no_wrap=col == "service")
+    for r in summary["services"]:
+        tb.add_row(r["service"], _fmt(r["requests"]), _fmt(r["served"]), _fmt(r["abandoned"]),
+                   _fmt(r["abandonment_rate"], ".1%"), _fmt(r["mean_wait_hours"], ".2f"), _fmt(r["utilisation"], ".0%"),
+                   _fmt(r["lost_while_waiting"]), r["resolution"])
+    console.print(tb)

@@ -65,4 +65,24 @@ def simulate(model, *, seed: int | None = 0, reps: int = 1, engine: str = "fast"
     if progress is not None:
         progress(1.0)
     return SimulationResult(model=model, engine=engine, seed=None if seed is None else int(root.entropy),
-                            journeys=trace, timings=timings, **arrays)
+                            journeys=trace, timings=timings, service=_service_days(model, runs), **arrays)
+
+
+_SERVICE_DAY_FIELDS = ("p_served", "p_abandon", "p_loss", "backlog", "served", "abandoned", "utilisation", "mean_wait")
+
+
+def _service_days(model, runs) -> dict | None:
+    """Per service touchpoint, the day-resolution queue record of each run (see SimulationResult.service)."""
+    if not model.services or "service" not in runs[0] or isinstance(runs[0]["service"], dict):
+        return None
+    out = {}
+    for v, sv in enumerate(model.services):
+        days = np.stack([run["service"][:, v, :] for run in runs])  # (R, T+1, 8)
+        rec = {name: days[:, :, i] for i, name in enumerate(_SERVICE_DAY_FIELDS)}
+        eff = np.stack([run["eff"] for run in runs]) if "eff" in runs[0] else None
+        rec["requests"] = np.stack([(run["occupancy_start"] * model.target[sv.touchpoint]).sum(axis=(1, 2))
+                                    for run in runs]) * model.delivery[:, sv.touchpoint]
+        if eff is not None:
+            rec["effect_coefficient"] = eff[:, :, sv.touchpoint]
+        out[sv.name] = rec
+    return out

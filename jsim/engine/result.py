@@ -36,6 +36,11 @@ class SimulationResult:
         Touchpoint deliveries and engaged exposures per day.
     cost : (R, T+1, J)
         Money spent per touchpoint and day (spend + cost per exposure * deliveries).
+    service : dict or None
+        Per service touchpoint name, the queue's record. Day-resolution engines (``fast``,
+        ``mean-field``): arrays (R, T+1) ``requests``, ``served``, ``abandoned``, ``backlog``,
+        ``utilisation``, ``mean_wait`` (days), ``p_served``, ``p_abandon``, ``p_loss`` (fate of a
+        request made that day).
     """
 
     model: object
@@ -53,6 +58,7 @@ class SimulationResult:
     cost: np.ndarray
     journeys: object = None
     timings: dict = field(default_factory=dict)
+    service: dict | None = None
 
     @property
     def n_reps(self) -> int:
