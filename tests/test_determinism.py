@@ -54,11 +54,14 @@ BASE = {
 COUPLED = dict(BASE, word_of_mouth=[{"from": "aware", "to": "considering", "p": 0.001, "q": 0.3}])
 
 ARRAY_FIELDS = [f.name for f in dataclasses.fields(SimulationResult)
-                if f.name not in ("model", "engine", "seed", "journeys", "timings")]
+                if f.name not in ("model", "engine", "seed", "journeys", "timings", "service")]
 
 
 def arrays(res) -> dict[str, np.ndarray]:
-    return {name: getattr(res, name) for name in ARRAY_FIELDS}
+    out = {name: getattr(res, name) for name in ARRAY_FIELDS}
+    for service, rec in (res.service or {}).items():  # service queue records, flattened
+        out.update({f"service/{service}/{key}": np.asarray(val) for key, val in rec.items()})
+    return out
 
 
 def assert_identical(a: dict, b: dict, what: str) -> None:
