@@ -13,8 +13,9 @@ seed = click.option("--seed", "-s", type=click.IntRange(min=0), default=0, show_
                     help="Root seed; the same seed gives bit-identical results on any thread count.")
 reps = click.option("--reps", "-r", type=click.IntRange(1, 10_000), default=1, show_default=True,
                     help="Replications on spawned seeds; means are reported with 95% intervals.")
-engine = click.option("--engine", type=click.Choice(["fast", "mean-field"]), default="fast", show_default=True,
-                      help="fast: numba event engine; mean-field: exact expected values (deterministic).")
+engine = click.option("--engine", type=click.Choice(["fast", "mean-field", "des"]), default="fast", show_default=True,
+                      help="fast: numba event engine; mean-field: exact expected values (deterministic); "
+                           "des: SimPy discrete-event engine, service queues in continuous time (slower).")
 out = click.option("--out", "-o", type=click.Path(file_okay=False, path_type=str), default=None,
                    help="Folder for summary.json, daily.csv, flows.csv, touchpoints.csv, segments.csv (+ journeys.csv).")
 fmt = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,

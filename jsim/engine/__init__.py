@@ -11,7 +11,7 @@ import numpy as np
 from ..rng import as_seed_sequence
 from .result import SimulationResult
 
-ENGINES = ("fast", "mean-field")
+ENGINES = ("fast", "mean-field", "des")
 _FIELDS = ("occupancy", "occupancy_start", "arrivals", "flows", "segment_flows", "credits", "new_converted",
            "deliveries", "engagements", "cost")
 
@@ -29,8 +29,10 @@ def simulate(model, *, seed: int | None = 0, reps: int = 1, engine: str = "fast"
         gives bit-identical results whatever the number of threads.
     reps : int
         Replications (ignored by ``mean-field``, which is deterministic).
-    engine : {"fast", "mean-field"}
+    engine : {"fast", "mean-field", "des"}
         ``fast``: the numba event engine. ``mean-field``: expected values, propagated exactly.
+        ``des``: the SimPy discrete-event engine (one process per customer; service touchpoints
+        queue at capacity-limited desks).
     journeys : int
         Number of individual journeys to trace (exposure-level) per replication; 0 for none.
     progress : callable, optional
@@ -46,6 +48,15 @@ def simulate(model, *, seed: int | None = 0, reps: int = 1, engine: str = "fast"
         from .meanfield import run_mean_field
 
         runs = [run_mean_field(model)]
+    elif engine == "des":
+        from .des import run_des
+
+        runs = []
+        for r, child in enumerate(root.spawn(reps)):
+            report = None
+            if progress is not None:
+                report = (lambda done, total, r=r: progress((r + done / max(total, 1)) / reps))
+            runs.append(run_des(model, child, report))
     else:
         from .fast import CHUNK_SIZE, run_fast
 
@@ -65,7 +76,20 @@ def simulate(model, *, seed: int | None = 0, reps: int = 1, engine: str = "fast"
     if progress is not None:
         progress(1.0)
     return SimulationResult(model=model, engine=engine, seed=None if seed is None else int(root.entropy),
-                            journeys=trace, timings=timings, service=_service_days(model, runs), **arrays)
+                            journeys=trace, timings=timings,
+                            service=_service_events(runs) if engine == "des" else _service_days(model, runs), **arrays)
+
+
+def _service_events(runs) -> dict | None:
+    """Per service touchpoint, the discrete-event record of each run: ``{field: tuple over replications}``."""
+    if not runs[0]["service"]:
+        return None
+    out = {}
+    for name in runs[0]["service"]:
+        rec = {key: tuple(run["service"][name][key] for run in runs) for key in runs[0]["service"][name]}
+        rec["lost_waiting"] = rec["wait_loss_moves"]
+        out[name] = rec
+    return out
 
 
 _SERVICE_DAY_FIELDS = ("p_served", "p_abandon", "p_loss", "backlog", "served", "abandoned", "utilisation", "mean_wait")

@@ -40,7 +40,10 @@ class SimulationResult:
         Per service touchpoint name, the queue's record. Day-resolution engines (``fast``,
         ``mean-field``): arrays (R, T+1) ``requests``, ``served``, ``abandoned``, ``backlog``,
         ``utilisation``, ``mean_wait`` (days), ``p_served``, ``p_abandon``, ``p_loss`` (fate of a
-        request made that day).
+        request made that day). Discrete-event engine (``des``): per field of
+        :func:`jsim.engine.des.run_des`'s ``service`` record (waits, counts, per-day requests
+        and utilisation, moves caused by waiting; ``lost_waiting`` = ``wait_loss_moves``), a
+        tuple with one entry per replication.
     """
 
     model: object
