@@ -117,9 +117,10 @@ def incremental_revenue(model) -> np.ndarray:
     base = revenue(model)
     inc = np.zeros(model.n_touchpoints)
     for j in range(model.n_touchpoints):
-        eff = model.exposure_effect.copy()
+        eff, delivery = model.exposure_effect.copy(), model.delivery.copy()
         eff[:, j] = 0.0
-        inc[j] = base - revenue(dataclasses.replace(model, exposure_effect=eff))
+        delivery[:, j] = 0.0  # a service touchpoint without deliveries has no requests, queue or losses either
+        inc[j] = base - revenue(dataclasses.replace(model, exposure_effect=eff, delivery=delivery))
     return inc
 
 

@@ -191,7 +191,7 @@ def _run_coupled(model, arrivals, seq, chunk_size, progress):
             start[:, model.arrival_stage] += arrivals[t]
             for v, j in enumerate(model.svc_tp):
                 n_new = float((start * model.target[j]).sum() * model.delivery[t, j])
-                _service_day(n_new, backlog[v], model.svc_capacity[t, v], model.svc_aday[v], model.svc_loss[v],
+                _service_day(n_new, backlog[v], model.svc_agents[t, v], *model.svc_params[v], model.svc_loss[v],
                              service[t, v])
                 backlog[v] = service[t, v, 3]
                 _service_coefficients(t, v, model.svc_tp, model.delivery, model.exposure_effect, eff, eff_a, eff_l,

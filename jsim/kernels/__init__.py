@@ -141,7 +141,7 @@ def mean_field_arrays(model, x0: np.ndarray | None = None, arrivals: np.ndarray 
     args = _model_args(model)
     args = args[:4] + (out["eff"], out["eff_a"], out["eff_l"]) + args[7:]
     _kernels()._mean_field(T, x0, arrivals, model.arrival_stage, *args, model.wom_advocate, model.is_converted, fixed,
-                           model.svc_tp, model.svc_capacity, model.svc_aday, model.svc_loss, model.target,
+                           model.svc_tp, model.svc_agents, model.svc_params, model.svc_loss, model.target,
                            model.delivery, model.exposure_effect, out["occupancy"], out["occupancy_start"],
                            out["flows"], out["segment_flows"], out["credits"], out["new_converted"], out["shares"],
                            out["service"])

@@ -373,45 +373,114 @@ def _coupled_day_serial(t, n_before, n_active, chunk_size, cum_prev, cum_now, th
 
 
 @njit(cache=True)
-def _service_day(n_new, backlog, capacity, a_day, loss_rate, out):
-    """One day of a service queue at day resolution (FIFO backlog first). Draws nothing.
+def _erlang_a(lam, mu, c, theta, out):
+    """Stationary M/M/c+M queue (Erlang-A; theta = mean patience, inf for M/M/c). Draws nothing.
 
-    ``n_new`` requests arrive today behind ``backlog`` waiting ones; ``capacity`` requests can be
-    served today (agents x open share of the day / mean service time); a waiting request
-    abandons with probability ``a_day`` per day waited; waiting ``w`` days loses the customer with
-    probability ``1 - exp(-loss_rate * w)``. Writes into ``out (8,)`` the fate of one of today's
-    requests: ``p_served, p_abandon, p_loss``, then the queue's ``backlog`` after today,
-    ``served``, ``abandoned``, ``utilisation`` and ``mean_wait`` (days) of today's requests.
-    Day-resolution approximation (the discrete-event engine queues for real): a request not
-    served today waits ``max(1, queue ahead / capacity)`` days, or until its (exponential)
-    patience runs out if sooner; within the day it waits for half of today's work ahead of it.
+    Writes ``out[0]`` P(wait), ``out[1]`` P(abandon), ``out[2]`` mean time in queue (all
+    customers, Little's law), ``out[3]`` 1 if the queue is stable. Rates per day.
     """
-    served_b = min(backlog, capacity)
-    left = capacity - served_b
-    served_n = min(n_new, left)
-    waiting = (backlog - served_b) + (n_new - served_n)
-    if capacity <= 0.0:
-        f = 0.0
-        out[0] = 0.0
-        out[1] = 1.0 if a_day > 0.0 else 0.0
-        out[2] = 1.0 if loss_rate > 0.0 else 0.0
-        out[7] = math.inf
+    for i in range(4):
+        out[i] = 0.0
+    if lam <= 0.0:
+        out[3] = 1.0
+        return
+    inv_theta = 0.0 if math.isinf(theta) else 1.0 / theta
+    if inv_theta == 0.0 and lam >= c * mu:
+        return  # overloaded without abandonment: no steady state
+    # unnormalised probabilities by the birth-death recursion, scaled to avoid overflow
+    p = 1.0
+    total = 1.0
+    wait = 0.0
+    queue = 0.0
+    n = 0
+    while n < 200_000:
+        death = min(n + 1, c) * mu + max(n + 1 - c, 0) * inv_theta
+        p *= lam / death
+        n += 1
+        total += p
+        if n >= c:
+            wait += p
+            queue += (n - c) * p
+        if total > 1e250:
+            p /= 1e250
+            total /= 1e250
+            wait /= 1e250
+            queue /= 1e250
+        if n > c and lam < death and p < 1e-15 * total:
+            break
+    # P(wait) by PASTA counts arrivals finding all agents busy (n >= c before arrival)
+    p_wait = wait / total
+    out[0] = p_wait
+    out[1] = (queue / total) * inv_theta / lam if inv_theta > 0.0 else 0.0
+    out[2] = (queue / total) / lam
+    out[3] = 1.0
+
+
+@njit(cache=True)
+def _service_day(n_new, backlog, agents, open_fraction, service_mean, patience, loss_rate, out):
+    """One day of a service queue at day resolution. Draws nothing.
+
+    ``n_new`` requests arrive over the whole day; those arriving while closed wait for opening
+    (abandoning if their patience, exponential with mean ``patience`` days, runs out first) and,
+    with ``backlog`` carried from earlier days, join the open-hours queue: a stationary
+    M/M/c+M queue (Erlang-A) with ``agents`` agents, mean service time ``service_mean`` days and
+    arrivals spread over the ``open_fraction`` of the day the desk is open. Without patience and
+    with more work than the agents can do, the surplus is carried to tomorrow (FIFO, served
+    first). Waiting ``w`` days loses the customer with probability ``1 - exp(-loss_rate * w)``.
+    Writes into ``out (8,)`` the fate of one of today's requests, ``p_served, p_abandon,
+    p_loss``, then the queue's ``backlog`` after today, ``served``, ``abandoned``,
+    ``utilisation`` and ``mean_wait`` (days) of today's requests.
+    """
+    closed = 1.0 - open_fraction
+    finite = not math.isinf(patience)
+    # requests arriving while closed: wait tau ~ U(0, closed) until opening, or abandon first
+    if closed <= 0.0:
+        s_closed, w_closed = 1.0, 0.0
+    elif finite:
+        x = closed / patience
+        s_closed = -math.expm1(-x) / x
+        w_closed = patience * (1.0 - s_closed)  # E[min(tau, patience)]
     else:
-        f = served_n / n_new if n_new > 0.0 else (1.0 if left > 0.0 else 0.0)
-        w_today = (served_b + 0.5 * served_n) / capacity
-        d_wait = max(1.0, ((backlog - served_b) + 0.5 * (n_new - served_n)) / capacity)
-        surv = (1.0 - a_day) ** d_wait
-        # time actually waited by a request not served today: min(patience, d_wait), exponential patience
-        rate = -math.log1p(-a_day) if a_day < 1.0 else math.inf
-        waited = d_wait if rate == 0.0 else (-math.expm1(-rate * d_wait) / rate if rate < math.inf else 0.0)
-        out[0] = f + (1.0 - f) * surv
-        out[1] = (1.0 - f) * (1.0 - surv)
-        out[2] = f * -math.expm1(-loss_rate * w_today) + (1.0 - f) * -math.expm1(-loss_rate * waited)
-        out[7] = f * w_today + (1.0 - f) * waited
-    out[3] = waiting * (1.0 - a_day)
-    out[4] = served_b + served_n
-    out[5] = waiting * a_day
-    out[6] = (served_b + served_n) / capacity if capacity > 0.0 else 0.0
+        s_closed, w_closed = 1.0, 0.5 * closed
+    lost_closed = n_new * closed * (1.0 - s_closed)
+    entering = n_new - lost_closed + backlog
+    mu = 1.0 / service_mean
+    c = agents
+    capacity = c * mu * open_fraction
+    res = np.zeros(4)
+    if c <= 0 or open_fraction <= 0.0:
+        out[0] = 0.0
+        out[1] = 1.0 if finite else 0.0
+        out[2] = 1.0 if loss_rate > 0.0 else 0.0
+        out[3] = 0.0 if finite else entering
+        out[4] = 0.0
+        out[5] = n_new if finite else 0.0
+        out[6] = 0.0
+        out[7] = math.inf
+        return
+    lam = entering / open_fraction
+    _erlang_a(lam, mu, c, patience, res)
+    if res[3] > 0.0:
+        p_ab_open, wq = res[1], res[2]
+        served = entering * (1.0 - p_ab_open)
+        carry = 0.0
+        f_today = 1.0 - p_ab_open
+    else:  # overloaded, infinitely patient: serve capacity, carry the rest (FIFO)
+        served = capacity
+        carry = entering - capacity
+        p_ab_open = 0.0
+        f_today = capacity / entering
+        wq = 0.5 * open_fraction + carry / capacity * 1.0
+    p_reach = 1.0 - closed * (1.0 - s_closed)  # a request that gets to the open-hours queue
+    out[0] = p_reach * f_today
+    out[1] = closed * (1.0 - s_closed) + p_reach * p_ab_open
+    w_all = closed * w_closed + p_reach * wq
+    out[2] = closed * -math.expm1(-loss_rate * (w_closed + p_reach * wq)) + (1.0 - closed) * -math.expm1(-loss_rate * wq)
+    out[3] = carry
+    out[4] = served
+    out[5] = lost_closed + entering * p_ab_open
+    out[6] = served / capacity
+    out[7] = w_all
 
 
 @njit(cache=True)
@@ -427,13 +496,14 @@ def _service_coefficients(t, v, svc_tp, delivery, base_eff, eff, eff_a, eff_l, d
 @njit(cache=True)
 def _mean_field(n_days, x0, arrivals, arrival_stage, p0, q, qa, ql, eff, eff_a, eff_l, day_mult, is_purchase, wom_p,
                 wom_q, wom_mult, move_day, move_share, pair_src, pair_dst, n_pairs, wom_advocate, is_converted,
-                fixed_shares, svc_tp, svc_capacity, svc_aday, svc_loss, target, delivery, base_eff,
+                fixed_shares, svc_tp, svc_agents, svc_params, svc_loss, target, delivery, base_eff,
                 out_occ, out_occ_start, out_flows, out_seg_flows, out_credits, out_newconv, out_shares, out_service):
     """Expected-value propagation of the same model, day by day. Draws no random numbers.
 
     ``arrivals (T+1, G)``: expected arrivals per day and segment.
-    Service touchpoints ``svc_tp (V,)`` (capacity ``svc_capacity (T+1, V)`` requests per day,
-    daily abandonment ``svc_aday (V,)``, loss rate per day waited ``svc_loss (V,)``) run a
+    Service touchpoints ``svc_tp (V,)`` (agents ``svc_agents (T+1, V)``, ``svc_params (V, 3)``
+    open share of the day, mean service time and mean patience in days, loss rate per day
+    waited ``svc_loss (V,)``) run a
     day-resolution queue (:func:`_service_day`) on the expected requests; their coefficients are
     written into ``eff``, ``eff_a``, ``eff_l`` (working copies) and the queue's day into
     ``out_service (T+1, V, 8)``.
@@ -489,7 +559,8 @@ def _mean_field(n_days, x0, arrivals, arrival_stage, p0, q, qa, ql, eff, eff_a, 
                 for s in range(S):
                     if target[j, g, s]:
                         n_new += (x[g, s, 0] + x[g, s, 1]) * delivery[t, j]
-            _service_day(n_new, backlog[v], svc_capacity[t, v], svc_aday[v], svc_loss[v], out_service[t, v])
+            _service_day(n_new, backlog[v], svc_agents[t, v], svc_params[v, 0], svc_params[v, 1], svc_params[v, 2],
+                         svc_loss[v], out_service[t, v])
             backlog[v] = out_service[t, v, 3]
             _service_coefficients(t, v, svc_tp, delivery, base_eff, eff, eff_a, eff_l, out_service[t, v])
         _day_pairs(t, shares, p0, q, qa, ql, eff, eff_a, eff_l, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day,

@@ -106,9 +106,12 @@ class CompiledModel:
         Touchpoint index of each service.
     svc_capacity : (T+1, V) float64
         Requests a service can complete each day: agents x open share of the day / mean service time.
-    svc_aday, svc_loss : (V,) float64
-        Day-resolution abandonment probability per day waited (exponential patience with the
-        same mean) and hazard of loss per day waited.
+    svc_agents : (T+1, V) float64
+        Agents on duty each day.
+    svc_params : (V, 3) float64
+        Open share of the day, mean service time and mean patience (inf: none), in days.
+    svc_loss : (V,) float64
+        Hazard of loss per day waited.
     services : tuple of CompiledService
     wom_from, wom_to : (W,) int64
     wom_p, wom_q : (W,) float64
@@ -171,7 +174,8 @@ class CompiledModel:
     eff_loss: np.ndarray
     svc_tp: np.ndarray
     svc_capacity: np.ndarray
-    svc_aday: np.ndarray
+    svc_agents: np.ndarray
+    svc_params: np.ndarray
     svc_loss: np.ndarray
     services: tuple
     pair_src: np.ndarray
@@ -383,7 +387,11 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
     svc_capacity = np.zeros((T + 1, V))
     for v, sv in enumerate(services):
         svc_capacity[:, v] = sv.agents * sv.open_fraction / sv.service_mean
-    svc_aday = np.array([-np.expm1(-1.0 / sv.patience_mean) for sv in services], dtype=np.float64)
+    svc_agents = np.zeros((T + 1, V))
+    for v, sv in enumerate(services):
+        svc_agents[:, v] = sv.agents
+    svc_params = np.array([[sv.open_fraction, sv.service_mean, sv.patience_mean] for sv in services],
+                          dtype=np.float64).reshape(V, 3)
     svc_loss = np.array([sv.wait_loss_rate for sv in services], dtype=np.float64)
 
     # (source, destination) pairs that can fire from each (segment, stage)
@@ -427,7 +435,8 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
         pair_src=pair_src, pair_dst=pair_dst, n_pairs=n_pairs, day_mult=cal.day_mult,
         arrivals_mult=cal.arrivals_mult, revenue_mult=cal.revenue_mult, move_day=move_day, move_from=move_from,
         move_to=move_to, move_share=move_share, qa=qa, ql=ql, eff_abandon=np.zeros((T + 1, J)),
-        eff_loss=np.zeros((T + 1, J)), svc_tp=svc_tp, svc_capacity=svc_capacity, svc_aday=svc_aday, svc_loss=svc_loss,
+        eff_loss=np.zeros((T + 1, J)), svc_tp=svc_tp, svc_capacity=svc_capacity, svc_agents=svc_agents, svc_params=svc_params,
+        svc_loss=svc_loss,
     )
     for a in arrays.values():
         a.setflags(write=False)

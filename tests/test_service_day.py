@@ -1,0 +1,81 @@
+"""The day-resolution service queue (fast and expected-value engines) against queueing theory."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from jsim.kernels._core import _erlang_a, _service_day
+
+
+def erlang_c(c: int, a: float) -> float:
+    """Probability of waiting in M/M/c with offered load a = lambda / mu (closed form)."""
+    top = a**c / math.factorial(c) * c / (c - a)
+    return top / (sum(a**k / math.factorial(k) for k in range(c)) + top)
+
+
+def erlang_a_reference(lam, mu, c, theta, n_max=2000):
+    """Birth-death chain written out with numpy (plain reference)."""
+    death = np.array([min(n, c) * mu + max(n - c, 0) / theta for n in range(1, n_max + 1)])
+    logp = np.concatenate([[0.0], np.cumsum(np.log(lam / death))])
+    p = np.exp(logp - logp.max())
+    p /= p.sum()
+    n = np.arange(n_max + 1)
+    queue = (np.maximum(n - c, 0) * p).sum()
+    return p[c:].sum(), queue / theta / lam, queue / lam
+
+
+@pytest.mark.parametrize("c, lam, mu", [(1, 0.5, 1.0), (3, 2.4, 1.0), (10, 90.0, 10.0)])
+def test_erlang_c_without_patience(c, lam, mu):
+    out = np.zeros(4)
+    _erlang_a(lam, mu, c, math.inf, out)
+    pw = erlang_c(c, lam / mu)
+    assert out[0] == pytest.approx(pw, rel=1e-9)
+    assert out[1] == 0.0
+    assert out[2] == pytest.approx(pw / (c * mu - lam), rel=1e-9)
+    assert out[3] == 1.0
+
+
+@pytest.mark.parametrize("c, lam, mu, theta", [(3, 3.0, 1.0, 2.0), (2, 10.0, 1.0, 0.5), (5, 2.0, 1.0, 10.0)])
+def test_erlang_a_with_patience(c, lam, mu, theta):
+    out = np.zeros(4)
+    _erlang_a(lam, mu, c, theta, out)
+    pw, pab, wq = erlang_a_reference(lam, mu, c, theta)
+    assert out[:3] == pytest.approx([pw, pab, wq], rel=1e-9)
+
+
+def test_overloaded_without_patience_has_no_steady_state():
+    out = np.ones(4)
+    _erlang_a(5.0, 1.0, 3, math.inf, out)
+    assert out[3] == 0.0
+
+
+def test_closed_hours_abandonment():
+    # open 9-18 (0.375 of the day), patience 6 minutes: a request arriving while closed waits
+    # tau ~ U(0, 0.625 day) for opening; it survives with probability E[exp(-tau / patience)]
+    patience = 6 / 1440
+    out = np.zeros(8)
+    _service_day(1000.0, 0.0, 50, 0.375, 1 / 1440, patience, 0.0, out)
+    closed = 0.625
+    survive = patience / closed * (1 - math.exp(-closed / patience))
+    assert out[1] >= closed * (1 - survive)
+    assert out[0] + out[1] == pytest.approx(1.0, rel=1e-12)
+    # with plenty of agents almost nobody who reaches the open desk abandons
+    assert out[1] - closed * (1 - survive) < 1e-3
+
+
+def test_more_agents_never_serve_fewer():
+    served = []
+    for c in range(1, 10):
+        out = np.zeros(8)
+        _service_day(400.0, 0.0, c, 0.5, 0.1 / 24, 0.2, 0.5, out)
+        served.append(out[0])
+    assert np.all(np.diff(served) >= -1e-12)
+
+
+def test_no_agents():
+    out = np.zeros(8)
+    _service_day(100.0, 0.0, 0, 0.5, 0.01, 0.1, 1.0, out)
+    assert out[0] == 0.0 and out[1] == 1.0 and out[4] == 0.0
