@@ -12,11 +12,10 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 from click.testing import CliRunner
 
 import jsim
-from conftest import ROOT, Z, assert_close, build, normal_cells
+from conftest import ROOT, assert_close, build, normal_cells
 from jsim.engine.des import run_des
 
 # -- DES vs the expected-value engine (exact without word of mouth) ----------------------------
