@@ -186,6 +186,7 @@ def service_table(result) -> list[dict]:
 
     Day-resolution engines report expectations of their daily queue model; the discrete-event
     engine reports what its queues recorded (see :class:`~jsim.engine.SimulationResult`).
+    Utilisation is busy agent-time over available agent-time over the whole horizon.
     """
     if not result.service:
         return []
@@ -196,7 +197,8 @@ def service_table(result) -> list[dict]:
             continue
         req = rec["requests"][:, 1:]
         total = req.sum(axis=1)
-        open_days = rec["utilisation"][:, 1:] > 0
+        v = result.model.service_names.index(name)
+        capacity = result.model.svc_capacity[1:, v].sum()  # agent-time available, in requests
         rows.append({
             "service": name,
             "requests": estimate(total).as_dict(),
@@ -204,11 +206,21 @@ def service_table(result) -> list[dict]:
             "abandoned": estimate(rec["abandoned"][:, 1:].sum(axis=1)).as_dict(),
             "abandonment_rate": estimate(_safe_div((req * rec["p_abandon"][:, 1:]).sum(axis=1), total)).as_dict(),
             "mean_wait_hours": estimate(24 * _safe_div((req * rec["mean_wait"][:, 1:]).sum(axis=1), total)).as_dict(),
-            "utilisation": estimate([u[o].mean() if o.any() else 0.0 for u, o in zip(rec["utilisation"][:, 1:], open_days)]).as_dict(),
+            "utilisation": estimate(_safe_div(rec["served"][:, 1:].sum(axis=1), capacity)).as_dict(),
             "lost_while_waiting": estimate((req * rec["p_loss"][:, 1:]).sum(axis=1)).as_dict(),
             "resolution": "day",
         })
     return rows
+
+
+def _busy_share(times, busy, available) -> float:
+    """Busy agent-time over available agent-time of a desk's step functions (row i holds from times[i])."""
+    times = np.asarray(times, dtype=np.float64)
+    if times.size < 2:
+        return math.nan
+    dt = np.diff(times)
+    avail = float((np.asarray(available[:-1], dtype=np.float64) * dt).sum())
+    return float((np.asarray(busy[:-1], dtype=np.float64) * dt).sum()) / avail if avail > 0 else math.nan
 
 
 def _des_service_row(name: str, rec: dict) -> dict:
@@ -224,7 +236,7 @@ def _des_service_row(name: str, rec: dict) -> dict:
         "abandoned": estimate(abandoned).as_dict(),
         "abandonment_rate": estimate(_safe_div(abandoned, n_req)).as_dict(),
         "mean_wait_hours": estimate([24 * w.mean() for w in waits]).as_dict(),
-        "utilisation": estimate([float(np.mean(u)) for u in rec["utilisation"]]).as_dict(),
+        "utilisation": estimate([_busy_share(t, b, a) for t, b, a in zip(rec["times"], rec["n_busy"], rec["n_available"])]).as_dict(),
         "lost_while_waiting": estimate([float(np.sum(m)) for m in rec["lost_waiting"]]).as_dict(),
         "resolution": "event",
     }

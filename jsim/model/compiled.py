@@ -212,6 +212,10 @@ class CompiledModel:
         return ("organic",) + self.touchpoint_names + wom + moves
 
     @property
+    def service_names(self) -> tuple[str, ...]:
+        return tuple(sv.name for sv in self.services)
+
+    @property
     def is_coupled(self) -> bool:
         """True when hazards depend on the population state (word of mouth, service queues)."""
         return self.n_wom > 0 or len(self.services) > 0
