@@ -53,29 +53,45 @@ def test_overloaded_without_patience_has_no_steady_state():
 
 
 def test_closed_hours_abandonment():
-    # open 9-18 (0.375 of the day), patience 6 minutes: a request arriving while closed waits
-    # tau ~ U(0, 0.625 day) for opening; it survives with probability E[exp(-tau / patience)]
+    # open 9-18 (0.375 of the day), requests spread evenly over the day (hazard -> 0), patience
+    # 6 minutes: a request made while closed waits tau ~ U(0, 0.625 day) for opening (the two
+    # closed intervals joined); it survives with probability E[exp(-tau / patience)]
     patience = 6 / 1440
     out = np.zeros(8)
-    _service_day(1000.0, 0.0, 50, 0.375, 1 / 1440, patience, 0.0, out)
+    _service_day(1000.0, 0.0, 50, 9 / 24, 18 / 24, 1 / 1440, patience, 0.0, 1e-12, out)
     closed = 0.625
     survive = patience / closed * (1 - math.exp(-closed / patience))
-    assert out[1] >= closed * (1 - survive)
+    assert out[1] >= closed * (1 - survive) - 1e-6
     assert out[0] + out[1] == pytest.approx(1.0, rel=1e-12)
     # with plenty of agents almost nobody who reaches the open desk abandons
-    assert out[1] - closed * (1 - survive) < 1e-3
+    assert abs(out[1] - closed * (1 - survive)) < 1e-3
 
 
 def test_more_agents_never_serve_fewer():
     served = []
     for c in range(1, 10):
         out = np.zeros(8)
-        _service_day(400.0, 0.0, c, 0.5, 0.1 / 24, 0.2, 0.5, out)
+        _service_day(400.0, 0.0, c, 0.25, 0.75, 0.1 / 24, 0.2, 0.5, 0.3, out)
         served.append(out[0])
     assert np.all(np.diff(served) >= -1e-12)
 
 
 def test_no_agents():
     out = np.zeros(8)
-    _service_day(100.0, 0.0, 0, 0.5, 0.01, 0.1, 1.0, out)
+    _service_day(100.0, 0.0, 0, 0.25, 0.75, 0.01, 0.1, 1.0, 0.3, out)
     assert out[0] == 0.0 and out[1] == 1.0 and out[4] == 0.0
+
+
+def test_arrival_timing_follows_the_exponential_clock():
+    from jsim.kernels._core import _arrival_timing
+
+    # a request clock of daily hazard h puts its request at x with density h exp(-h x) / (1 - exp(-h))
+    for h in (1e-12, 0.2, 2.0):
+        share, _, _ = _arrival_timing(0.375, 0.75, h, math.inf)
+        exact = (math.exp(-h * 0.375) - math.exp(-h * 0.75)) / -math.expm1(-h) if h > 1e-9 else 0.375
+        assert share == pytest.approx(exact, rel=1e-12)
+    # infinitely patient: everyone made while closed waits for opening
+    _, surv, waited = _arrival_timing(0.375, 0.75, 1e-12, math.inf)
+    assert surv == 1.0
+    # mean wait of the closed ones: before 9:00 average 4.5 h, after 18:00 average 6 h + 9 h
+    assert waited * 24 == pytest.approx((9 * 4.5 + 6 * 12.0) / 15, rel=1e-4)

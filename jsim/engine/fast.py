@@ -191,8 +191,9 @@ def _run_coupled(model, arrivals, seq, chunk_size, progress):
             start[:, model.arrival_stage] += arrivals[t]
             for v, j in enumerate(model.svc_tp):
                 n_new = float((start * model.target[j]).sum() * model.delivery[t, j])
+                req_hazard = -np.log1p(-min(model.delivery[t, j], 1.0 - 1e-16))
                 _service_day(n_new, backlog[v], model.svc_agents[t, v], *model.svc_params[v], model.svc_loss[v],
-                             service[t, v])
+                             req_hazard, service[t, v])
                 backlog[v] = service[t, v, 3]
                 _service_coefficients(t, v, model.svc_tp, model.delivery, model.exposure_effect, eff, eff_a, eff_l,
                                       service[t, v])

@@ -417,31 +417,69 @@ def _erlang_a(lam, mu, c, theta, out):
 
 
 @njit(cache=True)
-def _service_day(n_new, backlog, agents, open_fraction, service_mean, patience, loss_rate, out):
+def _arrival_timing(open_from, open_to, hazard, patience):
+    """When in the day requests come, for a request clock of daily ``hazard``.
+
+    A request made on a day falls at x in [0, 1) with density ``h exp(-h x) / (1 - exp(-h))``
+    (the exponential clock of ``docs/model.md``; uniform as h -> 0). Returns the share made while
+    open, and for those made while closed (before opening: wait ``open_from - x``; after
+    closing: wait ``1 - x + open_from``) the probability of still waiting at opening, with
+    exponential patience of mean ``patience`` days, and the mean time waited ``E[min(wait,
+    patience)]`` (midpoint rule on 200 points per closed interval; the share is exact).
+    """
+    def density(x):
+        if hazard < 1e-9:
+            return 1.0
+        return hazard * math.exp(-hazard * x) / -math.expm1(-hazard)
+
+    finite = not math.isinf(patience)
+    n = 200
+    p_closed = 0.0
+    surv = 0.0
+    waited = 0.0
+    for lo, hi, shift in ((0.0, open_from, open_from), (open_to, 1.0, 1.0 + open_from)):
+        width = (hi - lo) / n
+        for i in range(n):
+            x = lo + (i + 0.5) * width
+            w = shift - x
+            mass = density(x) * width
+            p_closed += mass
+            if finite:
+                surv += mass * math.exp(-w / patience)
+                waited += mass * patience * -math.expm1(-w / patience)
+            else:
+                surv += mass
+                waited += mass * w
+    if p_closed <= 0.0:
+        return 1.0, 1.0, 0.0
+    # the share made while open, exactly: F(b) - F(a) with F(x) = (1 - exp(-h x)) / (1 - exp(-h))
+    if hazard < 1e-9:
+        share_open = open_to - open_from
+    else:
+        share_open = (math.exp(-hazard * open_from) - math.exp(-hazard * open_to)) / -math.expm1(-hazard)
+    return share_open, surv / p_closed, waited / p_closed
+
+
+@njit(cache=True)
+def _service_day(n_new, backlog, agents, open_from, open_to, service_mean, patience, loss_rate, req_hazard, out):
     """One day of a service queue at day resolution. Draws nothing.
 
-    ``n_new`` requests arrive over the whole day; those arriving while closed wait for opening
+    ``n_new`` requests come over the day as an exponential clock of daily hazard ``req_hazard``
+    would make them (:func:`_arrival_timing`); those made while closed wait for opening
     (abandoning if their patience, exponential with mean ``patience`` days, runs out first) and,
     with ``backlog`` carried from earlier days, join the open-hours queue: a stationary
     M/M/c+M queue (Erlang-A) with ``agents`` agents, mean service time ``service_mean`` days and
-    arrivals spread over the ``open_fraction`` of the day the desk is open. Without patience and
-    with more work than the agents can do, the surplus is carried to tomorrow (FIFO, served
-    first). Waiting ``w`` days loses the customer with probability ``1 - exp(-loss_rate * w)``.
-    Writes into ``out (8,)`` the fate of one of today's requests, ``p_served, p_abandon,
-    p_loss``, then the queue's ``backlog`` after today, ``served``, ``abandoned``,
-    ``utilisation`` and ``mean_wait`` (days) of today's requests.
+    arrivals spread over the opening hours ``[open_from, open_to)`` (fractions of the day).
+    Without patience and with more work than the agents can do, the surplus is carried to
+    tomorrow (FIFO, served first). Waiting ``w`` days loses the customer with probability
+    ``1 - exp(-loss_rate * w)``. Writes into ``out (8,)`` the fate of one of today's requests,
+    ``p_served, p_abandon, p_loss``, then the queue's ``backlog`` after today, ``served``,
+    ``abandoned``, ``utilisation`` and ``mean_wait`` (days) of today's requests.
     """
-    closed = 1.0 - open_fraction
+    open_fraction = open_to - open_from
+    open_share, s_closed, w_closed = _arrival_timing(open_from, open_to, req_hazard, patience)
+    closed = 1.0 - open_share
     finite = not math.isinf(patience)
-    # requests arriving while closed: wait tau ~ U(0, closed) until opening, or abandon first
-    if closed <= 0.0:
-        s_closed, w_closed = 1.0, 0.0
-    elif finite:
-        x = closed / patience
-        s_closed = -math.expm1(-x) / x
-        w_closed = patience * (1.0 - s_closed)  # E[min(tau, patience)]
-    else:
-        s_closed, w_closed = 1.0, 0.5 * closed
     lost_closed = n_new * closed * (1.0 - s_closed)
     entering = n_new - lost_closed + backlog
     mu = 1.0 / service_mean
@@ -474,8 +512,8 @@ def _service_day(n_new, backlog, agents, open_fraction, service_mean, patience, 
     p_reach = 1.0 - closed * (1.0 - s_closed)  # a request that gets to the open-hours queue
     out[0] = p_reach * f_today
     out[1] = closed * (1.0 - s_closed) + p_reach * p_ab_open
-    w_all = closed * w_closed + p_reach * wq
-    out[2] = closed * -math.expm1(-loss_rate * (w_closed + p_reach * wq)) + (1.0 - closed) * -math.expm1(-loss_rate * wq)
+    w_all = closed * (w_closed + s_closed * wq) + (1.0 - closed) * wq
+    out[2] = closed * -math.expm1(-loss_rate * (w_closed + s_closed * wq)) + (1.0 - closed) * -math.expm1(-loss_rate * wq)
     out[3] = carry
     out[4] = served
     out[5] = lost_closed + entering * p_ab_open
@@ -501,8 +539,8 @@ def _mean_field(n_days, x0, arrivals, arrival_stage, p0, q, qa, ql, eff, eff_a, 
     """Expected-value propagation of the same model, day by day. Draws no random numbers.
 
     ``arrivals (T+1, G)``: expected arrivals per day and segment.
-    Service touchpoints ``svc_tp (V,)`` (agents ``svc_agents (T+1, V)``, ``svc_params (V, 3)``
-    open share of the day, mean service time and mean patience in days, loss rate per day
+    Service touchpoints ``svc_tp (V,)`` (agents ``svc_agents (T+1, V)``, ``svc_params (V, 4)``
+    opening and closing time, mean service time and mean patience in days, loss rate per day
     waited ``svc_loss (V,)``) run a
     day-resolution queue (:func:`_service_day`) on the expected requests; their coefficients are
     written into ``eff``, ``eff_a``, ``eff_l`` (working copies) and the queue's day into
@@ -560,7 +598,8 @@ def _mean_field(n_days, x0, arrivals, arrival_stage, p0, q, qa, ql, eff, eff_a, 
                     if target[j, g, s]:
                         n_new += (x[g, s, 0] + x[g, s, 1]) * delivery[t, j]
             _service_day(n_new, backlog[v], svc_agents[t, v], svc_params[v, 0], svc_params[v, 1], svc_params[v, 2],
-                         svc_loss[v], out_service[t, v])
+                         svc_params[v, 3], svc_loss[v], -math.log1p(-min(delivery[t, j], 1.0 - 1e-16)),
+                         out_service[t, v])
             backlog[v] = out_service[t, v, 3]
             _service_coefficients(t, v, svc_tp, delivery, base_eff, eff, eff_a, eff_l, out_service[t, v])
         _day_pairs(t, shares, p0, q, qa, ql, eff, eff_a, eff_l, day_mult, is_purchase, wom_p, wom_q, wom_mult, move_day,

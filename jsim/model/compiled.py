@@ -108,8 +108,9 @@ class CompiledModel:
         Requests a service can complete each day: agents x open share of the day / mean service time.
     svc_agents : (T+1, V) float64
         Agents on duty each day.
-    svc_params : (V, 3) float64
-        Open share of the day, mean service time and mean patience (inf: none), in days.
+    svc_params : (V, 4) float64
+        Opening and closing time (fractions of the day), mean service time and mean patience
+        (inf: none), in days.
     svc_loss : (V,) float64
         Hazard of loss per day waited.
     services : tuple of CompiledService
@@ -394,8 +395,8 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
     svc_agents = np.zeros((T + 1, V))
     for v, sv in enumerate(services):
         svc_agents[:, v] = sv.agents
-    svc_params = np.array([[sv.open_fraction, sv.service_mean, sv.patience_mean] for sv in services],
-                          dtype=np.float64).reshape(V, 3)
+    svc_params = np.array([[sv.open_from, sv.open_to, sv.service_mean, sv.patience_mean] for sv in services],
+                          dtype=np.float64).reshape(V, 4)
     svc_loss = np.array([sv.wait_loss_rate for sv in services], dtype=np.float64)
 
     # (source, destination) pairs that can fire from each (segment, stage)
