@@ -105,15 +105,69 @@ def segment_rows(summary: dict) -> tuple[list[str], list[list]]:
 
 
 def service_rows(summary: dict) -> tuple[list[str], list[list]]:
-    """One row per service touchpoint (means and 95% bounds)."""
-    keys = ["requests", "served", "abandoned", "abandonment_rate", "mean_wait_hours", "utilisation", "lost_while_waiting"]
+    """One row per service touchpoint (means and 95% bounds; blank where an engine cannot tell)."""
+    keys = ["requests", "served", "abandoned", "abandonment_rate", "mean_wait_hours", "utilisation", "lost_while_waiting",
+            "moved_after_abandoning", "wait_p50_minutes", "wait_p90_minutes"]
     header = ["service", "resolution"] + [f"{k}{suffix}" for k in keys for suffix in ("", "_low", "_high")]
     rows = []
     for sv in summary["services"]:
         row = [sv["service"], sv["resolution"]]
         for k in keys:
-            row += [_clean(sv[k]["mean"]), _clean(sv[k]["low"]), _clean(sv[k]["high"])]
+            est = sv.get(k) or {"mean": None, "low": None, "high": None}
+            row += [_clean(est["mean"]), _clean(est["low"]), _clean(est["high"])]
         rows.append(["" if v is None else v for v in row])
+    return header, rows
+
+
+def service_daily_rows(result) -> tuple[list[str], list[list]]:
+    """Per service and day (replication means): requests, served, abandoned, queue, utilisation, wait.
+
+    Day-resolution engines: expected counts of their daily queue, ``queue`` the backlog carried
+    overnight. Discrete-event engine: requests counted, ``queue`` the time-average queue length
+    of the day; served, abandoned and wait are blank (see waits.csv).
+    """
+    header = ["day", "service", "requests", "served", "abandoned", "queue", "utilisation", "mean_wait_hours"]
+    rows = []
+    T = result.model.n_days
+    for name, rec in (result.service or {}).items():
+        if "waits_served" in rec:
+            req = np.mean([np.asarray(r, dtype=np.float64) for r in rec["requests"]], axis=0)
+            util = np.mean([np.asarray(u, dtype=np.float64) for u in rec["utilisation"]], axis=0)
+            queue = np.mean([_daily_average(t, q, T) for t, q in zip(rec["times"], rec["queue_length"])], axis=0)
+            for t in range(1, T + 1):
+                rows.append([t, name, round(float(req[t]), 6), "", "", round(float(queue[t]), 6),
+                             round(float(util[t]), 6), ""])
+        else:
+            mean = {k: np.asarray(v, dtype=np.float64).mean(axis=0) for k, v in rec.items()}
+            for t in range(1, T + 1):
+                rows.append([t, name] + [round(float(mean[k][t]), 6) for k in ("requests", "served", "abandoned", "backlog",
+                                                                               "utilisation")]
+                            + [round(24 * float(mean["mean_wait"][t]), 6) if np.isfinite(mean["mean_wait"][t]) else ""])
+    return header, rows
+
+
+def _daily_average(times, values, n_days: int) -> np.ndarray:
+    """(T+1,) time-average over each day (t-1, t] of a step function (row i holds from times[i])."""
+    times = np.asarray(times, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    out = np.zeros(n_days + 1)
+    edges = np.append(times, max(n_days, times[-1] if times.size else 0.0))
+    for t in range(1, n_days + 1):
+        lo, hi = np.clip(edges[:-1], t - 1, t), np.clip(edges[1:], t - 1, t)
+        out[t] = float((values * (hi - lo)).sum())
+    return out
+
+
+def wait_rows(result) -> tuple[list[str], list[list]]:
+    """Every waiting time a discrete-event run recorded: service, replication, outcome, minutes."""
+    header = ["service", "replication", "outcome", "wait_minutes"]
+    rows = []
+    for name, rec in (result.service or {}).items():
+        if "waits_served" not in rec:
+            continue
+        for r, (served, abandoned) in enumerate(zip(rec["waits_served"], rec["waits_abandoned"])):
+            rows += [[name, r, "served", round(1440 * float(w), 6)] for w in served]
+            rows += [[name, r, "abandoned", round(1440 * float(w), 6)] for w in abandoned]
     return header, rows
 
 
@@ -127,7 +181,9 @@ def write_run(out_dir, summary: dict, result) -> list[Path]:
     written.append(out / "summary.json")
     tables = [("daily.csv", daily_rows(result)), ("flows.csv", flow_rows(result)), ("segments.csv", segment_rows(summary))]
     if summary.get("services"):
-        tables.append(("services.csv", service_rows(summary)))
+        tables += [("services.csv", service_rows(summary)), ("service_daily.csv", service_daily_rows(result))]
+        if result.engine == "des":
+            tables.append(("waits.csv", wait_rows(result)))
     for name, table in tables:
         atomic_write(out / name, _csv(*table))
         written.append(out / name)

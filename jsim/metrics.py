@@ -208,6 +208,9 @@ def service_table(result) -> list[dict]:
             "mean_wait_hours": estimate(24 * _safe_div((req * rec["mean_wait"][:, 1:]).sum(axis=1), total)).as_dict(),
             "utilisation": estimate(_safe_div(rec["served"][:, 1:].sum(axis=1), capacity)).as_dict(),
             "lost_while_waiting": estimate((req * rec["p_loss"][:, 1:]).sum(axis=1)).as_dict(),
+            "moved_after_abandoning": None,
+            "wait_p50_minutes": None,
+            "wait_p90_minutes": None,
             "resolution": "day",
         })
     return rows
@@ -238,6 +241,9 @@ def _des_service_row(name: str, rec: dict) -> dict:
         "mean_wait_hours": estimate([24 * w.mean() for w in waits]).as_dict(),
         "utilisation": estimate([_busy_share(t, b, a) for t, b, a in zip(rec["times"], rec["n_busy"], rec["n_available"])]).as_dict(),
         "lost_while_waiting": estimate([float(np.sum(m)) for m in rec["lost_waiting"]]).as_dict(),
+        "moved_after_abandoning": estimate([float(np.sum(m)) for m in rec["abandon_moves"]]).as_dict(),
+        "wait_p50_minutes": estimate([1440 * float(np.quantile(w, 0.5)) for w in waits]).as_dict(),
+        "wait_p90_minutes": estimate([1440 * float(np.quantile(w, 0.9)) for w in waits]).as_dict(),
         "resolution": "event",
     }
 

@@ -123,3 +123,26 @@ def test_bundled_scenarios_validate():
     assert files, "scenarios/ must ship scenario files"
     res = CliRunner().invoke(main, ["validate", *files])
     assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize("engine", ["fast", "des"])
+def test_service_outputs(tmp_path, engine):
+    out = tmp_path / engine
+    res = CliRunner().invoke(main, ["run", str(ROOT / "scenarios" / "support_understaffed.toml"), "-n", "1500", "-d", "20",
+                                    "--engine", engine, "-r", "2", "-q", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "Service touchpoints" in res.output
+    services = pd.read_csv(out / "services.csv")
+    daily = pd.read_csv(out / "service_daily.csv")
+    assert services["service"].tolist() == ["support_chat"]
+    assert daily["day"].tolist() == list(range(1, 21))
+    assert daily["requests"].sum() == pytest.approx(services.loc[0, "requests"], rel=1e-9)
+    assert ((daily["utilisation"] >= 0) & (daily["utilisation"] <= 1)).all()
+    summary = json.loads((out / "summary.json").read_text())
+    if engine == "des":
+        waits = pd.read_csv(out / "waits.csv")
+        assert set(waits["outcome"]) <= {"served", "abandoned"} and (waits["wait_minutes"] >= 0).all()
+        n = summary["services"][0]
+        assert len(waits) == pytest.approx(2 * (n["served"]["mean"] + n["abandoned"]["mean"]))
+    else:
+        assert not (out / "waits.csv").exists()
