@@ -134,3 +134,19 @@ def test_calendar_multipliers_that_break_probabilities_are_rejected():
     with pytest.raises(ScenarioError) as info:
         compile_scenario(parse_scenario(data))
     assert "email" in str(info.value) and "on day 2" in str(info.value)
+
+
+def test_initial_counts_set_the_population():
+    data = {"stages": [{"name": "a"}, {"name": "b"}, {"name": "c", "absorbing": True}],
+            "segments": [{"name": "x", "share": 0.3}, {"name": "y", "share": 0.7}],
+            "population": {"initial": {"a": 701, "b": 299}, "days": 5}}
+    model = compile_scenario(parse_scenario(data))
+    assert model.n_customers == 1000
+    assert model.initial.sum(axis=0).tolist() == [701, 299, 0]  # per-stage counts exactly as given
+    assert compile_scenario(parse_scenario(data), customers=100).initial.sum(axis=0).tolist() == [70, 30, 0]
+    data["population"]["customers"] = 500
+    with pytest.raises(ScenarioError, match="initial counts sum to 1000 customers but customers = 500"):
+        parse_scenario(data)
+    data["population"] = {"initial": {"a": 0.5, "b": 0.6}}
+    with pytest.raises(ScenarioError, match="must sum to 1 \\(or be whole-number counts\\), got 1.1"):
+        parse_scenario(data)

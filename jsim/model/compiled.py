@@ -267,7 +267,9 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
         raise ScenarioError(ScenarioIssue("--days", f"must be a whole number within [1, 100000], got {days!r}", "e.g. --days 90"))
     sc = scenario
     T = int(days if days is not None else sc.population.days)
-    N = int(customers if customers is not None else sc.population.customers)
+    pop = sc.population
+    default_n = int(sum(pop.initial.values())) if pop.initial_counts else pop.customers
+    N = int(customers if customers is not None else default_n)
     stage_names = tuple(s.name for s in sc.stages)
     sidx = {n: i for i, n in enumerate(stage_names)}
     S = len(stage_names)
@@ -361,14 +363,21 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
         names = w.advocates if w.advocates is not None else [s.name for s in sc.stages if s.advocate]
         wom_advocate[i, [sidx[n] for n in names]] = True
 
-    pop = sc.population
     stage_share = np.zeros(S)
     if pop.initial is None:
         stage_share[0] = 1.0
     else:
         for n, v in pop.initial.items():
             stage_share[sidx[n]] = v
-    initial = largest_remainder(N, seg_share[:, None] * stage_share[None, :])
+        stage_share /= stage_share.sum() if stage_share.sum() > 0 else 1.0
+    if pop.initial_counts:
+        # counts per stage as given (rescaled by largest remainder under --customers), each split over segments
+        counts = np.array([pop.initial.get(n, 0) for n in stage_names], dtype=np.int64)
+        if N != default_n:
+            counts = largest_remainder(N, counts)
+        initial = np.stack([largest_remainder(int(c), seg_share) for c in counts], axis=1)
+    else:
+        initial = largest_remainder(N, seg_share[:, None] * stage_share[None, :])
     arrival_stage = sidx[pop.arrival_stage] if pop.arrival_stage is not None else 0
 
     E = len(cal.moves)

@@ -161,8 +161,13 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
         for key in pop.initial:
             stage_ref(f"population.initial.{key}", key)
         total = sum(pop.initial.values())
-        if abs(total - 1.0) > 1e-6:
-            add("population.initial", f"stage shares must sum to 1, got {total:.6g}", "rescale the shares so they add up to 1")
+        if pop.initial_counts:
+            if "customers" in pop.model_fields_set and pop.customers != int(total):
+                add("population", f"initial counts sum to {int(total)} customers but customers = {pop.customers}",
+                    "drop customers (the counts set the size) or make them agree")
+        elif abs(total - 1.0) > 1e-6:
+            add("population.initial", f"stage shares must sum to 1 (or be whole-number counts), got {total:.6g}",
+                "rescale the shares so they add up to 1, or give counts of customers")
     if pop.arrival_stage is not None:
         stage_ref("population.arrival_stage", pop.arrival_stage)
 

@@ -212,9 +212,20 @@ class Population(_Strict):
 
     customers: Annotated[int, Field(ge=0)] = Field(10_000, description="Customers on day 0.")
     days: Annotated[int, Field(ge=1, le=100_000)] = Field(90, description="Horizon in days.")
-    initial: dict[str, Probability] | None = Field(None, description="Share of day-0 customers per stage; default all in the first stage.")
+    initial: dict[str, NonNegative] | None = Field(
+        None, description="Day-0 customers per stage: shares summing to 1, or whole-number counts (which then set the "
+                          "population size); default everyone in the first stage.")
     arrivals_per_day: NonNegative = Field(0.0, description="Mean daily arrivals of new prospects (Poisson).")
     arrival_stage: Name | None = Field(None, description="Stage new arrivals join; default the first stage.")
+
+    @property
+    def initial_counts(self) -> bool:
+        """True when ``initial`` gives counts of customers rather than shares."""
+        if not self.initial:
+            return False
+        values = list(self.initial.values())
+        shares = all(v <= 1 for v in values) and abs(sum(values) - 1.0) <= 1e-6
+        return not shares and all(float(v).is_integer() for v in values)
 
 
 class WordOfMouth(_Strict):
