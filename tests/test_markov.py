@@ -293,3 +293,28 @@ def test_constant_reach_touchpoints_give_the_combined_matrix():
     np.testing.assert_array_equal(fast.credits[0].sum(axis=0), fast.flows[0].sum(axis=0))
     support = model.touchpoint_index["support"] + 1
     assert fast.credits[0, support].sum() == fast.credits[0, support, 2, 3] > 0
+
+
+def test_a_full_markov_matrix_with_its_diagonal_is_accepted():
+    """Rows of a full matrix (staying probabilities and absorbing rows included) mean the same chain."""
+    import jsim
+
+    P = np.array([[0.7, 0.2, 0.1], [0.0, 0.6, 0.4], [0.0, 0.0, 1.0]])
+    names = ["a", "b", "gone"]
+    full = {"stages": [{"name": "a"}, {"name": "b"}, {"name": "gone", "absorbing": True}],
+            "transitions": [{"from": names[i], "to": names[j], "p": float(P[i, j])}
+                            for i in range(3) for j in range(3) if P[i, j] > 0],
+            "population": {"customers": 1000, "days": 12}}
+    sparse = dict(full, transitions=[t for t in full["transitions"] if t["from"] != t["to"]])
+    a = jsim.simulate(build(full), engine="mean-field").stage_occupancy[0]
+    b = jsim.simulate(build(sparse), engine="mean-field").stage_occupancy[0]
+    np.testing.assert_array_equal(a, b)
+    expected = 1000 * np.array([1.0, 0, 0]) @ np.linalg.matrix_power(P, 12)
+    np.testing.assert_allclose(a[-1], expected, rtol=1e-12)
+    from jsim.errors import ScenarioError
+    from jsim.spec import parse_scenario
+
+    bad = dict(full, transitions=full["transitions"] + [])
+    bad["transitions"] = [dict(t, p=0.8) if (t["from"], t["to"]) == ("a", "a") else t for t in full["transitions"]]
+    with pytest.raises(ScenarioError, match="row of stage 'a'"):
+        parse_scenario(bad)

@@ -292,7 +292,8 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
 
     base = np.zeros((S, S))
     for t in sc.transitions:
-        base[sidx[t.from_], sidx[t.to]] = t.p
+        if t.from_ != t.to:  # an entry from a stage to itself states the staying probability: implied anyway
+            base[sidx[t.from_], sidx[t.to]] = t.p
     p0 = base[None, :, :] * trans_mult[:, None, None]
 
     tps = sc.touchpoints

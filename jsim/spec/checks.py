@@ -53,12 +53,22 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
             return False
         return True
 
-    def check_moves(entries, where: str, same_fix: str) -> dict[str, float]:
-        """Check (from, to, p) entries; return each source stage's outgoing total."""
+    def check_moves(entries, where: str, same_fix: str, stays: dict | None = None) -> dict[str, float]:
+        """Check (from, to, p) entries; return each source stage's outgoing total.
+
+        With ``stays`` (a dict), an entry from a stage to itself is the explicit probability of
+        staying (rows of a full Markov matrix): recorded there, not counted as a move.
+        """
         total: dict[str, float] = defaultdict(float)
         pairs: set[tuple[str, str]] = set()
         for k, e in enumerate(entries):
             eloc = f"{where}[{k}]"
+            if stays is not None and e.from_ == e.to:
+                if stage_ref(f"{eloc}.from", e.from_):
+                    if e.from_ in stays:
+                        add(eloc, f"each (from, to) pair may appear once, got '{e.from_}' -> '{e.to}' again", "merge them")
+                    stays[e.from_] = e.p
+                continue
             if not (stage_ref(f"{eloc}.from", e.from_, leaving=True) & stage_ref(f"{eloc}.to", e.to)):
                 continue
             if e.from_ == e.to:
@@ -83,7 +93,12 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
     max_transition_mult = max([g.transition_multiplier for g in sc.segments] or [1.0])
 
     # baseline transitions
-    out_total = check_moves(sc.transitions, "transitions", "staying is implied: it is 1 minus the stage's outgoing total")
+    stays: dict[str, float] = {}
+    out_total = check_moves(sc.transitions, "transitions", "", stays=stays)
+    for stage, p_stay in stays.items():
+        if p_stay + out_total.get(stage, 0.0) > 1 + _TOL:
+            add("transitions", f"the row of stage '{stage}' (staying {p_stay:.6g} plus moves {out_total.get(stage, 0.0):.6g}) "
+                f"must total <= 1, got {p_stay + out_total.get(stage, 0.0):.6g}", "lower some p values of that stage")
     for stage, total in out_total.items():
         if total * max_transition_mult > 1 + _TOL:
             extra = f" after the largest segment transition_multiplier {max_transition_mult:g}" if max_transition_mult != 1 else ""

@@ -56,7 +56,12 @@ class Stage(_Strict):
 
 
 class Transition(_Strict):
-    """An organic (baseline) daily transition probability between two stages."""
+    """An organic (baseline) daily transition probability between two stages.
+
+    An entry from a stage to itself (the diagonal of a full Markov matrix) states the staying
+    probability; it is checked (the row must total <= 1) but changes nothing, since staying is
+    1 minus the stage's outgoing total anyway.
+    """
 
     from_: Name = Field(alias="from", description="Stage the customer is in.")
     to: Name = Field(description="Stage the customer moves to.")
