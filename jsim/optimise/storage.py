@@ -1,0 +1,482 @@
+"""Where an optimisation study lives: journal file by default, PostgreSQL for many workers.
+
+A study is kept in an Optuna storage so that it outlives the process that runs it:
+
+- default: an Optuna journal file ``<out_dir>/study.journal``. ``resume_study`` continues
+  it after a crash or Ctrl-C; trials a killed process left RUNNING are failed and re-queued
+  with the same parameters and user attributes (so the same replication ``seed``).
+- ``postgresql://user:password@host:port/db`` (or ``sqlite:///file.db``): an
+  ``RDBStorage`` with heartbeats, shared by many ``jsim optimise --worker`` processes on many
+  machines. A worker that stops beating for ``grace_period`` seconds has its RUNNING trial
+  failed and re-queued by whichever worker asks next.
+
+A re-queued trial carries the user attributes of the trial it replaces plus
+``retry_of`` (that trial's number) and ``n_retries``; a trial is re-queued at most
+``max_retry`` times, so one that kills its worker every time cannot loop for ever.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "JOURNAL_NAME",
+    "open_storage",
+    "open_study",
+    "resume_study",
+    "requeue_stale_trials",
+    "remaining_trials",
+    "describe_storage",
+    "resumable",
+    "mark_interrupted",
+]
+
+import functools
+import importlib.util
+import inspect
+import logging
+import os
+import re
+import socket
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import optuna
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import FrozenTrial, TrialState
+
+from jsim.errors import OptimiseError
+
+JOURNAL_NAME = "study.journal"
+WORKER_ATTR = "jsim:worker"  # system attribute: "<host>:<pid>" of the process running a trial
+INTERRUPTED_ATTR = "jsim:interrupted"  # system attribute: trial failed by Ctrl-C, re-run on resume
+
+_logger = logging.getLogger("jsim.optimise")
+
+# URL scheme (before any "+driver") -> (Python module of the default driver, pip package).
+_RDB_DRIVERS = {
+    "postgresql": ("psycopg2", "psycopg2-binary"),
+    "postgres": ("psycopg2", "psycopg2-binary"),
+    "sqlite": ("sqlite3", ""),
+}
+_DRIVER_PACKAGES = {"psycopg2": "psycopg2-binary", "psycopg": "psycopg[binary]", "pg8000": "pg8000"}
+_URL_RE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://")
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class _JournalStorage(JournalStorage):
+    """Journal storage that records which process runs each trial.
+
+    ``resume_study`` uses the record to leave alone trials whose process is still alive on
+    this host, and to fail and re-queue the others.
+    """
+
+    def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
+        trial_id = super().create_new_trial(study_id, template_trial)
+        if template_trial is None or template_trial.state == TrialState.RUNNING:
+            self.set_trial_system_attr(trial_id, WORKER_ATTR, _worker_id())
+        return trial_id
+
+    def set_trial_state_values(self, trial_id, state, values=None) -> bool:
+        changed = super().set_trial_state_values(trial_id, state, values)
+        if changed and state == TrialState.RUNNING:
+            self.set_trial_system_attr(trial_id, WORKER_ATTR, _worker_id())
+        return changed
+
+
+def _redact(url: str) -> str:
+    """The URL with its password replaced by ``***``, for messages."""
+    return re.sub(r"([^/:@]+:)[^@/]*@", r"\1***@", url)
+
+
+def describe_storage(storage: BaseStorage) -> str:
+    """A short human description of a storage (journal path or URL without password)."""
+    if isinstance(storage, JournalStorage):
+        path = getattr(storage._backend, "_file_path", None)
+        return f"journal file {path}" if path else "journal storage"
+    if isinstance(storage, RDBStorage):
+        return _redact(storage.url)
+    return type(storage).__name__
+
+
+def _retry_callback_kwarg() -> str:
+    # Optuna >= 4.9 renamed failed_trial_callback to heartbeat_stale_trial_callback.
+    params = inspect.signature(RDBStorage.__init__).parameters
+    return "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in params else "failed_trial_callback"
+
+
+def open_storage(
+    url_or_path: str | os.PathLike | None,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    heartbeat_interval: int = 30,
+    grace_period: int = 120,
+    max_retry: int = 3,
+) -> BaseStorage:
+    """Open (creating if needed) the storage that holds a study.
+
+    Parameters
+    ----------
+    url_or_path : str, path or None
+        ``None``: the journal file ``<out_dir>/study.journal``. A ``postgresql://`` or
+        ``sqlite:///`` URL: a relational storage with heartbeats. Anything else is a path:
+        a journal file, or a directory in which ``study.journal`` is used.
+    out_dir : str or path, optional
+        Output directory; needed when ``url_or_path`` is ``None``. Created if missing.
+    heartbeat_interval : int
+        Seconds between heartbeats of a running trial (relational storages only).
+    grace_period : int
+        Seconds without a heartbeat after which a RUNNING trial counts as abandoned, is
+        failed and re-queued (relational storages only). Must exceed ``heartbeat_interval``.
+    max_retry : int
+        How many times one trial is re-queued at most.
+
+    Returns
+    -------
+    optuna.storages.BaseStorage
+
+    Raises
+    ------
+    OptimiseError
+        A malformed or unsupported URL, a missing database driver, a database that cannot
+        be reached, or a journal file that cannot be created.
+    """
+    if url_or_path is None:
+        if out_dir is None:
+            raise OptimiseError(
+                "storage: a journal file needs an output directory, got storage=None and "
+                "out_dir=None (pass --out DIR or --storage URL)"
+            )
+        return _open_journal(Path(out_dir) / JOURNAL_NAME)
+    text = os.fspath(url_or_path)
+    match = _URL_RE.match(text)
+    if match is None:
+        if "://" in text or text.startswith(("postgresql:", "postgres:", "sqlite:")):
+            raise OptimiseError(
+                f"storage: a URL must look like postgresql://user:password@host:5432/db or "
+                f"sqlite:///path.db, got {_redact(text)!r}"
+            )
+        path = Path(text)
+        return _open_journal(path / JOURNAL_NAME if path.is_dir() else path)
+    return _open_rdb(text, match["scheme"], heartbeat_interval, grace_period, max_retry)
+
+
+def _open_journal(path: Path) -> JournalStorage:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _JournalStorage(JournalFileBackend(str(path)))
+    except OSError as exc:
+        raise OptimiseError(f"storage: cannot create the journal file {path}: {exc.strerror or exc}") from exc
+
+
+def _open_rdb(url: str, scheme: str, heartbeat_interval: int, grace_period: int, max_retry: int) -> RDBStorage:
+    dialect, _, driver = scheme.lower().partition("+")
+    if dialect not in _RDB_DRIVERS:
+        raise OptimiseError(
+            f"storage: URL scheme must be postgresql:// or sqlite:///, got {scheme + '://'!r} "
+            f"in {_redact(url)!r} (a path without a scheme is a journal file)"
+        )
+    if dialect == "postgres":  # SQLAlchemy dropped the "postgres" alias
+        url = "postgresql" + url[len("postgres"):]
+    module = driver or _RDB_DRIVERS[dialect][0]
+    if importlib.util.find_spec(module) is None:
+        package = _DRIVER_PACKAGES.get(module, module)
+        raise OptimiseError(
+            f"storage: {_redact(url)} needs the database driver {module!r}, which is not installed "
+            f"(pip install {package}, or pip install 'jsim[postgres]')"
+        )
+    if heartbeat_interval <= 0 or grace_period <= heartbeat_interval:
+        raise OptimiseError(
+            f"storage: 0 < heartbeat_interval < grace_period must hold, got "
+            f"heartbeat_interval={heartbeat_interval}, grace_period={grace_period}"
+        )
+    callback = _RequeueCallback(max_retry)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(
+                url,
+                engine_kwargs={"pool_pre_ping": True},
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period,
+                **{_retry_callback_kwarg(): callback},
+            )
+    except Exception as exc:  # sqlalchemy's errors: bad URL, refused connection, auth
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise OptimiseError(f"storage: cannot open {_redact(url)}: {first}") from exc
+
+
+class _RequeueCallback:
+    """Heartbeat-stale callback for RDBStorage: re-queue the trial like the journal path does."""
+
+    def __init__(self, max_retry: int):
+        self.max_retry = max_retry
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        _requeue(study, trial, self.max_retry)
+
+
+def _requeue(study: optuna.Study, trial: FrozenTrial, max_retry: int) -> bool:
+    """Enqueue a copy of a failed trial: same parameters, same user attributes (seed)."""
+    n_retries = int(trial.user_attrs.get("n_retries", 0)) + 1
+    if n_retries > max_retry:
+        _logger.warning(
+            "trial %d failed %d times (max_retry=%d); not re-queued again", trial.number, n_retries, max_retry
+        )
+        return False
+    user_attrs = {**trial.user_attrs, "retry_of": trial.number, "n_retries": n_retries}
+    # A trial killed before it suggested everything keeps the rest in its fixed_params.
+    params = {**trial.system_attrs.get("fixed_params", {}), **trial.params}
+    study.enqueue_trial(params, user_attrs=user_attrs)
+    return True
+
+
+def _is_alive_here(worker: str | None) -> bool:
+    """Whether ``"<host>:<pid>"`` names a live process on this host other than this one."""
+    if not worker:
+        return False
+    host, _, pid_text = worker.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (killed, not yet reaped by its parent) still answers signal 0.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def mark_interrupted(trial: optuna.Trial) -> None:
+    """Record that ``trial`` is being failed by Ctrl-C, so that a resume runs it again.
+
+    Call it from an ``except KeyboardInterrupt`` around an objective run through ask/tell;
+    :func:`resumable` does it for ``study.optimize``.
+    """
+    trial.storage.set_trial_system_attr(trial._trial_id, INTERRUPTED_ATTR, True)
+
+
+def resumable(objective):
+    """Wrap an objective so that a trial cut short by Ctrl-C is re-queued on resume.
+
+    Optuna fails a trial whose objective raises ``KeyboardInterrupt`` and re-raises it;
+    the wrapper marks the trial first, and :func:`resume_study` enqueues it again with the
+    same parameters and seed.
+    """
+
+    @functools.wraps(objective)
+    def wrapped(trial: optuna.Trial):
+        try:
+            return objective(trial)
+        except KeyboardInterrupt:
+            mark_interrupted(trial)
+            raise
+
+    return wrapped
+
+
+def requeue_stale_trials(
+    study: optuna.Study, *, max_retry: int = 3, only_dead_here: bool = False
+) -> list[int]:
+    """Fail the trials a dead process left RUNNING, and enqueue them again with Ctrl-C'd ones.
+
+    A RUNNING trial of a journal storage is left alone when its process (recorded by the
+    storage) is still alive on this host. Relational storages find abandoned trials through
+    heartbeats; there this function triggers Optuna's stale-trial check, whose callback
+    re-queues them. In both, trials failed by Ctrl-C (see :func:`resumable`) and not yet
+    re-queued are enqueued again.
+
+    Parameters
+    ----------
+    study : optuna.Study
+    max_retry : int
+        A trial already re-queued this many times is failed but not re-queued.
+    only_dead_here : bool
+        Touch only trials recorded as run by a process of this host that is gone (for a
+        worker joining while others run); otherwise every RUNNING trial not provably alive.
+
+    Returns
+    -------
+    list of int
+        Numbers of the trials re-queued by this call (not counting those re-queued by a
+        relational storage's heartbeat callback).
+    """
+    storage = study._storage
+    requeued = []
+    if isinstance(storage, JournalStorage):
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            worker = trial.system_attrs.get(WORKER_ATTR)
+            if _is_alive_here(worker):
+                continue
+            if only_dead_here and not (worker and worker.rpartition(":")[0] == socket.gethostname()):
+                continue
+            try:
+                if not storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
+                    continue
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue  # finished meanwhile
+            if _requeue(study, trial, max_retry):
+                requeued.append(trial.number)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+    if not only_dead_here:
+        trials = study.get_trials(deepcopy=False)
+        retried = {t.user_attrs.get("retry_of") for t in trials}
+        for trial in trials:
+            if (
+                trial.state == TrialState.FAIL
+                and trial.system_attrs.get(INTERRUPTED_ATTR)
+                and trial.number not in retried
+                and _requeue(study, trial, max_retry)
+            ):
+                requeued.append(trial.number)
+    return requeued
+
+
+def _study_exists(storage: BaseStorage, study_name: str) -> bool:
+    try:
+        storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return False
+    return True
+
+
+def resume_study(
+    storage: BaseStorage,
+    study_name: str,
+    *,
+    sampler: optuna.samplers.BaseSampler | None = None,
+    pruner: optuna.pruners.BasePruner | None = None,
+    max_retry: int = 3,
+) -> optuna.Study:
+    """Load an existing study and re-queue the trials a killed process left RUNNING.
+
+    Parameters
+    ----------
+    storage : optuna.storages.BaseStorage
+        From :func:`open_storage`.
+    study_name : str
+    sampler, pruner : optional
+        Passed to :func:`optuna.load_study`.
+    max_retry : int
+        A trial is re-queued at most this many times.
+
+    Returns
+    -------
+    optuna.Study
+        The loaded study. How many trials were re-queued is logged on the ``jsim.optimise``
+        logger; :func:`requeue_stale_trials` returns them when the caller needs the list.
+
+    Raises
+    ------
+    OptimiseError
+        No study of that name in the storage.
+    """
+    if not _study_exists(storage, study_name):
+        names = [s.study_name for s in storage.get_all_studies()]
+        known = f"; studies there: {', '.join(map(repr, names))}" if names else "; it holds no study"
+        raise OptimiseError(
+            f"--resume: study {study_name!r} does not exist in {describe_storage(storage)}{known} "
+            f"(drop --resume to start it, or pass the right --study-name / --out)"
+        )
+    study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)
+    requeued = requeue_stale_trials(study, max_retry=max_retry)
+    n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    _logger.info(
+        "resumed study %r from %s: %d trials complete, %d interrupted trials re-queued%s",
+        study_name,
+        describe_storage(storage),
+        n_complete,
+        len(requeued),
+        f" (trials {', '.join(map(str, requeued))})" if requeued else "",
+    )
+    return study
+
+
+def open_study(
+    storage: BaseStorage,
+    study_name: str,
+    *,
+    directions: Sequence[str] = ("maximize",),
+    sampler: optuna.samplers.BaseSampler | None = None,
+    pruner: optuna.pruners.BasePruner | None = None,
+    resume: bool = False,
+    worker: bool = False,
+    max_retry: int = 3,
+) -> optuna.Study:
+    """Create a new study, resume an existing one, or join one as a worker.
+
+    Parameters
+    ----------
+    storage : optuna.storages.BaseStorage
+        From :func:`open_storage`.
+    study_name : str
+    directions : sequence of {"maximize", "minimize"}
+        One per objective; used when the study is created.
+    sampler, pruner : optional
+    resume : bool
+        Continue an existing study (:func:`resume_study`); it must exist.
+    worker : bool
+        Join the study, creating it if no other worker has yet (``load_if_exists``).
+        Only trials of provably dead processes are re-queued, since other workers run.
+    max_retry : int
+
+    Raises
+    ------
+    OptimiseError
+        ``resume`` and the study does not exist; neither ``resume`` nor ``worker`` and it
+        already exists; or the stored directions differ from ``directions``.
+    """
+    directions = list(directions)
+    if resume:
+        study = resume_study(storage, study_name, sampler=sampler, pruner=pruner, max_retry=max_retry)
+    elif worker:
+        study = optuna.create_study(
+            storage=storage,
+            study_name=study_name,
+            directions=directions,
+            sampler=sampler,
+            pruner=pruner,
+            load_if_exists=True,
+        )
+        requeue_stale_trials(study, max_retry=max_retry, only_dead_here=True)
+    else:
+        if _study_exists(storage, study_name):
+            raise OptimiseError(
+                f"study {study_name!r} already exists in {describe_storage(storage)} "
+                f"(pass --resume to continue it, --worker to join it, or choose another "
+                f"--study-name / --out)"
+            )
+        study = optuna.create_study(
+            storage=storage, study_name=study_name, directions=directions, sampler=sampler, pruner=pruner
+        )
+    stored = [d.name.lower() for d in study.directions]
+    if stored != [d.lower() for d in directions]:
+        raise OptimiseError(
+            f"study {study_name!r}: directions must match the stored study, got {directions} "
+            f"but {describe_storage(storage)} holds {stored} (use another --study-name)"
+        )
+    return study
+
+
+def remaining_trials(study: optuna.Study, n_trials: int) -> int:
+    """How many trials are still to run for the study to hold ``n_trials`` finished ones.
+
+    Finished means COMPLETE or PRUNED; FAIL trials do not count, since they were
+    re-queued. Queued (WAITING) trials are run first by ``study.optimize``.
+    """
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    return max(0, n_trials - len(done))
