@@ -78,13 +78,13 @@ class AllocationResult:
 def _resolve_names(names, bounds, initial, objective) -> list[str]:
     if names is not None:
         return list(names)
-    if bounds:
-        return list(bounds)
+    if hasattr(objective, "names"):
+        return list(objective.names)
     first = initial[0] if isinstance(initial, (list, tuple)) and initial else initial
     if isinstance(first, Mapping):
         return list(first)
-    if hasattr(objective, "names"):
-        return list(objective.names)
+    if bounds:
+        return list(bounds)
     raise OptimiseError(
         "names must list the touchpoints when they cannot be read from bounds, initial or objective.names, "
         "got names=None (pass names=[...])"
@@ -100,6 +100,10 @@ def _make_sampler(sampler, n_objectives: int, seed, space: BudgetSpace, x0: dict
     main_seed, side_seed = (int(s.generate_state(1)[0]) for s in seq.spawn(2))
     if sampler == "auto":
         sampler = "nsga2" if n_objectives > 1 else "cmaes"
+        if sampler == "cmaes" and importlib.util.find_spec("cmaes") is None:
+            # without the optional cmaes package, multivariate TPE is the next best (see benchmarks/README.md)
+            warnings.warn("sampler 'auto': the cmaes package is not installed, using 'tpe' (pip install cmaes)", stacklevel=3)
+            sampler = "tpe"
     if sampler == "cmaes" and n_objectives > 1:
         raise OptimiseError(f"sampler 'cmaes' handles one objective, got {n_objectives} (use 'nsga2' or 'tpe')")
     if sampler == "random":
@@ -136,6 +140,8 @@ def _as_values(raw, n_objectives: int):
                 raise OptimiseError(f"objective must return one value (directions has 1), got {len(raw)}")
             raw = raw[0]
         return float(raw)
+    if not isinstance(raw, (Sequence, np.ndarray)) or isinstance(raw, str):
+        raise OptimiseError(f"objective must return {n_objectives} values (one per direction), got {raw!r}")
     values = tuple(float(v) for v in raw)
     if len(values) != n_objectives:
         raise OptimiseError(f"objective must return {n_objectives} values (one per direction), got {len(values)}")
@@ -176,14 +182,16 @@ def optimise_allocation(
     bounds : dict of str to (float, float), optional
         Minimum and maximum spend per touchpoint (others ``(0, budget)``).
     names : sequence of str, optional
-        Touchpoints; read from ``bounds``, ``initial`` or ``objective.names`` when omitted.
+        Touchpoints; when omitted, read from ``objective.names`` (a ``ResponseModel``), else
+        ``initial``, else the keys of ``bounds`` (which must then bound every touchpoint).
     n_trials : int, default 300
         Trials of the global search, counted over the whole study (a resumed study runs only the
         missing ones).
     seed : int or None, default 0
         Seeds the sampler (through ``SeedSequence``); same seed, same result with ``n_jobs=1``.
     sampler : {"auto", "cmaes", "tpe", "gp", "nsga2", "random"} or optuna sampler
-        ``"auto"``: CMA-ES (IPOP restarts) for one objective, NSGA-II for several.
+        ``"auto"``: CMA-ES (IPOP restarts) for one objective (TPE, with a warning, when the
+        ``cmaes`` package is missing), NSGA-II for several.
     directions : sequence of {"maximize", "minimize"}, optional
         One per objective; default ``["maximize"]``.
     storage : str or optuna storage, optional
@@ -267,7 +275,7 @@ def optimise_allocation(
     best_alloc, best_value = _trial_allocation(space, best), float(best.value)
     polished = False
     if polish and space.n > 1:
-        starts = _distinct_starts(space, history, sense, n_starts=5)
+        starts = _distinct_starts(space, history, sense)
         alloc, value, calls = _polish(objective, space, starts, sense, best_value)
         n_calls += calls
         if sense * (value - best_value) > 0:
@@ -296,16 +304,36 @@ def _compromise(pareto: list, directions: list[str]) -> int:
     return int(np.argmin(np.linalg.norm(shortfall, axis=1)))
 
 
-def _distinct_starts(space: BudgetSpace, history: list, sense: float, n_starts: int) -> list[np.ndarray]:
-    """The best trials, skipping any within 5% of the budget (max norm) of one already chosen."""
+def _distinct_starts(space: BudgetSpace, history: list, sense: float, n_best: int = 3) -> list[np.ndarray]:
+    """Starts for the polish: the best trials, then the best trial in each "touchpoint i gets the
+    least" region, skipping any within 5% of the budget (max norm) of a start already chosen.
+
+    On S-shaped curves the local optima differ in which touchpoints they drop; the per-region
+    starts put one start in the basin of each "drop i" face the search has seen, so the polish
+    compares the faces instead of refining only the one the global search settled on.
+    """
     ranked = sorted(history, key=lambda h: -sense * h[2])
+    vectors = [space.project(alloc) for _, alloc, _ in ranked]
     chosen: list[np.ndarray] = []
-    for _, alloc, _ in ranked:
-        vec = space.project(alloc)
+
+    def take(vec: np.ndarray) -> bool:
         if all(np.max(np.abs(vec - c)) > 0.05 * space.budget for c in chosen):
             chosen.append(vec)
-        if len(chosen) == n_starts:
+            return True
+        return False
+
+    for vec in vectors:
+        if len(chosen) == n_best:
             break
+        take(vec)
+    # relative position within each touchpoint's bounds, so "least" respects the bounds
+    span = np.where(space.upper > space.lower, space.upper - space.lower, 1.0)
+    least = [int(np.argmin((vec - space.lower) / span)) for vec in vectors]
+    for i in range(space.n):
+        for vec, k in zip(vectors, least):
+            if k == i:
+                take(vec)
+                break
     return chosen
 
 
@@ -342,7 +370,7 @@ def _polish(objective, space: BudgetSpace, starts: list[np.ndarray], sense: floa
             warnings.simplefilter("ignore", RuntimeWarning)
             minimize(
                 loss, start / budget, method="SLSQP", bounds=box, constraints=[constraint],
-                options={"ftol": 1e-15, "maxiter": 200},
+                options={"ftol": 1e-15, "maxiter": 100},
             )
     if best is None:
         return space.as_dict(starts[0]), reference, calls
