@@ -24,3 +24,31 @@ journeys = click.option("--journeys", type=click.IntRange(0, 1_000_000), default
                         help="Trace this many individual journeys (exposures and moves) into journeys.csv.")
 quiet = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 plot = click.option("--plot", is_flag=True, help="With --out: also draw funnel.png (stage occupancy and conversion).")
+
+# jsim optimise
+budget = click.option("--budget", "-b", type=float, required=True,
+                      help="Total spend over the horizon to split across the touchpoints (currency).")
+objective = click.option("--objective", "objectives", multiple=True, default=("conversions",), show_default=True,
+                         help="conversions, retained, revenue, profit, clv or cost; repeat for a Pareto front.")
+constraint = click.option("--constraint", "constraints", multiple=True,
+                          help="METRIC>=VALUE or METRIC<=VALUE, e.g. 'retention>=0.6', 'cac<=40'; repeatable.")
+trials = click.option("--trials", type=click.IntRange(1, 1_000_000), default=200, show_default=True,
+                      help="Trials of the global search (a resumed study runs only the missing ones).")
+bounds = click.option("--bounds", "bounds", multiple=True, metavar="TOUCHPOINT=MIN:MAX",
+                      help="Spend bounds of one touchpoint (or TOUCHPOINT@wK with --weekly); repeatable.")
+touchpoints = click.option("--touchpoints", default=None, metavar="A,B,C",
+                           help="Touchpoints to split the budget over; default every one with a response curve.")
+opt_engine = click.option("--engine", type=click.Choice(["mean-field", "fast"]), default="mean-field", show_default=True,
+                          help="mean-field: fast deterministic expected values; fast: simulated, --reps on common seeds.")
+sampler = click.option("--sampler", type=click.Choice(["auto", "cmaes", "tpe", "gp", "nsga2", "random"]), default="auto",
+                       show_default=True, help="auto: CMA-ES for one objective, NSGA-II for several (TPE/NSGA-II with constraints).")
+storage = click.option("--storage", default=None, metavar="URL",
+                       help="Optuna storage: postgresql://... or sqlite:///..., or a journal file; default OUT/study.journal.")
+resume = click.option("--resume", is_flag=True, help="Continue the study in --storage/--out after a crash or Ctrl-C.")
+worker = click.option("--worker", is_flag=True, help="Join the shared study in --storage as one more worker.")
+study_name = click.option("--study-name", default=None, help="Study name; default derived from scenario, objectives and budget.")
+weekly = click.option("--weekly", is_flag=True, help="One decision per touchpoint and week (carryover by the simulation).")
+compare_reps = click.option("--compare-reps", type=click.IntRange(2, 10_000), default=20, show_default=True,
+                            help="Replications on fresh seeds for the best vs current vs equal table.")
+opt_out = click.option("--out", "-o", type=click.Path(file_okay=False, path_type=str), default=None,
+                       help="Folder for allocation.json, trials.csv, pareto.csv, plots and the study journal.")

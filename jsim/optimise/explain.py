@@ -12,11 +12,13 @@ equal split on fresh seeds, with paired 95% intervals on the uplift.
 
 from __future__ import annotations
 
-__all__ = ["MarginalRow", "ShiftRow", "Explanation", "explain_allocation", "compare_allocations",
-           "response_curves", "scalar_objective"]
+__all__ = ["MarginalRow", "ShiftRow", "Explanation", "OptimisationReport", "explain_allocation", "compare_allocations",
+           "response_curves", "scalar_objective", "optimise_scenario", "default_study_name"]
 
 import math
 from dataclasses import dataclass, field
+
+import numpy as np
 
 
 def scalar_objective(objective, metric: str | None = None):
@@ -174,8 +176,6 @@ def response_curves(objective, allocation: dict, *, bounds: dict | None = None, 
     Returns ``{name: (spend (n,), value (n,))}`` over ``[min, min(max, span * spend or budget / n))]``
     (``min``/``max`` from ``bounds``).
     """
-    import numpy as np
-
     f, _ = scalar_objective(objective, metric)
     names = list(allocation)
     budget = float(sum(allocation.values()) if budget is None else budget)
@@ -221,3 +221,295 @@ def compare_allocations(objective, best: dict, *, reps: int = 20, seed: int | No
             "reps": r["reps"], "seed": r["seed"], "engine": r["engine"],
         })
     return rows
+
+
+# ---------------------------------------------------------------------------------------- one call
+
+
+@dataclass
+class OptimisationReport:
+    """Everything ``jsim optimise`` prints and writes: the answer, why, and how sure.
+
+    Attributes
+    ----------
+    objective : ScenarioObjective
+    result : AllocationResult
+        From :func:`jsim.optimise.optimise_allocation` (study, history, Pareto front).
+    bounds : dict of str to (float, float)
+    comparison : list of dict
+        :func:`compare_allocations` rows (best, current, equal) on fresh seeds.
+    explanation : Explanation
+        At the best allocation, on the first objective.
+    curves : dict of str to (ndarray, ndarray)
+        :func:`response_curves` around the best allocation (first objective).
+    feasible : bool
+        Whether the best allocation meets every constraint.
+    settings : dict
+        Seed, engine, reps, trials, sampler, study name: recorded in ``allocation.json``.
+    """
+
+    objective: object
+    result: object
+    bounds: dict
+    comparison: list
+    explanation: Explanation
+    curves: dict
+    feasible: bool
+    settings: dict
+
+    @property
+    def allocation(self) -> dict:
+        return dict(self.result.allocation)
+
+
+def _constrained_sampler(sampler, objective, n_objectives: int, seed: int):
+    """An Optuna sampler that reads the objective's constraint values (TPE, or NSGA-II for several objectives)."""
+    import optuna
+
+    if isinstance(sampler, optuna.samplers.BaseSampler):
+        return sampler
+    if sampler not in ("auto", "tpe", "nsga2"):
+        from ..errors import ScenarioError, ScenarioIssue
+
+        raise ScenarioError(ScenarioIssue("--sampler", f"with --constraint must be 'auto', 'tpe' or 'nsga2' (samplers that "
+                                                       f"take Optuna constraints), got {sampler!r}", "drop --sampler"))
+
+    def constraints_func(trial):
+        alloc = trial.user_attrs.get("allocation")
+        return objective.constraint_values(alloc) if alloc is not None else (1.0,) * len(objective.constraints)
+
+    seed = int(np.random.SeedSequence([seed, 7]).generate_state(1)[0])
+    import warnings
+
+    # Optuna 5 deprecates constraints_func for Trial.set_constraint, but optimise_allocation hands
+    # objectives an allocation, not the trial; constraints_func still works until Optuna 7.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if sampler == "nsga2" or (sampler == "auto" and n_objectives > 1):
+            return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints_func)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=10,
+                                          constraints_func=constraints_func)
+
+
+def default_study_name(objective) -> str:
+    """A study name fixed by the problem (scenario, objectives, budget, decisions), so ``--resume`` finds it."""
+    import hashlib
+
+    key = repr((objective.scenario.name, objective.metrics, objective.budget, objective.names, objective.engine,
+                objective.reps, objective.seed, [c.text for c in objective.constraints]))
+    return f"jsim-{objective.scenario.name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
+def optimise_scenario(objective, *, bounds: dict | None = None, n_trials: int = 200, seed: int = 0,
+                      sampler="auto", storage=None, out=None, resume: bool = False, worker: bool = False,
+                      study_name: str | None = None, callbacks=None, compare_reps: int = 20,
+                      compare_engine: str | None = None) -> OptimisationReport:
+    """Optimise a :class:`ScenarioObjective`, explain the answer and compare it with the current and equal splits.
+
+    Parameters
+    ----------
+    objective : ScenarioObjective
+    bounds : dict of str to (float, float), optional
+        Per-decision ``(min, max)`` spend.
+    n_trials : int
+        Trials of the global search (counted over the whole study when resumed).
+    seed : int
+        Seeds the sampler (the objective has its own replication seed).
+    sampler : str
+        See :func:`jsim.optimise.optimise_allocation`; with constraints, ``auto`` means TPE
+        (NSGA-II for several objectives), samplers that honour Optuna constraints.
+    storage : str, optional
+        Optuna storage URL or journal path; default the journal ``<out>/study.journal`` when
+        ``out`` is given, else in memory.
+    resume, worker : bool
+        Continue an existing study (trials a killed run left RUNNING are re-queued), or join one.
+    study_name : str, optional
+        Default :func:`default_study_name`.
+    callbacks : list, optional
+        Optuna callbacks (a progress bar).
+    compare_reps : int
+        Replications on fresh seeds for the comparison table.
+    compare_engine : str, optional
+        Engine of the comparison (default ``fast``: stochastic, with intervals).
+    """
+    from ..errors import OptimiseError
+    from .core import optimise_allocation
+
+    constrained = bool(objective.constraints)
+    n_obj = len(objective.metrics)
+    smp = _constrained_sampler(sampler, objective, n_obj, seed) if constrained else sampler
+    study_storage, name = None, None
+    if storage is not None or out is not None or resume or worker:
+        from .storage import open_storage, open_study
+
+        study_storage = open_storage(storage, out)
+        name = study_name or default_study_name(objective)
+        open_study(study_storage, name, directions=objective.directions, resume=resume, worker=worker)
+    try:
+        result = optimise_allocation(objective, objective.budget, bounds=bounds, names=list(objective.names),
+                                     n_trials=n_trials, seed=seed, sampler=smp, directions=list(objective.directions),
+                                     storage=study_storage, study_name=name, polish=not constrained,
+                                     callbacks=callbacks, initial=[objective.equal_allocation(),
+                                                                   objective.current_allocation()])
+    except ValueError as exc:
+        if constrained and "feasible" in str(exc):
+            raise OptimiseError(f"no allocation tried met the constraints {[c.text for c in objective.constraints]} "
+                                f"in {n_trials} trials (relax a constraint, raise --budget or --trials)") from None
+        raise
+    best = dict(result.allocation)
+    feasible = objective.evaluate(best).feasible
+    comparison = compare_allocations(objective, best, reps=compare_reps, engine=compare_engine)
+    explanation = explain_allocation(objective, best, budget=objective.budget, bounds=bounds)
+    curves = response_curves(objective, best, bounds=bounds, budget=objective.budget)
+    settings = {"seed": seed, "replication_seed": objective.seed, "engine": objective.engine, "reps": objective.reps,
+                "trials": n_trials, "sampler": sampler if isinstance(sampler, str) else type(sampler).__name__,
+                "study_name": result.study.study_name, "compare_reps": compare_reps,
+                "compare_seed": comparison[0]["seed"], "weekly": objective.weekly}
+    return OptimisationReport(objective, result, dict(bounds or {}), comparison, explanation, curves, feasible, settings)
+
+
+# ---------------------------------------------------------------------------------------- tables, files
+
+
+def _fmt_est(est, spec=".4g") -> str:
+    return format(est, spec) if est is not None else ""
+
+
+def report_tables(report) -> dict:
+    """Plain ``(header, rows)`` tables of a report: ``comparison``, ``explanation``, ``shifts``, ``pareto``."""
+    obj = report.objective
+    comp_header = ["split", *obj.touchpoints]
+    for m in obj.metrics:
+        comp_header += [m, f"{m} expected", f"{m} uplift vs current", f"{m} uplift vs equal"]
+    comp_rows = []
+    for row in report.comparison:
+        line = [row["name"], *(f"{row['totals'][t]:,.0f}" for t in obj.touchpoints)]
+        for m in obj.metrics:
+            uc, ue = row["uplift_vs_current"][m], row["uplift_vs_equal"][m]
+            line += [_fmt_est(row["metrics"][m]), f"{row['expected'][m]:.6g}",
+                     f"{uc['difference']:.4g} ({uc['relative']:+.2%})", f"{ue['difference']:.4g} ({ue['relative']:+.2%})"]
+        comp_rows.append(line)
+    ex = report.explanation
+    exp_rows = [[r.name, f"{r.spend:,.2f}", f"{r.share:.1%}", f"{r.low:g}:{r.high:g}", r.bound or "interior",
+                 f"{r.marginal:.6g}", r.method] for r in ex.marginals]
+    shift_rows = [[s.source, s.target, f"{s.amount:,.2f}", f"{s.change:+.6g}", f"{s.relative:+.3%}"] for s in ex.shifts]
+    tables = {
+        "comparison": (comp_header, comp_rows),
+        "explanation": (["decision", "spend", "share", "bounds", "bound", f"marginal {ex.metric} per unit", "finite difference"],
+                        exp_rows),
+        "shifts": (["move 10% from", "to (best alternative)", "amount", f"change in {ex.metric}", "relative"], shift_rows),
+    }
+    if report.result.pareto:
+        header = [*obj.names, *obj.metrics]
+        rows = [[*(round(float(a[n]), 6) for n in obj.names), *(round(float(v), 6) for v in vals)]
+                for a, vals in report.result.pareto]
+        tables["pareto"] = (header, rows)
+    return tables
+
+
+def render_report(report, console) -> None:
+    """Print the comparison, explanation, 10% shift and Pareto tables with rich."""
+    from rich.table import Table
+
+    obj = report.objective
+    tables = report_tables(report)
+    s = report.settings
+    console.print(f"[bold]{obj.scenario.name}[/]: budget {obj.budget:,.2f} over {', '.join(obj.touchpoints)}; "
+                  f"objective {' x '.join(obj.metrics)} on {obj.engine} (seed {s['replication_seed']}, "
+                  f"{obj.reps} rep); {s['trials']} trials, study {s['study_name']}")
+    titles = {
+        "comparison": f"Best vs current (scenario's shares, scaled to the budget) vs equal split: simulated on fresh seeds "
+                      f"({s['compare_reps']} reps, seed {s['compare_seed']}, mean [95% interval]); expected = "
+                      f"expected-value model",
+        "explanation": "Why: marginal return per touchpoint at the best split (equal where interior)",
+        "shifts": "What a 10% shift would cost",
+        "pareto": "Pareto front",
+    }
+    for key, (header, rows) in tables.items():
+        table = Table(title=titles[key], title_justify="left")
+        for h in header:
+            table.add_column(str(h), overflow="fold")
+        for row in rows:
+            table.add_row(*(f"{v:,.6g}" if isinstance(v, float) else str(v) for v in row))
+        console.print(table)
+    if obj.constraints:
+        state = "meets" if report.feasible else "does NOT meet"
+        console.print(f"The best split {state} the constraints {', '.join(c.text for c in obj.constraints)}.")
+
+
+def _csv_text(header, rows) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def trial_rows(report) -> tuple[list, list]:
+    """One row per trial of the study: number, state, objectives, allocation, constraint values."""
+    obj = report.objective
+    header = ["trial", "state", *obj.metrics, *obj.names, *(f"constraint {c.text}" for c in obj.constraints),
+              "feasible", "polished"]
+    rows = []
+    for t in report.result.study.get_trials(deepcopy=False):
+        alloc = t.user_attrs.get("allocation") or {}
+        vals = list(t.values) if t.values is not None else [None] * len(obj.metrics)
+        cons = list(obj.constraint_values(alloc)) if (alloc and obj.constraints) else [None] * len(obj.constraints)
+        feasible = all(c <= 0 for c in cons) if cons and None not in cons else (None if obj.constraints else True)
+        rows.append([t.number, t.state.name, *vals, *(alloc.get(n) for n in obj.names), *cons, feasible,
+                     bool(t.user_attrs.get("polished", False))])
+    return header, [["" if v is None else v for v in r] for r in rows]
+
+
+def report_json(report) -> dict:
+    """``allocation.json``: the best allocation, its values, the comparison and explanation, and the settings."""
+    obj = report.objective
+    return {
+        "scenario": obj.scenario.name, "budget": obj.budget, "touchpoints": list(obj.touchpoints),
+        "objectives": list(obj.metrics), "directions": list(obj.directions),
+        "constraints": [c.text for c in obj.constraints], "feasible": report.feasible,
+        "allocation": report.allocation, "totals": obj.totals(report.allocation),
+        "value": list(_as_tuple(report.result.value)), "bounds": {k: list(v) for k, v in report.bounds.items()},
+        "active_bounds": report.explanation.active_bounds, "polished": bool(report.result.polished),
+        "n_evaluations": int(report.result.n_evaluations), "settings": report.settings,
+        "comparison": [{"split": r["name"], "allocation": r["allocation"], "totals": r["totals"],
+                        "metrics": {m: e.as_dict() for m, e in r["metrics"].items()}, "expected": r["expected"],
+                        "constraints": {k: e.as_dict() for k, e in r["constraints"].items()},
+                        "uplift_vs_current": {m: {"difference": u["difference"].as_dict(), "relative": u["relative"]}
+                                              for m, u in r["uplift_vs_current"].items()},
+                        "uplift_vs_equal": {m: {"difference": u["difference"].as_dict(), "relative": u["relative"]}
+                                            for m, u in r["uplift_vs_equal"].items()}}
+                       for r in report.comparison],
+        "explanation": report.explanation.as_dict(),
+    }
+
+
+def _as_tuple(v) -> tuple:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,)
+
+
+def write_report(report, out_dir) -> list:
+    """Write ``allocation.json``, ``trials.csv``, ``pareto.csv`` (several objectives) and the plots
+    (``history.png``, ``response_curves.png``, ``pareto.png``) into ``out_dir``, each atomically."""
+    from pathlib import Path
+
+    from ..io import atomic_write, to_json
+    from ..plot.optimise import plot_history, plot_pareto, plot_response_curves
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "allocation.json", to_json(report_json(report)))
+    atomic_write(out / "trials.csv", _csv_text(*trial_rows(report)))
+    written = [out / "allocation.json", out / "trials.csv"]
+    tables = report_tables(report)
+    if "pareto" in tables:
+        atomic_write(out / "pareto.csv", _csv_text(*tables["pareto"]))
+        plot_pareto(report, out / "pareto.png")
+        written += [out / "pareto.csv", out / "pareto.png"]
+    plot_history(report, out / "history.png")
+    plot_response_curves(report, out / "response_curves.png")
+    return written + [out / "history.png", out / "response_curves.png"]

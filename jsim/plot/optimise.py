@@ -1,0 +1,169 @@
+"""Plots of a budget optimisation: Pareto front, optimisation history, response curves at the optimum.
+
+``get_*_info`` return plain data (tested); ``plot_*`` only draw, and write each image atomically.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ParetoInfo", "HistoryInfo", "ResponseInfo", "get_pareto_info", "get_history_info", "get_response_info",
+           "plot_pareto", "plot_history", "plot_response_curves"]
+
+import os
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+
+class ParetoInfo(NamedTuple):
+    """Every completed trial's objectives ``values (n, k)``, the Pareto-optimal ones ``front (m, k)``
+    (sorted by the first objective), the chosen compromise ``best (k,)``, and the objective names."""
+
+    metrics: tuple
+    values: np.ndarray
+    front: np.ndarray
+    best: np.ndarray
+
+
+class HistoryInfo(NamedTuple):
+    """Trial numbers ``(n,)``, their first-objective values ``(n,)`` and the best value so far ``(n,)``."""
+
+    metric: str
+    direction: str
+    trials: np.ndarray
+    values: np.ndarray
+    best_so_far: np.ndarray
+
+
+class ResponseInfo(NamedTuple):
+    """Per decision: ``spend (n,)``, objective ``value (n,)`` with the others held at the optimum,
+    the optimum's spend and value, and the marginal return there (slope of the tangent)."""
+
+    metric: str
+    names: tuple
+    spend: tuple
+    value: tuple
+    optimum_spend: np.ndarray
+    optimum_value: float
+    marginal: np.ndarray
+
+
+def _values(v) -> tuple:
+    return tuple(v) if isinstance(v, (tuple, list, np.ndarray)) else (v,)
+
+
+def get_pareto_info(report) -> ParetoInfo:
+    """Data of :func:`plot_pareto` from an :class:`~jsim.optimise.explain.OptimisationReport`."""
+    res = report.result
+    values = np.array([_values(v) for _, _, v in res.history], dtype=np.float64)
+    front = np.array([_values(v) for _, v in (res.pareto or [])], dtype=np.float64).reshape(-1, values.shape[1])
+    return ParetoInfo(tuple(report.objective.metrics), values, front, np.array(_values(res.value), dtype=np.float64))
+
+
+def get_history_info(report) -> HistoryInfo:
+    """Data of :func:`plot_history`: the first objective over the trials, and the best so far."""
+    res = report.result
+    direction = report.objective.directions[0]
+    trials = np.array([n for n, _, _ in res.history], dtype=np.int64)
+    values = np.array([_values(v)[0] for _, _, v in res.history], dtype=np.float64)
+    best = np.maximum.accumulate(values) if direction == "maximize" else np.minimum.accumulate(values)
+    return HistoryInfo(report.objective.metrics[0], direction, trials, values, best)
+
+
+def get_response_info(report) -> ResponseInfo:
+    """Data of :func:`plot_response_curves` from the report's curves and explanation."""
+    names = tuple(report.curves)
+    marginal = {r.name: r.marginal for r in report.explanation.marginals}
+    return ResponseInfo(report.explanation.metric, names, tuple(report.curves[n][0] for n in names),
+                        tuple(report.curves[n][1] for n in names),
+                        np.array([report.allocation[n] for n in names], dtype=np.float64),
+                        float(report.explanation.value), np.array([marginal.get(n, np.nan) for n in names]))
+
+
+def _save(fig, path) -> None:
+    """Save ``fig`` to a temporary file next to ``path`` and rename it into place."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_pareto(report, path) -> None:
+    """Scatter of every trial on the first two objectives, the Pareto front and the chosen split."""
+    plt = _plt()
+    info = get_pareto_info(report)
+    fig, ax = plt.subplots(figsize=(7, 5))
+    ax.scatter(info.values[:, 0], info.values[:, 1], s=12, color="0.6", alpha=0.6, label="trials")
+    if len(info.front):
+        ax.plot(info.front[:, 0], info.front[:, 1], "o-", color="C0", ms=5, label="Pareto front")
+    ax.plot(info.best[0], info.best[1], "*", color="C3", ms=16, label="chosen split")
+    ax.set_xlabel(info.metrics[0])
+    ax.set_ylabel(info.metrics[1])
+    ax.set_title("Pareto front of the budget split")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_history(report, path) -> None:
+    """Each trial's value of the first objective and the best so far."""
+    plt = _plt()
+    info = get_history_info(report)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.plot(info.trials, info.values, ".", color="0.55", label="trial")
+    ax.step(info.trials, info.best_so_far, where="post", color="C0", lw=2, label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(info.metric)
+    ax.set_title(f"Optimisation history ({info.direction} {info.metric})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_response_curves(report, path) -> None:
+    """One panel per decision: the objective against its spend (others at the optimum), the optimum
+    and the tangent whose slope is the marginal return."""
+    plt = _plt()
+    info = get_response_info(report)
+    n = len(info.names)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    for i, name in enumerate(info.names):
+        ax = axes[i // cols][i % cols]
+        xs, ys = info.spend[i], info.value[i]
+        ax.plot(xs, ys, color="C0", lw=2)
+        x0, y0, m = info.optimum_spend[i], info.optimum_value, info.marginal[i]
+        ax.plot([x0], [y0], "o", color="C3")
+        if np.isfinite(m):
+            half = 0.25 * (xs[-1] - xs[0])
+            ax.plot([x0 - half, x0 + half], [y0 - m * half, y0 + m * half], "--", color="C3", lw=1)
+        ax.set_title(f"{name}: marginal {m:.3g} per unit", fontsize=10)
+        ax.set_xlabel("spend over the horizon")
+        ax.set_ylabel(info.metric)
+        ax.grid(alpha=0.3)
+    for j in range(n, rows * cols):
+        axes[j // cols][j % cols].set_visible(False)
+    fig.tight_layout()
+    _save(fig, path)
