@@ -227,3 +227,18 @@ def test_teaching_optimum_beats_current_and_equal_splits():
     assert [r["name"] for r in rows] == ["best", "current", "equal"]
     assert rows[0]["expected"]["conversions"] == pytest.approx(v_best)
     assert rows[1]["uplift_vs_current"]["conversions"]["difference"].mean == 0.0
+
+
+def test_plot_data_of_a_report(two_channels, tmp_path):
+    from jsim.optimise.explain import optimise_scenario
+    from jsim.plot.optimise import get_history_info, get_pareto_info, get_response_info
+
+    obj = ScenarioObjective(two_channels, 900.0, metric=["conversions", "cost"])
+    report = optimise_scenario(obj, n_trials=12, compare_reps=2)
+    pareto = get_pareto_info(report)
+    assert pareto.metrics == ("conversions", "cost") and pareto.values.shape[1] == 2 and len(pareto.front) >= 1
+    history = get_history_info(report)
+    assert np.all(np.diff(history.best_so_far) >= 0) and history.trials.shape == history.values.shape
+    curves = get_response_info(report)
+    assert curves.names == ("search", "social")
+    assert curves.optimum_spend.sum() == pytest.approx(900.0) and np.isfinite(curves.marginal).all()
