@@ -225,6 +225,7 @@ def test_two_workers_share_one_postgresql_study(tmp_path):
         optuna.delete_study(study_name=name, storage=open_storage(url))
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
 def test_postgresql_worker_killed_mid_trial_is_requeued_by_heartbeat(tmp_path):
     url = _postgres_url()
     name = f"jsim-test-{uuid.uuid4().hex[:12]}"

@@ -36,6 +36,7 @@ import logging
 import os
 import re
 import socket
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -173,19 +174,23 @@ def _open_journal(path: Path) -> JournalStorage:
 
 
 def _open_rdb(url: str, scheme: str, heartbeat_interval: int, grace_period: int, max_retry: int) -> RDBStorage:
+    shown = _redact(url)  # messages name the URL as the user wrote it, without password
     dialect, _, driver = scheme.lower().partition("+")
     if dialect not in _RDB_DRIVERS:
         raise OptimiseError(
             f"storage: URL scheme must be postgresql:// or sqlite:///, got {scheme + '://'!r} "
-            f"in {_redact(url)!r} (a path without a scheme is a journal file)"
+            f"in {shown!r} (a path without a scheme is a journal file)"
         )
-    if dialect == "postgres":  # SQLAlchemy dropped the "postgres" alias
-        url = "postgresql" + url[len("postgres"):]
+    if dialect in ("postgresql", "postgres") and not driver:
+        # Name the driver: SQLAlchemy's default for a bare postgresql:// changed from
+        # psycopg2 to psycopg (3) in 2.1; use whichever is installed, psycopg2 first.
+        driver = next((m for m in ("psycopg2", "psycopg") if importlib.util.find_spec(m)), "psycopg2")
+        url = f"postgresql+{driver}" + url[len(scheme):]
     module = driver or _RDB_DRIVERS[dialect][0]
     if importlib.util.find_spec(module) is None:
         package = _DRIVER_PACKAGES.get(module, module)
         raise OptimiseError(
-            f"storage: {_redact(url)} needs the database driver {module!r}, which is not installed "
+            f"storage: {shown} needs the database driver {module!r}, which is not installed "
             f"(pip install {package}, or pip install 'jsim[postgres]')"
         )
     if heartbeat_interval <= 0 or grace_period <= heartbeat_interval:
@@ -194,19 +199,40 @@ def _open_rdb(url: str, scheme: str, heartbeat_interval: int, grace_period: int,
             f"heartbeat_interval={heartbeat_interval}, grace_period={grace_period}"
         )
     callback = _RequeueCallback(max_retry)
+    for attempt in range(_N_OPEN_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    url,
+                    engine_kwargs={"pool_pre_ping": True},
+                    heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period,
+                    **{_retry_callback_kwarg(): callback},
+                )
+        except Exception as exc:  # sqlalchemy's errors: bad URL, refused connection, auth
+            if _is_schema_race(exc) and attempt + 1 < _N_OPEN_ATTEMPTS:
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise OptimiseError(f"storage: cannot open {shown}: {first}") from exc
+    raise AssertionError("unreachable")
+
+
+_N_OPEN_ATTEMPTS = 5
+
+
+def _is_schema_race(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from workers creating Optuna's tables at the same moment.
+
+    On a new database each worker's ``RDBStorage`` runs ``CREATE TABLE``; the loser of the
+    race gets an integrity or "already exists" error, and a second try finds the tables.
+    """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(
-                url,
-                engine_kwargs={"pool_pre_ping": True},
-                heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period,
-                **{_retry_callback_kwarg(): callback},
-            )
-    except Exception as exc:  # sqlalchemy's errors: bad URL, refused connection, auth
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise OptimiseError(f"storage: cannot open {_redact(url)}: {first}") from exc
+        from sqlalchemy.exc import IntegrityError, ProgrammingError
+    except ImportError:
+        return False
+    return isinstance(exc, (IntegrityError, ProgrammingError))
 
 
 class _RequeueCallback:
