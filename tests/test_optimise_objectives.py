@@ -242,3 +242,20 @@ def test_plot_data_of_a_report(two_channels, tmp_path):
     curves = get_response_info(report)
     assert curves.names == ("search", "social")
     assert curves.optimum_spend.sum() == pytest.approx(900.0) and np.isfinite(curves.marginal).all()
+
+
+def test_promising_trials_get_more_replications(two_channels):
+    """With the fast engine, a trial near the best so far is re-run on reps x promote replications."""
+    obj = ScenarioObjective(two_channels, 900.0, engine="fast", reps=3, seed=5, promote=4)
+    good, bad = {"search": 500.0, "social": 400.0}, {"search": 890.0, "social": 10.0}
+    first = obj(good)  # the first trial is the best so far: promoted
+    assert obj.n_promoted == 1
+    assert first == obj.evaluate(good, reps=12).values[0]
+    obj(bad)  # far below the best: keeps its 3 replications
+    assert obj.n_promoted == 1
+    # the 12 replications start with the 3 the trial had: the same seeds, extended
+    three = obj.evaluate(good, reps=3).metrics["new_customers"]
+    twelve = obj.evaluate(good, reps=12).metrics["new_customers"]
+    np.testing.assert_array_equal(twelve[:3], three)
+    off = ScenarioObjective(two_channels, 900.0, engine="fast", reps=3, seed=5, promote=1)
+    assert off(good) == off.evaluate(good, reps=3).values[0] and off.n_promoted == 0

@@ -132,8 +132,9 @@ def schema():
 @opt.customers
 @opt.days
 @opt.quiet
+@opt.promote
 def optimise(scenario, budget, objectives, constraints, trials, reps, seed, bounds, touchpoints, engine, sampler, storage,
-             resume, worker, study_name, out, weekly, compare_reps, customers, days, quiet):
+             resume, worker, study_name, out, weekly, compare_reps, customers, days, quiet, promote):
     """Split --budget across SCENARIO's touchpoints to maximise --objective (several: a Pareto front).
 
     Prints the best split against the scenario's current split and an equal split (fresh seeds,
@@ -153,7 +154,7 @@ def optimise(scenario, budget, objectives, constraints, trials, reps, seed, boun
     names = [t.strip() for t in touchpoints.split(",") if t.strip()] if touchpoints is not None else None
     obj = ScenarioObjective(load_scenario(scenario), budget, touchpoints=names, metric=list(objectives), engine=engine,
                             reps=reps, seed=seed, constraints=list(constraints), customers=customers, days=days,
-                            weekly=weekly)
+                            weekly=weekly, promote=promote)
     limits = parse_bounds(bounds, list(obj.names), budget)
     _quiet_optuna()
     with _progress_bar(not quiet, f"optimising {obj.scenario.name}") as report:

@@ -52,3 +52,5 @@ compare_reps = click.option("--compare-reps", type=click.IntRange(2, 10_000), de
                             help="Replications on fresh seeds for the best vs current vs equal table.")
 opt_out = click.option("--out", "-o", type=click.Path(file_okay=False, path_type=str), default=None,
                        help="Folder for allocation.json, trials.csv, pareto.csv, plots and the study journal.")
+promote = click.option("--promote", type=click.IntRange(1, 100), default=4, show_default=True,
+                       help="fast engine: re-evaluate promising trials on --reps x PROMOTE replications (1: off).")
