@@ -13,7 +13,14 @@ For each sampler (CMA-ES, TPE, GP when PyTorch is installed, random search) and 
 evaluations; then ``optimise_allocation`` with 200 trials and the polish gives the polished value
 and its total evaluations. The equal split is the baseline.
 
-    python benchmarks/bench_optimise.py            # 3 seeds, about 2 minutes on 2 cores
+Then, on a bundled scenario (``--scenario``, default ``scenarios/webshop.toml``, its current
+total budget over its touchpoints with response curves, objective: new customers), the value
+under the expected-value model of: the scenario's current split, the equal split, the split the
+optimiser chooses from the noisy fast engine (``--noisy-trials`` trials, 2 replications on
+common seeds, promising trials promoted), and the split it chooses from the expected-value model
+itself; each as a fraction of that model's optimum (the best of a long polished run).
+
+    python benchmarks/bench_optimise.py            # 3 seeds, about 3 minutes on 2 cores
     python benchmarks/bench_optimise.py --seeds 1  # quick
 """
 
@@ -102,11 +109,51 @@ def trajectory(model, budget, sampler, seed, n_trials):
     return {n: values[min(n, len(values)) - 1] for n in CHECKPOINTS if n <= n_trials}
 
 
+def scenario_benchmark(path: str, noisy_trials: int, customers: int) -> None:
+    """Chosen allocations of a bundled scenario under its expected-value model, against that model's optimum."""
+    import jsim
+    from jsim.optimise.objectives import ScenarioObjective
+
+    scenario = jsim.load_scenario(path)
+    budget = ScenarioObjective(scenario, 1.0).current_total()
+    exact = ScenarioObjective(scenario, budget, engine="mean-field")
+    names = list(exact.names)
+    start = time.perf_counter()
+    best = optimise_allocation(exact, budget, names=names, n_trials=400, seed=0)
+    optimum = best.value
+    t_opt = time.perf_counter() - start
+    quick = optimise_allocation(exact, budget, names=names, n_trials=100, seed=1)
+    start = time.perf_counter()
+    noisy = ScenarioObjective(scenario, budget, engine="fast", reps=2, seed=3, customers=customers)
+    chosen = optimise_allocation(noisy, budget, names=names, n_trials=noisy_trials, seed=2, polish=False)
+    t_noisy = time.perf_counter() - start
+    rows = [("current split", exact.current_allocation(), "-"),
+            ("equal split", exact.equal_allocation(), "-"),
+            (f"chosen from fast engine ({noisy_trials} trials, {customers:,} customers, 2 reps)", chosen.allocation,
+             f"{t_noisy:.0f} s"),
+            ("chosen from expected-value model (100 trials + polish)", quick.allocation, "-"),
+            ("expected-value optimum (400 trials + polish)", best.allocation, f"{t_opt:.0f} s")]
+    print(f"\nscenario {path}: budget {budget:,.0f} over {', '.join(names)}; objective new customers "
+          f"(expected-value model); optimum {optimum:,.2f}")
+    print(f"{'allocation':<78} {'value':>10} {'of optimum':>11} {'time':>6}")
+    for label, alloc, took in rows:
+        value = exact(alloc)
+        print(f"{label:<78} {value:10.2f} {value / optimum:11.6f} {took:>6}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--scenario", default="scenarios/webshop.toml")
+    parser.add_argument("--noisy-trials", type=int, default=60)
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--skip-known", action="store_true", help="only the scenario part")
     args = parser.parse_args()
+    if args.skip_known:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        scenario_benchmark(args.scenario, args.noisy_trials, args.customers)
+        return
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     samplers = ["cmaes", "tpe"] + (["gp"] if importlib.util.find_spec("torch") else []) + ["random"]
     if "gp" not in samplers:
@@ -133,6 +180,7 @@ def main() -> None:
                 target_met &= worst_polished >= TARGET and evals <= 1000
     print(f"\ntarget (default sampler with polish >= {TARGET} of the optimum within 1,000 evaluations): "
           f"{'met' if target_met else 'NOT met'}")
+    scenario_benchmark(args.scenario, args.noisy_trials, args.customers)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from optuna.trial import TrialState
 
 from jsim.errors import OptimiseError
 from jsim.optimise.space import BudgetSpace
+from jsim.optimise.storage import resumable
 from jsim.rng import as_seed_sequence
 
 SAMPLERS = ("auto", "cmaes", "tpe", "gp", "nsga2", "random")
@@ -253,7 +254,7 @@ def optimise_allocation(
     remaining = n_trials - len(study.get_trials(deepcopy=False, states=finished))
     if remaining > 0:
         all_callbacks = [optuna.study.MaxTrialsCallback(n_trials, states=finished)] + list(callbacks or [])
-        study.optimize(run_trial, n_trials=remaining, n_jobs=n_jobs, callbacks=all_callbacks)
+        study.optimize(resumable(run_trial), n_trials=remaining, n_jobs=n_jobs, callbacks=all_callbacks)
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
