@@ -439,14 +439,9 @@ def render_report(report, console) -> None:
 
 
 def _csv_text(header, rows) -> str:
-    import csv
-    import io
+    from ..io import _csv
 
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
+    return _csv(header, rows)
 
 
 def trial_rows(report) -> tuple[list, list]:
