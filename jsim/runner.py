@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["run_scenario"]
+__all__ = ["run_scenario", "progress_bar"]
 
 import sys
 from contextlib import contextmanager
@@ -11,7 +11,8 @@ from . import __version__
 
 
 @contextmanager
-def _progress_bar(enabled: bool, label: str):
+def progress_bar(enabled: bool, label: str):
+    """A rich progress bar on stderr yielding ``report(fraction)``, or None when disabled."""
     if not enabled:
         yield None
         return
@@ -38,7 +39,7 @@ def run_scenario(path, *, customers=None, days=None, seed=0, reps=1, engine="fas
 
     scenario = load_scenario(path)
     model = compile_scenario(scenario, customers=customers, days=days)
-    with _progress_bar(progress, f"simulating {model.name}") as report:
+    with progress_bar(progress, f"simulating {model.name}") as report:
         result = simulate(model, seed=seed, reps=reps, engine=engine, journeys=journeys, progress=report)
     summary = summarise(result)
     summary["jsim_version"] = __version__

@@ -146,7 +146,7 @@ def optimise(scenario, budget, objectives, constraints, trials, reps, seed, boun
 
     from ..optimise.explain import optimise_scenario, render_report, write_report
     from ..optimise.objectives import ScenarioObjective, parse_bounds
-    from ..runner import _progress_bar
+    from ..runner import progress_bar
     from ..spec import load_scenario
 
     if (resume or worker) and not (out or storage):
@@ -157,7 +157,7 @@ def optimise(scenario, budget, objectives, constraints, trials, reps, seed, boun
                             weekly=weekly, promote=promote)
     limits = parse_bounds(bounds, list(obj.names), budget)
     _quiet_optuna()
-    with _progress_bar(not quiet, f"optimising {obj.scenario.name}") as report:
+    with progress_bar(not quiet, f"optimising {obj.scenario.name}") as report:
         done = [0]
 
         def tick(study, trial):

@@ -127,22 +127,6 @@ def _change_days(values: np.ndarray) -> np.ndarray:
     return np.flatnonzero(~same) + 2
 
 
-def _effect_multiplier(model) -> np.ndarray:
-    """(T+1, J) the calendar's effect multiplier, recovered from ``exposure_effect``.
-
-    ``exposure_effect = delivery * engagement * fatigue * multiplier``; on days where the rest
-    is zero the multiplier cannot be seen and the previous day's is carried forward (1 before).
-    """
-    rest = model.delivery * model.engagement[None, :] * model.fatigue
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mult = np.where(rest > 0, model.exposure_effect / np.where(rest > 0, rest, 1.0), np.nan)
-    mult[0] = np.where(np.isnan(mult[0]), 1.0, mult[0])
-    for t in range(1, len(mult)):
-        gap = np.isnan(mult[t])
-        mult[t, gap] = mult[t - 1, gap]
-    return mult
-
-
 class _Run:
     """State of one replication. Built and run by :func:`run_des`."""
 
@@ -183,8 +167,7 @@ class _Run:
         self.req_heaps = [[] for _ in range(V)]
         # (T+1, J) engagement * fatigue * calendar effect multiplier: what an exposure's effects are
         # multiplied by on a day it is delivered (requests are only made on such days)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self.served_factor = np.where(m.delivery > 0, m.exposure_effect / np.where(m.delivery > 0, m.delivery, 1.0), 0.0)
+        self.served_factor = m.engagement[None, :] * m.fatigue * m.effect_mult
         self.purchase_mult = np.where(m.is_purchase[None, :], m.day_mult[:, DAY_PURCHASE, None], 1.0)  # (T+1, S)
         desk_seqs = des["desks"].spawn(V) if V else []
         self.desks = [ServiceDesk(env, sv.name, int(sv.agents[min(1, T)]),
@@ -460,11 +443,10 @@ class _Run:
 
     def _start_calendar(self) -> None:
         m, env = self.model, self.env
-        effect = _effect_multiplier(m)
         for j, name in enumerate(m.touchpoint_names):
             env.process(self._watch("spend", name, m.spend[:, j]))
             env.process(self._watch("reach", name, m.delivery[:, j]))
-            env.process(self._watch("effect", name, effect[:, j]))
+            env.process(self._watch("effect", name, m.effect_mult[:, j]))
         for v, sv in enumerate(self.services):
             env.process(self._watch("capacity", sv.name, sv.agents, lambda n, desk=self.desks[v]: desk.set_agents(int(n))))
         for col, kind in ((DAY_TRANSITIONS, "transitions"), (DAY_WOM, "word_of_mouth"), (DAY_PURCHASE, "purchase")):

@@ -88,6 +88,8 @@ class CompiledModel:
         Effect multiplier from wear-out, in (0, 1].
     exposure_effect : (T+1, J) float64
         ``delivery * engagement * fatigue * calendar effect multiplier``: multiplies ``q`` on each day.
+    effect_mult : (T+1, J) float64
+        The calendar's multiplier of each touchpoint's effects (promotions, seasonality, shocks).
     day_mult : (T+1, 3) float64
         Calendar multipliers of organic transitions, word-of-mouth hazards and moves into
         purchase stages (see :mod:`jsim.model.calendar`).
@@ -162,6 +164,7 @@ class CompiledModel:
     initial: np.ndarray
     arrivals_mean: np.ndarray
     arrival_stage: int
+    effect_mult: np.ndarray
     day_mult: np.ndarray
     arrivals_mult: np.ndarray
     revenue_mult: np.ndarray
@@ -447,7 +450,7 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
         wom_from=wom_from, wom_to=wom_to, wom_p=wom_p, wom_q=wom_q, wom_advocate=wom_advocate,
         wom_mult=wom_mult.astype(np.float64), initial=initial,
         arrivals_mean=(pop.arrivals_per_day * seg_share).astype(np.float64),
-        pair_src=pair_src, pair_dst=pair_dst, n_pairs=n_pairs, day_mult=cal.day_mult,
+        pair_src=pair_src, pair_dst=pair_dst, n_pairs=n_pairs, effect_mult=cal.effect_mult, day_mult=cal.day_mult,
         arrivals_mult=cal.arrivals_mult, revenue_mult=cal.revenue_mult, move_day=move_day, move_from=move_from,
         move_to=move_to, move_share=move_share, qa=qa, ql=ql, eff_abandon=np.zeros((T + 1, J)),
         eff_loss=np.zeros((T + 1, J)), svc_tp=svc_tp, svc_capacity=svc_capacity, svc_agents=svc_agents, svc_params=svc_params,
