@@ -240,7 +240,7 @@ def _des_service_row(name: str, rec: dict) -> dict:
         "abandonment_rate": estimate(_safe_div(abandoned, n_req)).as_dict(),
         "mean_wait_hours": estimate([24 * w.mean() for w in waits]).as_dict(),
         "utilisation": estimate([_busy_share(t, b, a) for t, b, a in zip(rec["times"], rec["n_busy"], rec["n_available"])]).as_dict(),
-        "lost_while_waiting": estimate([float(np.sum(m)) for m in rec["lost_waiting"]]).as_dict(),
+        "lost_while_waiting": estimate([float(np.sum(m)) for m in rec["wait_loss_moves"]]).as_dict(),
         "moved_after_abandoning": estimate([float(np.sum(m)) for m in rec["abandon_moves"]]).as_dict(),
         "wait_p50_minutes": estimate([1440 * float(np.quantile(w, 0.5)) for w in waits]).as_dict(),
         "wait_p90_minutes": estimate([1440 * float(np.quantile(w, 0.9)) for w in waits]).as_dict(),

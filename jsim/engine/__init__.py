@@ -48,24 +48,21 @@ def simulate(model, *, seed: int | None = 0, reps: int = 1, engine: str = "fast"
         from .meanfield import run_mean_field
 
         runs = [run_mean_field(model)]
-    elif engine == "des":
-        from .des import run_des
-
-        runs = []
-        for r, child in enumerate(root.spawn(reps)):
-            report = None
-            if progress is not None:
-                report = (lambda done, total, r=r: progress((r + done / max(total, 1)) / reps))
-            runs.append(run_des(model, child, report))
     else:
-        from .fast import CHUNK_SIZE, run_fast
+        if engine == "des":
+            from .des import run_des as run_one
+        else:
+            from .fast import CHUNK_SIZE, run_fast
+
+            def run_one(model, seq, report):
+                return run_fast(model, seq, chunk_size or CHUNK_SIZE, report)
 
         runs = []
         for r, child in enumerate(root.spawn(reps)):
             report = None
             if progress is not None:
                 report = (lambda done, total, r=r: progress((r + done / max(total, 1)) / reps))
-            runs.append(run_fast(model, child, chunk_size or CHUNK_SIZE, report))
+            runs.append(run_one(model, child, report))
     arrays = {f: np.stack([run[f] for run in runs]) for f in _FIELDS}
     trace = None
     if journeys:
@@ -86,9 +83,7 @@ def _service_events(runs) -> dict | None:
         return None
     out = {}
     for name in runs[0]["service"]:
-        rec = {key: tuple(run["service"][name][key] for run in runs) for key in runs[0]["service"][name]}
-        rec["lost_waiting"] = rec["wait_loss_moves"]
-        out[name] = rec
+        out[name] = {key: tuple(run["service"][name][key] for run in runs) for key in runs[0]["service"][name]}
     return out
 
 
