@@ -49,7 +49,7 @@ import numpy as np  # noqa: E402
 import jsim  # noqa: E402
 from jsim.errors import ScenarioError  # noqa: E402
 from jsim.metrics import estimate, rep_metrics, summarise  # noqa: E402
-from jsim.spec import parse_scenario  # noqa: E402
+from jsim.scenario import parse_scenario  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "support_understaffed.toml"
 OUT = ROOT / "out" / "support_agents"

@@ -16,7 +16,7 @@ __all__ = ["__version__", "load_scenario", "compile_scenario", "simulate", "summ
 
 def __getattr__(name):  # lazy, so that `jsim --help` does not import numba
     if name == "load_scenario":
-        from .spec import load_scenario
+        from .scenario import load_scenario
 
         return load_scenario
     if name == "compile_scenario":

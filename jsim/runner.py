@@ -35,7 +35,7 @@ def run_scenario(path, *, customers=None, days=None, seed=0, reps=1, engine="fas
     from .engine import simulate
     from .metrics import summarise
     from .model import compile_scenario
-    from .spec import load_scenario
+    from .scenario import load_scenario
 
     scenario = load_scenario(path)
     model = compile_scenario(scenario, customers=customers, days=days)

@@ -26,7 +26,7 @@ Z = 4.5
 def build(data: dict, *, customers: int | None = None, days: int | None = None):
     """Parse and compile a scenario written as a dict (the TOML structure)."""
     from jsim.model import compile_scenario
-    from jsim.spec import parse_scenario
+    from jsim.scenario import parse_scenario
 
     return compile_scenario(parse_scenario(data), customers=customers, days=days)
 

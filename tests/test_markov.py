@@ -312,7 +312,7 @@ def test_a_full_markov_matrix_with_its_diagonal_is_accepted():
     expected = 1000 * np.array([1.0, 0, 0]) @ np.linalg.matrix_power(P, 12)
     np.testing.assert_allclose(a[-1], expected, rtol=1e-12)
     from jsim.errors import ScenarioError
-    from jsim.spec import parse_scenario
+    from jsim.scenario import parse_scenario
 
     bad = dict(full, transitions=full["transitions"] + [])
     bad["transitions"] = [dict(t, p=0.8) if (t["from"], t["to"]) == ("a", "a") else t for t in full["transitions"]]

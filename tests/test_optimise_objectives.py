@@ -11,7 +11,7 @@ import pytest
 from jsim.errors import OptimiseError, ScenarioError
 from jsim.optimise.explain import compare_allocations, explain_allocation, response_curves
 from jsim.optimise.objectives import ScenarioObjective, parse_bounds, parse_constraint, parse_metric
-from jsim.spec import load_scenario, parse_scenario
+from jsim.scenario import load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +47,7 @@ def teaching_two_paid():
     The bundled file has one paid touchpoint (flyers; the newsletter has a fixed reach), so a
     budget over it alone has nothing to decide.
     """
-    from jsim.spec.models import Touchpoint
+    from jsim.scenario.models import Touchpoint
 
     sc = load_scenario(ROOT / "scenarios" / "teaching.toml")
     posters = Touchpoint.model_validate({

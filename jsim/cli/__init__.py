@@ -87,7 +87,7 @@ def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt,
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str), metavar="FILE...")
 def validate(files):
     """Check scenario FILEs; print every problem with its location and a fix."""
-    from ..spec import load_scenario
+    from ..scenario import load_scenario
 
     bad = 0
     for f in files:
@@ -105,7 +105,7 @@ def validate(files):
 @main.command(epilog=EPILOG)
 def schema():
     """Print the JSON Schema of scenario files (point your editor at it for completion)."""
-    from ..spec import scenario_schema
+    from ..scenario import scenario_schema
 
     click.echo(json.dumps(scenario_schema(), indent=2))
 
@@ -147,7 +147,7 @@ def optimise(scenario, budget, objectives, constraints, trials, reps, seed, boun
     from ..optimise.explain import optimise_scenario, render_report, write_report
     from ..optimise.objectives import ScenarioObjective, parse_bounds
     from ..runner import progress_bar
-    from ..spec import load_scenario
+    from ..scenario import load_scenario
 
     if (resume or worker) and not (out or storage):
         raise click.UsageError("--resume and --worker need the study's --out DIR or --storage URL")

@@ -1,4 +1,4 @@
-"""Lower a validated :class:`~jsim.spec.Scenario` once into frozen typed arrays.
+"""Lower a validated :class:`~jsim.scenario.Scenario` once into frozen typed arrays.
 
 The engines never see pydantic objects: they read the :class:`CompiledModel` arrays below.
 Axis letters used in the docstrings: ``T`` days (index 0 is the initial state, 1..T the
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ScenarioError, ScenarioIssue
-from ..spec.load import scenario_hash
-from ..spec.models import Scenario
+from ..scenario.load import scenario_hash
+from ..scenario.models import Scenario
 from .calendar import DAY_PURCHASE, DAY_TRANSITIONS, build_calendar
 
 
@@ -258,7 +258,7 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
     Parameters
     ----------
     scenario : Scenario
-        A validated scenario (from :func:`jsim.spec.load_scenario`).
+        A validated scenario (from :func:`jsim.scenario.load_scenario`).
     customers : int, optional
         Overrides ``population.customers``.
     days : int, optional

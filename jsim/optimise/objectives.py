@@ -177,7 +177,7 @@ class ScenarioObjective:
     Parameters
     ----------
     scenario : Scenario
-        A validated scenario (:func:`jsim.spec.load_scenario`).
+        A validated scenario (:func:`jsim.scenario.load_scenario`).
     budget : float
         Total spend over the horizon shared by ``touchpoints`` (currency).
     touchpoints : list of str, optional
@@ -320,7 +320,7 @@ class ScenarioObjective:
 
     def scenario_for(self, allocation: dict):
         """The scenario with the touchpoints' budgets replaced by ``allocation`` (validated scenario, not re-parsed)."""
-        from ..spec.models import Event
+        from ..scenario.models import Event
 
         self._check(allocation)
         tps, events = [], list(self.scenario.events)

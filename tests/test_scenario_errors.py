@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from jsim.errors import ScenarioError
 from jsim.model import compile_scenario
-from jsim.spec import parse_scenario
+from jsim.scenario import parse_scenario
 
 VALID = {
     "stages": [{"name": "unaware"}, {"name": "aware"}, {"name": "customer", "converted": True, "purchase": True},
