@@ -28,7 +28,7 @@ def __getattr__(name):  # lazy, so that `jsim --help` does not import numba
 
         return simulate
     if name == "summarise":
-        from .metrics import summarise
+        from .analysis import summarise
 
         return summarise
     raise AttributeError(f"module 'jsim' has no attribute {name!r}")

@@ -1,8 +1,14 @@
-"""Writing results: CSV and JSON that pandas opens, each written atomically."""
+"""Writing results: CSV and JSON that pandas opens, plots, each written atomically.
+
+:func:`atomic_path` is the one way jsim writes a file: into a temporary file beside the target,
+renamed into place when complete, with the permissions the user's umask gives a new file (so a
+crash never leaves half a file, and outputs are not left private to the owner).
+"""
 
 from __future__ import annotations
 
-__all__ = ["atomic_write", "daily_rows", "write_run", "to_json"]
+__all__ = ["atomic_path", "atomic_write", "csv_text", "to_json", "daily_rows", "flow_rows", "segment_rows",
+           "service_rows", "service_daily_rows", "wait_rows", "source_rows", "write_run"]
 
 import csv
 import io
@@ -10,24 +16,52 @@ import json
 import math
 import os
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from .engine.records import WAIT_OUTCOMES
 
-def atomic_write(path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file renamed into place (no half-written files)."""
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    with _UMASK_LOCK:  # os.umask can only be read by setting it
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; when the block ends without error it becomes ``path``.
+
+    The temporary file is removed if the block fails. The final file has mode ``0o666`` minus
+    the umask, like any new file the user creates.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write(path, data: str | bytes) -> None:
+    """Write ``data`` (text as UTF-8, or bytes) to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        mode = "wb" if isinstance(data, bytes) else "w"
+        kwargs = {} if isinstance(data, bytes) else {"encoding": "utf-8", "newline": ""}
+        with open(tmp, mode, **kwargs) as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 def _clean(obj):
@@ -69,7 +103,8 @@ def daily_rows(result) -> tuple[list[str], list[list]]:
     return header, rows
 
 
-def _csv(header, rows) -> str:
+def csv_text(header, rows) -> str:
+    """CSV text of a header and rows (newline line ends)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -78,16 +113,32 @@ def _csv(header, rows) -> str:
 
 
 def flow_rows(result) -> tuple[list[str], list[list]]:
-    """Moves between stages in long form: day, from, to, moves, moves per source (replication means).
+    """Moves between stages in long form: day, from, to, moves, source (replication means).
 
-    Only (day, from, to) cells with a move are listed.
+    One row per (day, from, to, source) with a move; summing ``moves`` over sources gives the
+    moves from one stage to another on that day.
     """
     m = result.model
-    flows = result.flows.mean(axis=0)
-    header = ["day", "from", "to", "moves"]
+    src = m.sources
+    moves = result.moves.mean(axis=0)  # (T+1, X)
+    header = ["day", "from", "to", "moves", "source"]
     rows = []
-    for t, s, d in zip(*np.nonzero(flows)):
-        rows.append([int(t), m.stage_names[s], m.stage_names[d], round(float(flows[t, s, d]), 6)])
+    for t, x in zip(*np.nonzero(moves)):
+        rows.append([int(t), m.stage_names[src.route_from[x]], m.stage_names[src.route_to[x]],
+                     round(float(moves[t, x]), 6), src.names[src.route_source[x]]])
+    return header, rows
+
+
+def source_rows(summary: dict) -> tuple[list[str], list[list]]:
+    """One row per source: kind, moves, conversions and purchases it caused (means and 95% bounds)."""
+    keys = ["moves", "conversions", "purchases"]
+    header = ["source", "kind"] + [f"{k}{suffix}" for k in keys for suffix in ("", "_low", "_high")]
+    rows = []
+    for row in summary["sources"]:
+        line = [row["source"], row["kind"]]
+        for k in keys:
+            line += [_clean(row[k]["mean"]), _clean(row[k]["low"]), _clean(row[k]["high"])]
+        rows.append(["" if v is None else v for v in line])
     return header, rows
 
 
@@ -119,82 +170,72 @@ def service_rows(summary: dict) -> tuple[list[str], list[list]]:
     return header, rows
 
 
+def _cell(x: float):
+    return round(float(x), 6) if math.isfinite(x) else ""
+
+
 def service_daily_rows(result) -> tuple[list[str], list[list]]:
     """Per service and day (replication means): requests, served, abandoned, queue, utilisation, wait.
 
     Day-resolution engines: expected counts of their daily queue, ``queue`` the backlog carried
-    overnight. Discrete-event engine: requests counted, ``queue`` the time-average queue length
-    of the day; served, abandoned and wait are blank (see waits.csv).
+    overnight. Discrete-event engine: counts of the day, ``queue`` the time-average queue
+    length of the day. ``mean_wait_hours`` is the mean wait of the day's requests (blank where
+    no request was resolved).
     """
     header = ["day", "service", "requests", "served", "abandoned", "queue", "utilisation", "mean_wait_hours"]
     rows = []
-    T = result.model.n_days
-    for name, rec in (result.service or {}).items():
-        if "waits_served" in rec:
-            req = np.mean([np.asarray(r, dtype=np.float64) for r in rec["requests"]], axis=0)
-            util = np.mean([np.asarray(u, dtype=np.float64) for u in rec["utilisation"]], axis=0)
-            queue = np.mean([_daily_average(t, q, T) for t, q in zip(rec["times"], rec["queue_length"])], axis=0)
-            for t in range(1, T + 1):
-                rows.append([t, name, round(float(req[t]), 6), "", "", round(float(queue[t]), 6),
-                             round(float(util[t]), 6), ""])
-        else:
-            mean = {k: np.asarray(v, dtype=np.float64).mean(axis=0) for k, v in rec.items()}
-            for t in range(1, T + 1):
-                rows.append([t, name] + [round(float(mean[k][t]), 6) for k in ("requests", "served", "abandoned", "backlog",
-                                                                               "utilisation")]
-                            + [round(24 * float(mean["mean_wait"][t]), 6) if np.isfinite(mean["mean_wait"][t]) else ""])
+    for rec in result.services:
+        mean = {k: getattr(rec, k).mean(axis=0) for k in ("requests", "served", "abandoned", "queue", "utilisation")}
+        wait = 24 * rec.mean_wait.mean(axis=0)
+        for t in range(1, result.model.n_days + 1):
+            rows.append([t, rec.name, *(_cell(mean[k][t]) for k in mean), _cell(wait[t])])
     return header, rows
 
 
-def _daily_average(times, values, n_days: int) -> np.ndarray:
-    """(T+1,) time-average over each day (t-1, t] of a step function (row i holds from times[i])."""
-    times = np.asarray(times, dtype=np.float64)
-    values = np.asarray(values, dtype=np.float64)
-    out = np.zeros(n_days + 1)
-    edges = np.append(times, max(n_days, times[-1] if times.size else 0.0))
-    for t in range(1, n_days + 1):
-        lo, hi = np.clip(edges[:-1], t - 1, t), np.clip(edges[1:], t - 1, t)
-        out[t] = float((values * (hi - lo)).sum())
-    return out
-
-
 def wait_rows(result) -> tuple[list[str], list[list]]:
-    """Every waiting time a discrete-event run recorded: service, replication, outcome, minutes."""
-    header = ["service", "replication", "outcome", "wait_minutes"]
+    """Every wait a discrete-event run recorded: service, replication, outcome, minutes, request time.
+
+    ``request_time`` is in days since the start (day t runs from t-1 to t), ``request_hour`` the
+    hour of the day it was made, so waits can be grouped by time of day.
+    """
+    header = ["service", "replication", "outcome", "wait_minutes", "request_time", "request_hour"]
     rows = []
-    for name, rec in (result.service or {}).items():
-        if "waits_served" not in rec:
+    for rec in result.services:
+        if rec.waits is None:
             continue
-        for r, (served, abandoned) in enumerate(zip(rec["waits_served"], rec["waits_abandoned"])):
-            rows += [[name, r, "served", round(1440 * float(w), 6)] for w in served]
-            rows += [[name, r, "abandoned", round(1440 * float(w), 6)] for w in abandoned]
+        for r, log in enumerate(rec.waits):
+            for t, w, o in zip(log.t_request.tolist(), log.wait.tolist(), log.outcome.tolist()):
+                rows.append([rec.name, r, WAIT_OUTCOMES[o], round(1440 * w, 6), round(t, 6),
+                             round(24 * (t - math.floor(t)), 4)])
     return header, rows
 
 
 def write_run(out_dir, summary: dict, result) -> list[Path]:
-    """Write ``summary.json``, ``daily.csv``, ``flows.csv``, ``touchpoints.csv``, ``segments.csv``
-    (and ``journeys.csv``) into ``out_dir``, each atomically."""
+    """Write ``summary.json``, ``daily.csv``, ``flows.csv``, ``touchpoints.csv``, ``segments.csv``,
+    ``sources.csv`` (and ``services.csv``, ``service_daily.csv``, ``waits.csv``, ``journeys.csv``)
+    into ``out_dir``, each atomically."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     atomic_write(out / "summary.json", to_json(summary))
     written.append(out / "summary.json")
-    tables = [("daily.csv", daily_rows(result)), ("flows.csv", flow_rows(result)), ("segments.csv", segment_rows(summary))]
+    tables = [("daily.csv", daily_rows(result)), ("flows.csv", flow_rows(result)), ("segments.csv", segment_rows(summary)),
+              ("sources.csv", source_rows(summary))]
     if summary.get("services"):
         tables += [("services.csv", service_rows(summary)), ("service_daily.csv", service_daily_rows(result))]
-        if result.engine == "des":
+        if any(rec.waits is not None for rec in result.services):
             tables.append(("waits.csv", wait_rows(result)))
     for name, table in tables:
-        atomic_write(out / name, _csv(*table))
+        atomic_write(out / name, csv_text(*table))
         written.append(out / name)
     tps = summary["touchpoints"]
     header = ["touchpoint", "kind", "cost", "deliveries", "engagements", "moves_caused", "conversions_caused",
               "purchases_caused", "revenue_caused", "incremental_revenue", "incremental_roi"]
     rows = [[_clean(row[h]) if row[h] is not None else "" for h in header] for row in tps]
-    atomic_write(out / "touchpoints.csv", _csv(header, rows))
+    atomic_write(out / "touchpoints.csv", csv_text(header, rows))
     written.append(out / "touchpoints.csv")
     if result.journeys is not None:
         j = result.journeys
-        atomic_write(out / "journeys.csv", _csv(list(j.columns), j.rows()))
+        atomic_write(out / "journeys.csv", csv_text(list(j.columns), j.rows()))
         written.append(out / "journeys.csv")
     return written

@@ -17,23 +17,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..kernels._journeys import EXPOSURE, MOVE, _trace
-from ..rng import named_streams
+from .. import kernels
+from ..model import Coefficients
+from ..kernels import MOVE
+from ..rng import chunk_states, named_streams
 
 
 @dataclass(frozen=True)
 class Journeys:
-    """Traced journeys: one row per exposure or move, sorted by customer and time."""
+    """Traced journeys: one row per exposure or move, sorted by customer and time.
+
+    ``records (n, 8)`` int64 columns: customer, day, event (0 exposure, 1 move), clock,
+    engaged, stage_from, stage_to, route (-1 for an exposure; a move's route names its source).
+    """
 
     model: object
-    records: np.ndarray  # (n, 7) int64
+    records: np.ndarray  # (n, 8) int64
     time: np.ndarray  # (n,) float64
     converted: np.ndarray  # (n_customers,) bool: ever stood in a converted stage
     start_segment: np.ndarray  # (n_customers,) int64
     start_stage: np.ndarray  # (n_customers,) int64
     shares: np.ndarray  # (T+1, W) word-of-mouth shares the journeys were traced under
 
-    columns = ("customer", "day", "time", "event", "touchpoint", "engaged", "stage_from", "stage_to", "customer_converted")
+    columns = ("customer", "day", "time", "event", "touchpoint", "engaged", "stage_from", "stage_to", "customer_converted",
+               "source")
 
     @property
     def n_customers(self) -> int:
@@ -48,26 +55,29 @@ class Journeys:
         return out
 
     def rows(self) -> list[list]:
+        """One list per record, in :attr:`columns` order: ``touchpoint`` is the clock (``organic``, a
+        touchpoint, ``wom:FROM->TO``, ``event:NAME``), ``source`` the move's source (a service's
+        outcome: ``NAME:served`` ...; empty for an exposure)."""
         m = self.model
-        names = m.source_names
+        clocks, sources, route_source = m.clock_names, m.source_names, m.sources.route_source
         out = []
-        for (cust, day, event, src, engaged, s_from, s_to), t in zip(self.records.tolist(), self.time.tolist()):
-            out.append([cust, day, round(t, 6), "move" if event == MOVE else "exposure", names[src], engaged,
-                        m.stage_names[s_from], m.stage_names[s_to], bool(self.converted[cust])])
+        for (cust, day, event, k, engaged, s_from, s_to, route), t in zip(self.records.tolist(), self.time.tolist()):
+            out.append([cust, day, round(t, 6), "move" if event == MOVE else "exposure", clocks[k], engaged,
+                        m.stage_names[s_from], m.stage_names[s_to], bool(self.converted[cust]),
+                        sources[route_source[route]] if route >= 0 else ""])
         return out
 
 
-def trace_journeys(model, root: np.random.SeedSequence, n_customers: int, shares=None, run=None) -> Journeys:
+def trace_journeys(model, seed: np.random.SeedSequence, n_customers: int, shares=None, fx=None) -> Journeys:
     """Trace ``n_customers`` journeys with the exposure-level stepper (see module docstring).
 
-    ``shares (T+1, W)`` and ``run`` (the engine's output dict, for the day coefficients of service
-    touchpoints) make the journeys follow that run's population state.
+    ``seed`` is the journeys' own seed (:func:`jsim.engine.simulate` passes the seed's named child
+    ``"journeys"``). ``shares (T+1, W)`` and ``fx`` (a run's day coefficients, which its service
+    queues wrote) make the journeys follow that run's population state.
     """
-    from ..rng import chunk_states
-
     if not 0 < n_customers <= 1_000_000:
         raise ValueError(f"journeys must be within [1, 1000000], got {n_customers}")
-    seq = named_streams(root.spawn(1)[0], ("start", "customers"))
+    seq = named_streams(seed, ("start", "customers"))
     T, W = model.n_days, model.n_wom
     shares = np.zeros((T + 1, W)) if shares is None else np.ascontiguousarray(shares, dtype=np.float64)
     weights = model.initial.ravel().astype(np.float64)
@@ -77,28 +87,20 @@ def trace_journeys(model, root: np.random.SeedSequence, n_customers: int, shares
     cells = np.random.default_rng(seq["start"]).choice(weights.size, size=n_customers, p=weights / weights.sum())
     seg, stage = np.divmod(cells, model.n_stages)
     states = chunk_states(seq["customers"], n_customers)
-    run = run or {}
-    eff = run.get("eff", model.exposure_effect)
-    eff_a = run.get("eff_a", model.eff_abandon)
-    eff_l = run.get("eff_l", model.eff_loss)
-    is_service = np.zeros(model.n_touchpoints, dtype=np.bool_)
-    is_service[model.svc_tp] = True
+    fx = fx if fx is not None else Coefficients.initial(model.exposure_effect)
     cap = max(1024, n_customers * 8 + T * (model.n_touchpoints + 1))
     recs, times, n, i = [], [], 0, 0
     while i < n_customers:
-        rec_int = np.zeros((cap, 7), dtype=np.int64)
+        rec_int = np.zeros((cap, 8), dtype=np.int64)
         rec_time = np.zeros(cap)
-        n, nxt = _trace(i, n_customers, seg.astype(np.int64), stage.astype(np.int64), shares, model.delivery,
-                        model.engagement, is_service, model.target, model.p0, model.q, model.qa, model.ql, eff, eff_a,
-                        eff_l, model.day_mult,
-                        model.is_purchase, model.wom_p, model.wom_q, model.wom_mult, model.move_day, model.move_share,
-                        model.pair_src, model.pair_dst, model.n_pairs, model.is_absorbing, states, rec_int, rec_time, cap)
+        n, nxt = kernels.trace(model, i, n_customers, seg.astype(np.int64), stage.astype(np.int64), shares, fx, states,
+                               rec_int, rec_time)
         recs.append(rec_int[:n])
         times.append(rec_time[:n])
         if nxt == i:
             cap *= 2
         i = nxt
-    records = np.concatenate(recs) if recs else np.zeros((0, 7), np.int64)
+    records = np.concatenate(recs) if recs else np.zeros((0, 8), np.int64)
     time = np.concatenate(times) if times else np.zeros(0)
     order = np.lexsort((time, records[:, 0]))
     records, time = records[order], time[order]

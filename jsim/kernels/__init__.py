@@ -1,23 +1,60 @@
-"""Checked wrappers around the private numba kernels in :mod:`jsim.kernels._core`.
+"""Checked wrappers around the private numba kernels.
 
-The wrappers take a :class:`~jsim.model.CompiledModel`, check shapes and dtypes, allocate the
-outputs, and call the kernels. numba is imported on first use only (``jsim --help`` stays fast).
+The kernels live in private modules, one per concern: random numbers (``_rng``), "first event
+wins" day tables (``_hazards``), alias tables (``_alias``), advancing customers
+(``_population``), the day-resolution service queue (``_queue``), the day step shared by the
+day-by-day engines (``_day``), expected-value propagation (``_meanfield``) and the journey
+tracer (``_journeys``). The wrappers here take a :class:`~jsim.model.CompiledModel` (the kernels
+read its :attr:`~jsim.model.CompiledModel.arrays`), check shapes and dtypes, allocate outputs
+and call the kernels. Importing this package imports numba (about half a second), so the
+command line imports it only inside commands that simulate. Each kernel has a plain
+NumPy/Python reference in the tests (``tests/test_kernels.py``, ``tests/test_service_day.py``).
 """
 
 from __future__ import annotations
 
-__all__ = ["day_tables", "all_day_tables", "alias_tables", "mean_field_arrays"]
+__all__ = [
+    "HAZARD_MAX",
+    "EXPOSURE",
+    "MOVE",
+    "ChunkCounts",
+    "Cohorts",
+    "Customers",
+    "DayCounts",
+    "JourneyTables",
+    "MeanField",
+    "clock_hazard",
+    "pick_alias",
+    "day_tables",
+    "all_day_tables",
+    "alias_tables",
+    "wom_shares",
+    "day_step",
+    "mean_field_arrays",
+    "service_day",
+    "erlang_a",
+    "arrival_timing",
+    "independent_chunks",
+    "coupled_init",
+    "coupled_day",
+    "trace",
+]
+
+import math
 
 import numpy as np
 
+from ._alias import _alias_days, _alias_tables, pick_alias
+from ._day import _day_step, _wom_shares
+from ._hazards import HAZARD_MAX, _all_days, _day_pairs, clock_hazard
+from ._journeys import EXPOSURE, MOVE, _trace
+from ._meanfield import MeanField, _mean_field
+from ._population import (ChunkCounts, Cohorts, Customers, DayCounts, JourneyTables, _coupled_day, _coupled_day_serial,
+                          _coupled_init, _independent_chunks)
+from ._queue import _arrival_timing, _erlang_a, _service_day
 
-def _kernels():
-    from . import _core as core  # noqa: PLC0415  (lazy: importing numba costs ~0.5 s)
 
-    return core
-
-
-def _check(name: str, arr: np.ndarray, shape: tuple, dtype) -> None:
+def _check(name: str, arr, shape: tuple, dtype) -> None:
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(arr).__name__}")
     if arr.dtype != np.dtype(dtype):
@@ -26,24 +63,35 @@ def _check(name: str, arr: np.ndarray, shape: tuple, dtype) -> None:
         raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
 
 
-def _model_args(m):
-    """The model arrays :func:`_core._day_pairs` reads, in its argument order."""
-    return (m.p0, m.q, m.qa, m.ql, m.exposure_effect, m.eff_abandon, m.eff_loss, m.day_mult, m.is_purchase, m.wom_p,
-            m.wom_q, m.wom_mult, m.move_day, m.move_share, m.pair_src, m.pair_dst, m.n_pairs)
+def _coefficients(model, fx):
+    from ..model import Coefficients
+
+    if fx is None:
+        return Coefficients.initial(model.exposure_effect)
+    shape = (model.n_days + 1, model.n_touchpoints)
+    for name, arr in zip(("eff", "eff_a", "eff_l"), fx):
+        _check(f"fx.{name}", arr, shape, np.float64)
+    return fx
 
 
-def day_tables(model, t: int, shares: np.ndarray):
+def day_tables(model, t: int, shares: np.ndarray, fx=None):
     """Move probabilities of day ``t`` given word-of-mouth ``shares (W,)``.
+
+    Parameters
+    ----------
+    fx : Coefficients, optional
+        Day coefficients (default the model's own: no service queue effects).
 
     Returns
     -------
     prob : (G, S, P) float64
-        Probability of moving through each (source, destination) pair on day t.
+        Probability of moving through each (clock, destination) pair on day t.
     hazard : (G, S) float64
-        Total daily hazard (capped at ``HAZARD_MAX`` where leaving is certain).
+        Total daily hazard (at most ``HAZARD_MAX``, reached where leaving is certain).
     leave : (G, S) float64
         Probability of leaving each stage on day t; equals ``prob.sum(-1)``.
     """
+
     if not 1 <= t <= model.n_days:
         raise ValueError(f"t must be within [1, {model.n_days}], got {t}")
     shares = np.ascontiguousarray(shares, dtype=np.float64)
@@ -52,7 +100,7 @@ def day_tables(model, t: int, shares: np.ndarray):
         raise ValueError(f"shares must be within [0, 1], got {shares}")
     G, S, P = model.pair_src.shape
     prob, hazard, leave = np.zeros((G, S, P)), np.zeros((G, S)), np.zeros((G, S))
-    _kernels()._day_pairs(t, shares, *_model_args(model), prob, hazard, leave)
+    _day_pairs(t, shares, model.arrays, _coefficients(model, fx), prob, hazard, leave)
     return prob, hazard, leave
 
 
@@ -62,19 +110,21 @@ def all_day_tables(model):
     Returns ``prob (T+1, G, S, P)``, ``cum (G, S, T+1)`` cumulative hazard, ``leave (T+1, G, S)``,
     ``const_hazard (G, S)``: the daily hazard where it is the same on every day, else 0.
     """
+
     if model.is_coupled:
-        raise ValueError("all_day_tables needs a model without word of mouth; coupled models compute days one at a time")
+        raise ValueError("all_day_tables needs a model without word of mouth or service queues; "
+                         "coupled models compute days one at a time (day_step)")
     G, S, P = model.pair_src.shape
     T = model.n_days
     prob, cum, leave = np.zeros((T + 1, G, S, P)), np.zeros((G, S, T + 1)), np.zeros((T + 1, G, S))
-    _kernels()._all_days(T, np.zeros(0), *_model_args(model), prob, cum, leave)
+    _all_days(T, np.zeros(0), model.arrays, _coefficients(model, None), prob, cum, leave)
     daily = np.diff(cum, axis=2)
     const_hazard = np.where(np.all(leave[1:] == leave[1], axis=0), daily[:, :, 0], 0.0)
     return prob, cum, leave, np.ascontiguousarray(const_hazard)
 
 
 def alias_tables(prob: np.ndarray, n_pairs: np.ndarray):
-    """Walker alias tables drawing a (source, destination) pair with probability ``prob / prob.sum(-1)``.
+    """Walker alias tables drawing a (clock, destination) pair with probability ``prob / prob.sum(-1)``.
 
     Parameters
     ----------
@@ -87,23 +137,61 @@ def alias_tables(prob: np.ndarray, n_pairs: np.ndarray):
     -------
     thresh : float64, alias : int64, both shaped like ``prob``.
     """
+
     prob = np.ascontiguousarray(prob, dtype=np.float64)
     if prob.ndim not in (3, 4) or prob.shape[-3:-1] != n_pairs.shape:
         raise ValueError(f"prob must have shape (..., G, S, P) with (G, S) = {n_pairs.shape}, got {prob.shape}")
     if np.any(prob < 0):
         raise ValueError("prob must be >= 0")
     thresh, alias = np.ones_like(prob), np.zeros(prob.shape, dtype=np.int64)
-    core = _kernels()
-    if prob.ndim == 3:
-        core._alias_tables(prob, n_pairs, thresh, alias)
-    else:
-        core._alias_days(prob, n_pairs, thresh, alias)
+    (_alias_tables if prob.ndim == 3 else _alias_days)(prob, n_pairs, thresh, alias)
     return thresh, alias
 
 
+def wom_shares(model, occupancy: np.ndarray) -> np.ndarray:
+    """(W,) word-of-mouth shares of a census ``occupancy (G, S)``: the share of everyone standing in each rule's advocate stages."""
+
+    occ = np.ascontiguousarray(occupancy, dtype=np.float64)
+    _check("occupancy", occ, (model.n_segments, model.n_stages), np.float64)
+    out = np.zeros(model.n_wom)
+    _wom_shares(occ, model.wom_advocate, out)
+    return out
+
+
+def day_step(model, t: int, occ_prev: np.ndarray, arrivals: np.ndarray, fx, backlog: np.ndarray, out: dict) -> None:
+    """Run day ``t``'s population-dependent step (``_day._day_step``) into preallocated outputs.
+
+    Parameters
+    ----------
+    occ_prev : (G, S) float64
+        Census at the end of day t-1.
+    arrivals : (G,) float64
+        Today's arrivals.
+    fx : Coefficients
+        Working day coefficients (service touchpoints' row t is written).
+    backlog : (V,) float64
+        Requests each service carries overnight (updated).
+    out : dict
+        ``shares (W,)``, ``service (V, 8)``, ``prob (G, S, P)``, ``hazard (G, S)``, ``leave (G, S)``.
+    """
+
+    G, S, P = model.pair_src.shape
+    V, W = len(model.services), model.n_wom
+    if not 1 <= t <= model.n_days:
+        raise ValueError(f"t must be within [1, {model.n_days}], got {t}")
+    _check("occ_prev", occ_prev, (G, S), np.float64)
+    _check("arrivals", arrivals, (G,), np.float64)
+    _check("backlog", backlog, (V,), np.float64)
+    for name, shape in (("shares", (W,)), ("service", (V, 8)), ("prob", (G, S, P)), ("hazard", (G, S)),
+                        ("leave", (G, S))):
+        _check(f"out[{name!r}]", out[name], shape, np.float64)
+    _day_step(t, occ_prev, arrivals, np.zeros((0, W)), model.arrays, _coefficients(model, fx), backlog, out["shares"],
+              out["service"], out["prob"], out["hazard"], out["leave"])
+
+
 def mean_field_arrays(model, x0: np.ndarray | None = None, arrivals: np.ndarray | None = None,
-                      shares: np.ndarray | None = None) -> dict:
-    """Expected-value propagation of ``model``; see :func:`jsim.kernels._core._mean_field`.
+                      shares: np.ndarray | None = None):
+    """Expected-value propagation of ``model`` (``_meanfield._mean_field``).
 
     Parameters
     ----------
@@ -114,9 +202,18 @@ def mean_field_arrays(model, x0: np.ndarray | None = None, arrivals: np.ndarray 
         ``arrivals_mean`` times its seasonal ``arrivals_mult``.
     shares : (T+1, W) float64, optional
         Word-of-mouth shares to use on each day (row t for day t) instead of the propagated ones.
+
+    Returns
+    -------
+    out : MeanField
+        ``occupancy``, ``occupancy_start``, ``moves (T+1, X)``, ``segment_flows``,
+        ``new_converted``, ``shares``, ``service (T+1, V, 8)``.
+    fx : Coefficients
+        The day coefficients the service queues wrote.
     """
+
     G, S, _ = model.pair_src.shape
-    T, W, K = model.n_days, model.n_wom, model.n_sources
+    T, W = model.n_days, model.n_wom
     x0 = np.ascontiguousarray(model.initial if x0 is None else x0, dtype=np.float64)
     _check("x0", x0, (G, S), np.float64)
     if arrivals is None:
@@ -131,18 +228,105 @@ def mean_field_arrays(model, x0: np.ndarray | None = None, arrivals: np.ndarray 
     else:
         fixed = np.ascontiguousarray(shares, dtype=np.float64)
         _check("shares", fixed, (T + 1, W), np.float64)
-    V = len(model.svc_tp)
-    out = dict(
-        occupancy=np.zeros((T + 1, G, S)), occupancy_start=np.zeros((T + 1, G, S)), flows=np.zeros((T + 1, S, S)),
-        segment_flows=np.zeros((G, S, S)), credits=np.zeros((K, S, S)), new_converted=np.zeros((T + 1, G)),
-        shares=np.zeros((T + 1, W)), service=np.zeros((T + 1, V, 8)),
-        eff=model.exposure_effect.copy(), eff_a=model.eff_abandon.copy(), eff_l=model.eff_loss.copy(),
-    )
-    args = _model_args(model)
-    args = args[:4] + (out["eff"], out["eff_a"], out["eff_l"]) + args[7:]
-    _kernels()._mean_field(T, x0, arrivals, model.arrival_stage, *args, model.wom_advocate, model.is_converted, fixed,
-                           model.svc_tp, model.svc_agents, model.svc_params, model.svc_loss, model.target,
-                           model.delivery, model.exposure_effect, out["occupancy"], out["occupancy_start"],
-                           out["flows"], out["segment_flows"], out["credits"], out["new_converted"], out["shares"],
-                           out["service"])
+    V = len(model.services)
+    out = MeanField(np.zeros((T + 1, G, S)), np.zeros((T + 1, G, S)), np.zeros((T + 1, model.n_routes)),
+                    np.zeros((G, S, S)), np.zeros((T + 1, G)), np.zeros((T + 1, W)), np.zeros((T + 1, V, 8)))
+    fx = _coefficients(model, None)
+    _mean_field(T, x0, arrivals, fixed, model.arrays, fx, out)
+    return out, fx
+
+
+def service_day(n_new: float, backlog: float, agents: float, open_from: float, open_to: float, service_mean: float,
+                patience: float, loss_rate: float, req_hazard: float) -> np.ndarray:
+    """One day of a day-resolution service queue (``_queue._service_day``): returns its (8,) record.
+
+    ``p_served, p_abandon, p_loss`` of one of today's requests, then the ``backlog`` after today,
+    ``served``, ``abandoned``, ``utilisation`` and ``mean_wait`` (days). Times in days.
+    """
+
+    values = dict(n_new=n_new, backlog=backlog, agents=agents, service_mean=service_mean, req_hazard=req_hazard)
+    for name, v in values.items():
+        if not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+    if not 0.0 <= open_from < open_to <= 1.0:
+        raise ValueError(f"0 <= open_from < open_to <= 1 must hold (fractions of a day), got {open_from}, {open_to}")
+    if service_mean <= 0 or not patience > 0 or not loss_rate >= 0:
+        raise ValueError(f"service_mean > 0, patience > 0 and loss_rate >= 0 must hold, got {service_mean}, "
+                         f"{patience}, {loss_rate}")
+    out = np.zeros(8)
+    _service_day(float(n_new), float(backlog), float(agents), float(open_from), float(open_to), float(service_mean),
+                 float(patience), float(loss_rate), float(req_hazard), out)
     return out
+
+
+def erlang_a(lam: float, mu: float, agents: int, patience: float) -> np.ndarray:
+    """Stationary M/M/c+M queue (``_queue._erlang_a``): ``[P(wait), P(abandon), mean queue time, stable]``."""
+
+    if not (lam >= 0 and mu > 0 and agents >= 0 and patience > 0):
+        raise ValueError(f"lam >= 0, mu > 0, agents >= 0 and patience > 0 must hold, got {lam}, {mu}, {agents}, {patience}")
+    out = np.zeros(4)
+    _erlang_a(float(lam), float(mu), int(agents), float(patience), out)
+    return out
+
+
+def arrival_timing(open_from: float, open_to: float, hazard: float, patience: float):
+    """When in the day requests come (``_queue._arrival_timing``): share made while open, survival to
+    opening and mean time waited of those made while closed."""
+
+    if not 0.0 <= open_from < open_to <= 1.0:
+        raise ValueError(f"0 <= open_from < open_to <= 1 must hold, got {open_from}, {open_to}")
+    return _arrival_timing(float(open_from), float(open_to), float(hazard), float(patience))
+
+
+def independent_chunks(model, chunk_ids: np.ndarray, chunk_size: int, n_total: int, cohorts, tables, rng_states,
+                       out) -> None:
+    """Simulate the whole journeys of chunks ``chunk_ids`` (``_population._independent_chunks``), adding into ``out``.
+
+    ``cohorts``: :class:`~jsim.kernels._population.Cohorts`; ``tables``: ``JourneyTables`` from
+    :func:`all_day_tables` and :func:`alias_tables`; ``rng_states (C, 4)`` uint64; ``out``: a
+    ``ChunkCounts`` with ``len(chunk_ids)`` rows.
+    """
+
+    if model.is_coupled:
+        raise ValueError("independent_chunks needs a model without word of mouth or service queues")
+    T, G, S, X = model.n_days, model.n_segments, model.n_stages, model.n_routes
+    B = len(chunk_ids)
+    _check("rng_states", rng_states, rng_states.shape, np.uint64)
+    if rng_states.ndim != 2 or rng_states.shape[1] != 4 or (B and chunk_ids.max() >= rng_states.shape[0]):
+        raise ValueError(f"rng_states must be (n_chunks, 4) covering chunk_ids, got {rng_states.shape}")
+    for name, shape in (("occ_diff", (B, G, S, T + 2)), ("moves", (B, T + 1, X)), ("seg_flows", (B, G, S, S)),
+                        ("newconv", (B, T + 1, G))):
+        _check(f"out.{name}", getattr(out, name), shape, np.int64)
+    _independent_chunks(chunk_ids, chunk_size, n_total, cohorts, tables, model.arrays, rng_states, out)
+
+
+def coupled_init(model, n_initial: int, chunk_size: int, customers, rng_states) -> None:
+    """First thresholds of the day-0 customers (``_population._coupled_init``)."""
+
+    _coupled_init(n_initial, chunk_size, customers, model.is_converted, rng_states)
+
+
+def coupled_day(model, t: int, n_before: int, n_active: int, chunk_size: int, cum_prev, cum_now, thresh, alias, fx,
+                customers, rng_states, out) -> None:
+    """Advance the active customers through day ``t`` (``_population._coupled_day``; serial for one chunk)."""
+
+    G, S, P = model.pair_src.shape
+    for name, arr in (("cum_prev", cum_prev), ("cum_now", cum_now)):
+        _check(name, arr, (G, S), np.float64)
+    _check("thresh", thresh, (G, S, P), np.float64)
+    _check("alias", alias, (G, S, P), np.int64)
+    advance = _coupled_day if n_active > chunk_size else _coupled_day_serial
+    advance(t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, model.arrays, fx, customers,
+            rng_states, out)
+
+
+def trace(model, first: int, last: int, seg: np.ndarray, stage: np.ndarray, shares: np.ndarray, fx, states,
+          rec_int: np.ndarray, rec_time: np.ndarray) -> tuple[int, int]:
+    """Trace journeys ``first..last-1`` at exposure level (``_journeys._trace``); returns (records, next customer)."""
+
+    cap = rec_int.shape[0]
+    _check("rec_int", rec_int, (cap, 8), np.int64)
+    _check("rec_time", rec_time, (cap,), np.float64)
+    _check("shares", shares, (model.n_days + 1, model.n_wom), np.float64)
+    return _trace(first, last, seg, stage, shares, model.arrays, _coefficients(model, fx), states, rec_int, rec_time,
+                  cap)

@@ -27,8 +27,9 @@ class Calendar:
     day_mult : (T+1, 3)
         Organic transitions, word-of-mouth hazards, moves into purchase stages.
     arrivals_mult, revenue_mult : (T+1,)
-    moves : list of (day, from_idx, to_idx, share)
-        One-off moves.
+    moves : list of (day, from_idx, to_idx, share, name)
+        One-off moves; ``name`` is the event's name (unique: ``KIND-dayN`` when it has none,
+        ``#2``, ``#3`` ... appended to repeats).
     agents : dict touchpoint index -> (T+1,) int64
         Agents on duty per day for service touchpoints.
     """
@@ -41,6 +42,15 @@ class Calendar:
     revenue_mult: np.ndarray
     moves: list
     agents: dict
+
+
+def _unique(name: str, taken: list) -> str:
+    """``name``, or ``name#2``, ``name#3``, ... if it is taken."""
+    out, k = name, 1
+    while out in taken:
+        k += 1
+        out = f"{name}#{k}"
+    return out
 
 
 def month_of_day(n_days: int, start_month: int) -> np.ndarray:
@@ -97,5 +107,47 @@ def build_calendar(sc, n_days: int, tp_index: dict, stage_index: dict) -> Calend
         if ev.agents is not None:
             agents[cols[0]][days] = ev.agents
         if ev.move is not None:
-            moves.append((ev.start, stage_index[ev.move.from_], stage_index[ev.move.to], ev.move.share))
+            moves.append((ev.start, stage_index[ev.move.from_], stage_index[ev.move.to], ev.move.share,
+                          _unique(ev.name or f"{ev.kind}-day{ev.start}", [m[4] for m in moves])))
     return Calendar(spend_mult, effect_mult, reach_mult, day_mult, arrivals_mult, revenue_mult, moves, agents)
+
+
+def change_days(values: np.ndarray) -> np.ndarray:
+    """Days t in 2..T whose value differs from day t-1 (relative tolerance 1e-9)."""
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) < 3:
+        return np.zeros(0, dtype=np.int64)
+    same = np.isclose(v[2:], v[1:-1], rtol=1e-9, atol=0.0)
+    return np.flatnonzero(~same) + 2
+
+
+def watched_series(model) -> list[tuple[str, str, np.ndarray]]:
+    """Every per-day quantity the calendar changes: ``(kind, where, values (T+1,))``."""
+    out = []
+    for j, name in enumerate(model.touchpoint_names):
+        out += [("spend", name, model.spend[:, j]), ("reach", name, model.delivery[:, j]),
+                ("effect", name, model.effect_mult[:, j])]
+    out += [("capacity", sv.name, sv.agents) for sv in model.services]
+    out += [("transitions", "", model.day_mult[:, DAY_TRANSITIONS]), ("word_of_mouth", "", model.day_mult[:, DAY_WOM]),
+            ("purchase", "", model.day_mult[:, DAY_PURCHASE]), ("arrivals", "", model.arrivals_mult),
+            ("revenue", "", model.revenue_mult)]
+    return out
+
+
+def describe_move(model, e: int) -> str:
+    """How the calendar trace describes one-off move ``e``: ``"0.05 of unaware -> aware"``."""
+    return (f"{model.move_share[e]:g} of {model.stage_names[model.move_from[e]]} -> "
+            f"{model.stage_names[model.move_to[e]]}")
+
+
+def calendar_changes(model) -> list[tuple[float, str, str, str]]:
+    """The calendar trace a run of ``model`` obeys: ``(time, kind, where, what)`` sorted.
+
+    One entry at the start of each day (time ``t - 1`` for day t, t >= 2) on which a watched
+    quantity (:func:`watched_series`) changes, ``what`` = ``"old -> new"``, and one per one-off
+    move on its day.
+    """
+    out = [(float(t - 1), kind, where, f"{values[t - 1]:g} -> {values[t]:g}")
+           for kind, where, values in watched_series(model) for t in change_days(values).tolist()]
+    out += [(float(model.move_day[e] - 1), "move", "", describe_move(model, e)) for e in range(len(model.move_day))]
+    return sorted(out)

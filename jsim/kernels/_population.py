@@ -1,0 +1,216 @@
+"""Advancing customers: whole journeys when hazards are known, day by day when they are coupled.
+
+Private numba kernels; call them through :mod:`jsim.kernels`. Random numbers come from the
+chunk-owned xoshiro states of :mod:`jsim.kernels._rng`, so results do not depend on how many
+threads run the ``prange`` loops. ``m`` is a :class:`~jsim.model.ModelArrays`, ``fx`` a
+:class:`~jsim.model.Coefficients`. Moves are counted per route (``m.pair_route``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+
+from ._alias import _pick_alias
+from ._hazards import _outcome_route
+from ._rng import _next_double, _next_exp
+
+
+class Cohorts(NamedTuple):
+    """Customers ordered in cohorts (day, segment, stage): ``start (C+1,)`` first index of each
+    cohort (cumulative sizes), ``day``, ``seg``, ``stage`` ``(C,)`` int64."""
+
+    start: np.ndarray
+    day: np.ndarray
+    seg: np.ndarray
+    stage: np.ndarray
+
+
+class JourneyTables(NamedTuple):
+    """Every day's tables of a model without coupling: ``cum (G, S, T+1)`` cumulative hazard,
+    ``const_hazard (G, S)`` the daily hazard where it never changes (else 0), alias tables
+    ``thresh`` float64 and ``alias`` int64 ``(T+1, G, S, P)``."""
+
+    cum: np.ndarray
+    const_hazard: np.ndarray
+    thresh: np.ndarray
+    alias: np.ndarray
+
+
+class ChunkCounts(NamedTuple):
+    """Per-chunk counts of :func:`_independent_chunks` (row b of each for the b-th chunk of the batch):
+    ``occ_diff (B, G, S, T+2)`` (+1 from the first day present, -1 on the day left),
+    ``moves (B, T+1, X)``, ``seg_flows (B, G, S, S)``, ``newconv (B, T+1, G)``."""
+
+    occ_diff: np.ndarray
+    moves: np.ndarray
+    seg_flows: np.ndarray
+    newconv: np.ndarray
+
+
+class Customers(NamedTuple):
+    """Per-customer state of the day-by-day path (12 bytes a customer): ``stage`` int16,
+    ``seg`` int8, ``conv`` uint8 (ever converted), ``thr`` float64 (next threshold)."""
+
+    stage: np.ndarray
+    seg: np.ndarray
+    conv: np.ndarray
+    thr: np.ndarray
+
+
+class DayCounts(NamedTuple):
+    """Per-chunk counts of one day of :func:`_coupled_day` (zeroed by it): ``flows (C, G, S, S)``,
+    ``moves (C, X)``, ``newconv (C, G)``."""
+
+    flows: np.ndarray
+    moves: np.ndarray
+    newconv: np.ndarray
+
+
+@njit(cache=True)
+def _independent_chunk(b, c, chunk_size, n_total, cohorts, tables, m, rng_states, out):
+    """Whole journeys of chunk ``c``, counted into row ``b`` of ``out``; see :func:`_independent_chunks`."""
+    cum, const_hazard, thresh, alias = tables
+    T = cum.shape[2] - 1
+    state = rng_states[c].copy()
+    lo = c * chunk_size
+    hi = min(n_total, lo + chunk_size)
+    co = np.searchsorted(cohorts.start, lo, side="right") - 1
+    for i in range(lo, hi):
+        while i >= cohorts.start[co + 1]:
+            co += 1
+        g = cohorts.seg[co]
+        s = cohorts.stage[co]
+        t_from = cohorts.day[co]
+        t0 = t_from - 1 if t_from > 0 else 0
+        conv = m.is_converted[s]
+        if conv:
+            out.newconv[b, t_from, g] += 1
+        while not m.is_absorbing[s]:
+            e = _next_exp(state)
+            h = const_hazard[g, s]
+            if h > 0.0:
+                # constant daily hazard: the wait is geometric, ceil(E / h) days. Compared as a
+                # float: E / h can exceed the int64 range (or be inf) when h is tiny.
+                wait = max(1.0, np.ceil(e / h))
+                if wait > T - t0:
+                    break
+                t = t0 + int(wait)
+            else:
+                thr = cum[g, s, t0] + e
+                if t0 >= T or cum[g, s, T] < thr:
+                    break
+                a = t0 + 1
+                z = T
+                while a < z:
+                    mid = (a + z) >> 1
+                    if cum[g, s, mid] >= thr:
+                        z = mid
+                    else:
+                        a = mid + 1
+                t = a
+            ip, _ = _pick_alias(_next_double(state), thresh[t, g, s], alias[t, g, s], m.n_pairs[g, s])
+            d = m.pair_dst[g, s, ip]
+            out.occ_diff[b, g, s, t_from] += 1
+            out.occ_diff[b, g, s, t] -= 1
+            out.moves[b, t, m.pair_route[g, s, ip, 0]] += 1
+            out.seg_flows[b, g, s, d] += 1
+            if not conv and m.is_converted[d]:
+                conv = True
+                out.newconv[b, t, g] += 1
+            s = d
+            t_from = t
+            t0 = t
+        out.occ_diff[b, g, s, t_from] += 1
+        out.occ_diff[b, g, s, T + 1] -= 1
+
+
+@njit(parallel=True, cache=True)
+def _independent_chunks(chunk_ids, chunk_size, n_total, cohorts, tables, m, rng_states, out):
+    """Simulate whole journeys of the customers in ``chunk_ids`` when hazards are known in advance.
+
+    Each customer in stage s after day t0 draws E ~ Exp(1) and moves on the first day t with
+    ``cum[g, s, t] - cum[g, s, t0] >= E`` (idle days are skipped by binary search, or in one
+    step ``t = t0 + ceil(E / h)`` where ``const_hazard[g, s] = h > 0`` is the same every day), to the
+    pair drawn from day t's alias tables, along the pair's route (no service clocks here: a model
+    with services is coupled). Draws 2 uniforms per stage entry (+1 per stay to the horizon) from
+    ``rng_states[c]``. Adds into row b of each array of ``out`` (:class:`ChunkCounts`).
+    """
+    # Each chunk runs in a function of its own: numba 0.68 loses writes made through a tuple's
+    # fields directly inside a prange loop (the tuple is copied into the parallel region).
+    for b in prange(chunk_ids.shape[0]):
+        _independent_chunk(b, chunk_ids[b], chunk_size, n_total, cohorts, tables, m, rng_states, out)
+
+
+@njit(parallel=True, cache=True)
+def _coupled_init(n_initial, chunk_size, customers, is_converted, rng_states):
+    """Give the day-0 customers (indices < n_initial) their first threshold. One uniform each."""
+    stage, _, conv, thr = customers  # fields unpacked outside prange (see _independent_chunks)
+    n_chunks = (n_initial + chunk_size - 1) // chunk_size
+    for c in prange(n_chunks):
+        state = rng_states[c].copy()
+        for i in range(c * chunk_size, min(n_initial, (c + 1) * chunk_size)):
+            thr[i] = _next_exp(state)
+            conv[i] = 1 if is_converted[stage[i]] else 0
+        rng_states[c] = state
+
+
+@njit(cache=True)
+def _coupled_chunk(c, t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, m, fx, customers,
+                   rng_states, out):
+    """Advance chunk ``c`` through day t; see :func:`_coupled_day`."""
+    out.flows[c] = 0
+    out.moves[c] = 0
+    out.newconv[c] = 0
+    stage, seg, conv, thr = customers
+    state = rng_states[c].copy()
+    for i in range(c * chunk_size, min(n_active, (c + 1) * chunk_size)):
+        s = stage[i]
+        g = seg[i]
+        if i >= n_before:
+            thr[i] = cum_prev[g, s] + _next_exp(state)
+            if m.is_converted[s]:
+                conv[i] = 1
+                out.newconv[c, g] += 1
+        if m.is_absorbing[s] or cum_now[g, s] < thr[i]:
+            continue
+        ip, v = _pick_alias(_next_double(state), thresh[g, s], alias[g, s], m.n_pairs[g, s])
+        d = m.pair_dst[g, s, ip]
+        out.flows[c, g, s, d] += 1
+        out.moves[c, _outcome_route(t, g, s, ip, v, m, fx)] += 1
+        if conv[i] == 0 and m.is_converted[d]:
+            conv[i] = 1
+            out.newconv[c, g] += 1
+        stage[i] = d
+        thr[i] = cum_now[g, d] + _next_exp(state)
+    rng_states[c] = state
+
+
+@njit(parallel=True, cache=True)
+def _coupled_day(t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, m, fx, customers, rng_states,
+                 out):
+    """Advance every active customer through day ``t`` (population-coupled hazards).
+
+    Customers ``n_before <= i < n_active`` arrived today: their stage and segment are already
+    set; they get a threshold ``cum_prev + E``. A customer moves when ``cum_now >= thr``, along
+    the pair drawn from today's alias tables ``thresh``, ``alias`` (G, S, P) and the route its
+    residual uniform picks (:func:`~jsim.kernels._hazards._outcome_route`). Writes per chunk c
+    today's counts into ``out`` (:class:`DayCounts`, zeroed here). Mutates ``customers`` and
+    ``rng_states``.
+    """
+    n_chunks = (n_active + chunk_size - 1) // chunk_size
+    for c in prange(n_chunks):
+        _coupled_chunk(c, t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, m, fx, customers,
+                       rng_states, out)
+
+
+@njit(cache=True)
+def _coupled_day_serial(t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, m, fx, customers,
+                        rng_states, out):
+    """:func:`_coupled_day` without a parallel region (cheaper when one chunk is active)."""
+    n_chunks = (n_active + chunk_size - 1) // chunk_size
+    for c in range(n_chunks):
+        _coupled_chunk(c, t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, m, fx, customers,
+                       rng_states, out)
