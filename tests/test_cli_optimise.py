@@ -91,6 +91,9 @@ def test_single_objective_end_to_end(scenario, tmp_path):
     for text in ("best", "current", "equal", "marginal", "10% shift"):
         assert text in res.output
     alloc = json.loads((out / "allocation.json").read_text())
+    assert set(alloc) == {"scenario", "budget", "touchpoints", "objectives", "directions", "constraints", "feasible",
+                          "allocation", "totals", "value", "bounds", "active_bounds", "polished", "n_evaluations",
+                          "settings", "comparison", "explanation"}
     assert sum(alloc["allocation"].values()) == pytest.approx(900.0, rel=1e-9)
     assert alloc["allocation"]["social"] >= 100.0 - 1e-9
     assert alloc["settings"]["seed"] == 0 and alloc["objectives"] == ["conversions"]

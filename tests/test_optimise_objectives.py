@@ -230,7 +230,7 @@ def test_teaching_optimum_beats_current_and_equal_splits():
 
 
 def test_plot_data_of_a_report(two_channels, tmp_path):
-    from jsim.optimise.explain import optimise_scenario
+    from jsim.optimise.study import optimise_scenario
     from jsim.plot.optimise import get_history_info, get_pareto_info, get_response_info
 
     obj = ScenarioObjective(two_channels, 900.0, metric=["conversions", "cost"])

@@ -43,8 +43,9 @@ def optimise(scenario, budget, objectives, constraints, trials, reps, seed, boun
     """
     from rich.console import Console
 
-    from ..optimise.explain import optimise_scenario, render_report, write_report
     from ..optimise.objectives import ScenarioObjective, parse_bounds
+    from ..optimise.study import optimise_scenario
+    from ..report import render_report, write_report
     from ..runner import progress_bar
     from ..scenario import load_scenario
 
