@@ -6,6 +6,8 @@ command imports the library (numpy, numba, Optuna) inside its body.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import click
 
 from .. import __version__
@@ -13,6 +15,21 @@ from ..errors import JsimError, ScenarioError
 from . import optimise, run, schema, validate
 
 EPILOG = "Docs: README.md and docs/model.md. Exit codes: 0 ok, 1 runtime failure, 2 invalid input."
+
+#: library parameter -> the flag that sets it (the library's errors name parameters; a command-line user reads flags)
+_FLAGS = {"budget": "--budget", "engine": "--engine", "touchpoints": "--touchpoints", "reps": "--reps",
+          "promote": "--promote", "sampler": "--sampler", "customers": "--customers", "days": "--days",
+          "metric": "--objective", "constraints": "--constraint", "bounds": "--bounds", "n_trials": "--trials"}
+
+
+def _in_flags(exc: ScenarioError) -> ScenarioError:
+    """``exc`` with each issue at a library parameter moved to its flag (``touchpoints`` -> ``--touchpoints``).
+
+    The issues of a scenario file (``exc.source`` set) name places in the file and stay as they are.
+    """
+    if exc.source is not None:
+        return exc
+    return ScenarioError([replace(issue, location=_FLAGS.get(issue.location, issue.location)) for issue in exc.issues])
 
 
 class _Group(click.Group):
@@ -25,7 +42,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except ScenarioError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_in_flags(exc)}", err=True)
             ctx.exit(2)
         except JsimError as exc:
             click.echo(f"error: {exc}", err=True)

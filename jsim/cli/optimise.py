@@ -43,7 +43,7 @@ def optimise(scenario, budget, objectives, constraints, trials, reps, seed, boun
     """
     from rich.console import Console
 
-    from ..optimise.objectives import ScenarioObjective, parse_bounds
+    from ..optimise.objectives import ScenarioObjective, parse_bounds, parse_constraint, parse_metric
     from ..optimise.study import optimise_scenario
     from ..report import render_report, write_report
     from ..runner import progress_bar
@@ -51,11 +51,12 @@ def optimise(scenario, budget, objectives, constraints, trials, reps, seed, boun
 
     if (resume or worker) and not (out or storage):
         raise click.UsageError("--resume and --worker need the study's --out DIR or --storage URL")
-    names = [t.strip() for t in touchpoints.split(",") if t.strip()] if touchpoints is not None else None
-    obj = ScenarioObjective(load_scenario(scenario), budget, touchpoints=names, metric=list(objectives), engine=engine,
-                            reps=reps, seed=seed, constraints=list(constraints), customers=customers, days=days,
-                            weekly=weekly, promote=promote)
-    limits = parse_bounds(bounds, list(obj.names), budget)
+    obj = ScenarioObjective(load_scenario(scenario), budget, touchpoints=touchpoints,
+                            metric=[parse_metric(m, where="--objective") for m in objectives],
+                            constraints=[parse_constraint(c, where="--constraint") for c in constraints],
+                            engine=engine, reps=reps, seed=seed, customers=customers, days=days, weekly=weekly,
+                            promote=promote)
+    limits = parse_bounds(bounds, list(obj.names), budget, where="--bounds")
     _quiet_optuna()
     with progress_bar(not quiet, f"optimising {obj.scenario.name}") as report:
         result = optimise_scenario(obj, bounds=limits, n_trials=trials, seed=seed, sampler=sampler, storage=storage,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import OptimiseError, ScenarioError, ScenarioIssue
 from .explain import Explanation, compare_allocations, explain_allocation, response_curves
 
 
@@ -61,10 +62,8 @@ def _constrained_sampler(sampler, objective, n_objectives: int, seed: int):
     if isinstance(sampler, optuna.samplers.BaseSampler):
         return sampler
     if sampler not in ("auto", "tpe", "nsga2"):
-        from ..errors import ScenarioError, ScenarioIssue
-
-        raise ScenarioError(ScenarioIssue("--sampler", f"with --constraint must be 'auto', 'tpe' or 'nsga2' (samplers that "
-                                                       f"take Optuna constraints), got {sampler!r}", "drop --sampler"))
+        raise ScenarioError(ScenarioIssue("sampler", f"with constraints must be 'auto', 'tpe' or 'nsga2' (samplers that "
+                                                     f"take Optuna constraints), got {sampler!r}", "leave it at 'auto'"))
 
     def constraints_func(trial):
         alloc = trial.user_attrs.get("allocation")
@@ -85,7 +84,7 @@ def _constrained_sampler(sampler, objective, n_objectives: int, seed: int):
 
 
 def default_study_name(objective) -> str:
-    """A study name fixed by the problem (scenario, objectives, budget, decisions), so ``--resume`` finds it."""
+    """A study name fixed by the problem (scenario, objectives, budget, decisions), so ``resume=True`` finds it."""
     import hashlib
 
     key = repr((objective.scenario.name, objective.metrics, objective.budget, objective.names, objective.engine,
@@ -125,7 +124,6 @@ def optimise_scenario(objective, *, bounds: dict | None = None, n_trials: int = 
     compare_engine : str, optional
         Engine of the comparison (default ``fast``: stochastic, with intervals).
     """
-    from ..errors import OptimiseError
     from .core import optimise_allocation
 
     constrained = bool(objective.constraints)
@@ -147,7 +145,7 @@ def optimise_scenario(objective, *, bounds: dict | None = None, n_trials: int = 
     except ValueError as exc:
         if constrained and "feasible" in str(exc):
             raise OptimiseError(f"no allocation tried met the constraints {[c.text for c in objective.constraints]} "
-                                f"in {n_trials} trials (relax a constraint, raise --budget or --trials)") from None
+                                f"in {n_trials} trials (relax a constraint, or raise the budget or the number of trials)") from None
         raise
     best = dict(result.allocation)
     feasible = objective.evaluate(best).feasible
