@@ -143,6 +143,7 @@ def test_two_objectives_write_the_pareto_front_and_resume(scenario, tmp_path):
     (["--touchpoints", ","], "--touchpoints: at least one touchpoint"),
     (["--constraint", "retention=0.5"], "--constraint: must read METRIC>=VALUE"),
     (["--constraint", "cac<=40", "--sampler", "cmaes"], "--sampler: with constraints"),
+    (["--objective", "conversions", "--objective", "cost", "--sampler", "cmaes"], "--sampler: 'cmaes' handles one objective"),
     (["--budget", "-5"], "--budget"),
     (["--budget", "abc"], "--budget"),
     (["--resume"], "--resume"),

@@ -117,6 +117,9 @@ BAD_LIBRARY_CALLS = {  # what the library is given -> its message, which names t
     "constraint": (lambda sc: parse_constraint("retention = 0.6"), r"^constraints: must read METRIC>=VALUE"),
     "sampler": (lambda sc: optimise_scenario(ScenarioObjective(sc, 900.0, constraints=["cac<=40"]), sampler="cmaes"),
                 r"^sampler: with constraints must be 'auto', 'tpe' or 'nsga2'"),
+    "sampler objectives": (lambda sc: optimise_scenario(ScenarioObjective(sc, 900.0, metric=["conversions", "cost"]),
+                                                        sampler="cmaes"),
+                           r"^sampler: 'cmaes' handles one objective, got 2"),
 }
 
 

@@ -55,6 +55,21 @@ class OptimisationReport:
         return dict(self.result.allocation)
 
 
+def _check_sampler(sampler, n_objectives: int) -> None:
+    """Reject a sampler that cannot run the problem before a study is stored (a study left behind by a
+    failed start would make the corrected re-run fail with "already exists")."""
+    from .core import SAMPLERS
+
+    if not isinstance(sampler, str):
+        return
+    if sampler not in SAMPLERS:
+        raise ScenarioError(ScenarioIssue("sampler", f"must be one of {list(SAMPLERS)} or an Optuna sampler, got {sampler!r}",
+                                          "leave it at 'auto'"))
+    if sampler == "cmaes" and n_objectives > 1:
+        raise ScenarioError(ScenarioIssue("sampler", f"'cmaes' handles one objective, got {n_objectives}",
+                                          "use 'nsga2' or 'tpe', or leave it at 'auto'"))
+
+
 def _constrained_sampler(sampler, objective, n_objectives: int, seed: int):
     """An Optuna sampler that reads the objective's constraint values (TPE, or NSGA-II for several objectives)."""
     import optuna
@@ -128,6 +143,7 @@ def optimise_scenario(objective, *, bounds: dict | None = None, n_trials: int = 
 
     constrained = bool(objective.constraints)
     n_obj = len(objective.metrics)
+    _check_sampler(sampler, n_obj)
     smp = _constrained_sampler(sampler, objective, n_obj, seed) if constrained else sampler
     study_storage, name = None, None
     if storage is not None or out is not None or resume or worker:
