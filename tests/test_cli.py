@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -40,6 +43,21 @@ def test_help_lists_every_command():
     for cmd in ("run", "validate", "schema"):
         sub = CliRunner().invoke(main, [cmd, "--help"])
         assert sub.exit_code == 0 and "Usage:" in sub.output
+
+
+def test_help_lists_the_commands_in_the_order_a_user_meets_them():
+    res = CliRunner().invoke(main, ["--help"])
+    listed = [line.split()[0] for line in res.output.split("Commands:")[1].strip().splitlines()[:4]]
+    assert listed == ["run", "validate", "schema", "optimise"]
+
+
+def test_help_imports_no_numerics():
+    """`jsim --help` stays fast: the command modules import numpy, numba, Optuna... inside their bodies."""
+    code = ("import sys, jsim.cli; "
+            "print([m for m in ('numpy', 'numba', 'optuna', 'scipy', 'matplotlib', 'rich', 'pydantic') if m in sys.modules])")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+    assert res.stdout.strip() == "[]"
 
 
 def test_run_minimal_writes_outputs(minimal, tmp_path):

@@ -9,6 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from jsim.cli import main
+from jsim.errors import ScenarioError
+from jsim.optimise.objectives import ScenarioObjective
+from jsim.scenario import load_scenario
 
 TWO_CHANNELS = """
 name = "two_channels"
@@ -91,6 +94,9 @@ def test_single_objective_end_to_end(scenario, tmp_path):
     for text in ("best", "current", "equal", "marginal", "10% shift"):
         assert text in res.output
     alloc = json.loads((out / "allocation.json").read_text())
+    assert set(alloc) == {"scenario", "budget", "touchpoints", "objectives", "directions", "constraints", "feasible",
+                          "allocation", "totals", "value", "bounds", "active_bounds", "polished", "n_evaluations",
+                          "settings", "comparison", "explanation"}
     assert sum(alloc["allocation"].values()) == pytest.approx(900.0, rel=1e-9)
     assert alloc["allocation"]["social"] >= 100.0 - 1e-9
     assert alloc["settings"]["seed"] == 0 and alloc["objectives"] == ["conversions"]
@@ -128,13 +134,18 @@ def test_two_objectives_write_the_pareto_front_and_resume(scenario, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--objective", "conversoins"], "--objective"),
-    (["--bounds", "search=500:100"], "min <= max must hold"),
+    (["--objective", "conversoins"], "--objective: must be one of"),
+    (["--objective", "conversoins"], "e.g. --objective conversions"),
+    (["--bounds", "search=500:100"], "--bounds: 0 <= min <= max must hold"),
     (["--bounds", "serch=0:100"], "did you mean 'search'"),
-    (["--bounds", "search=800:", "--bounds", "social=800:"], "sum of minimums <= budget"),
-    (["--touchpoints", "search,email"], "fixed reach"),
-    (["--constraint", "retention=0.5"], "METRIC>=VALUE"),
+    (["--bounds", "search=800:", "--bounds", "social=800:"], "--bounds: sum of minimums <= budget"),
+    (["--touchpoints", "search,email"], "--touchpoints: every touchpoint must have a response curve; 'email' has a fixed reach"),
+    (["--touchpoints", ","], "--touchpoints: at least one touchpoint"),
+    (["--constraint", "retention=0.5"], "--constraint: must read METRIC>=VALUE"),
+    (["--constraint", "cac<=40", "--sampler", "cmaes"], "--sampler: with constraints"),
+    (["--objective", "conversions", "--objective", "cost", "--sampler", "cmaes"], "--sampler: 'cmaes' handles one objective"),
     (["--budget", "-5"], "--budget"),
+    (["--budget", "abc"], "--budget"),
     (["--resume"], "--resume"),
     (["--engine", "des"], "--engine"),
 ])
@@ -145,3 +156,34 @@ def test_bad_input_exits_2_and_writes_nothing(scenario, tmp_path, args, message)
     assert res.exit_code == 2, res.output
     assert message in res.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize("flags, library_call, flag, parameter", [
+    (["--touchpoints", "search,email"], lambda sc: ScenarioObjective(sc, 900.0, touchpoints=["search", "email"]),
+     "--touchpoints", "touchpoints"),
+    (["--touchpoints", "serch"], lambda sc: ScenarioObjective(sc, 900.0, touchpoints=["serch"]), "--touchpoints", "touchpoints"),
+    (["--budget", "-5"], lambda sc: ScenarioObjective(sc, -5.0), "--budget", "budget"),
+    (["--budget", "nan"], lambda sc: ScenarioObjective(sc, float("nan")), "--budget", "budget"),
+    (["--budget", "inf"], lambda sc: ScenarioObjective(sc, float("inf")), "--budget", "budget"),
+])
+def test_the_command_names_the_flag_the_library_the_parameter(scenario, tmp_path, flags, library_call, flag, parameter):
+    """One mistake, two audiences: ``jsim optimise`` says ``--touchpoints: ...`` (exit 2, nothing written),
+    :class:`ScenarioObjective` says ``touchpoints: ...`` and never names a flag."""
+    out = tmp_path / "out"
+    budget = [] if "--budget" in flags else ["--budget", 900]
+    res = _run([scenario, *budget, "--trials", 3, *flags, "--out", out])
+    assert res.exit_code == 2, res.output
+    assert flag in res.output and "must" in res.output
+    assert not out.exists()
+    with pytest.raises(ScenarioError) as info:
+        library_call(load_scenario(scenario))
+    assert str(info.value).startswith(f"{parameter}: ") and "--" not in str(info.value)
+
+
+def test_a_scenario_files_own_locations_are_not_taken_for_flags(tmp_path):
+    """``touchpoints`` in a scenario file is a key of the file, not the ``--touchpoints`` flag."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('touchpoints = 3\n' + TWO_CHANNELS.split("[[touchpoints]]")[0])
+    res = _run([bad, "--budget", 900])
+    assert res.exit_code == 2, res.output
+    assert f"{bad}: touchpoints: must be a list" in res.output and "--touchpoints" not in res.output

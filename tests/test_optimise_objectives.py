@@ -11,6 +11,7 @@ import pytest
 from jsim.errors import OptimiseError, ScenarioError
 from jsim.optimise.explain import compare_allocations, explain_allocation, response_curves
 from jsim.optimise.objectives import ScenarioObjective, parse_bounds, parse_constraint, parse_metric
+from jsim.optimise.study import optimise_scenario
 from jsim.scenario import load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,19 +99,49 @@ def test_current_and_equal_splits(two_channels):
     assert obj.equal_allocation() == {"search": 450.0, "social": 450.0}
 
 
-def test_bad_inputs_name_the_flag(two_channels):
-    with pytest.raises(ScenarioError, match=r"--objective.*did you mean 'conversions'"):
-        ScenarioObjective(two_channels, 900.0, metric="conversoins")
-    with pytest.raises(ScenarioError, match=r"--touchpoints.*'email' has a fixed reach"):
-        ScenarioObjective(two_channels, 900.0, touchpoints=["search", "email"])
-    with pytest.raises(ScenarioError, match=r"--budget.*got -5"):
-        ScenarioObjective(two_channels, -5)
-    with pytest.raises(ScenarioError, match=r"--bounds.*min <= max must hold, but got min=500, max=100"):
-        parse_bounds(["search=500:100"], ["search", "social"], 900.0)
-    with pytest.raises(ScenarioError, match=r"sum of minimums <= budget"):
-        parse_bounds(["search=600:", "social=400:"], ["search", "social"], 900.0)
-    with pytest.raises(ScenarioError, match=r"--constraint.*METRIC>=VALUE"):
-        parse_constraint("retention = 0.6")
+BAD_LIBRARY_CALLS = {  # what the library is given -> its message, which names the parameter (no flag)
+    "metric": (lambda sc: ScenarioObjective(sc, 900.0, metric="conversoins"), r"^metric: .*did you mean 'conversions'"),
+    "touchpoints": (lambda sc: ScenarioObjective(sc, 900.0, touchpoints=["search", "email"]),
+                    r"^touchpoints: .*'email' has a fixed reach"),
+    "no touchpoints": (lambda sc: ScenarioObjective(sc, 900.0, touchpoints=[]), r"^touchpoints: at least one"),
+    "budget": (lambda sc: ScenarioObjective(sc, -5), r"^budget: must be a finite number > 0, got -5 \(use a positive"),
+    "budget nan": (lambda sc: ScenarioObjective(sc, math.nan), r"^budget: .*got nan"),
+    "budget inf": (lambda sc: ScenarioObjective(sc, math.inf), r"^budget: .*got inf"),
+    "engine": (lambda sc: ScenarioObjective(sc, 900.0, engine="des"), r"^engine: must be one of"),
+    "reps": (lambda sc: ScenarioObjective(sc, 900.0, engine="fast", reps=0), r"^reps: must be a whole number >= 1, got 0"),
+    "promote": (lambda sc: ScenarioObjective(sc, 900.0, promote=0), r"^promote: must be a whole number >= 1, got 0"),
+    "bounds": (lambda sc: parse_bounds(["search=500:100"], ["search", "social"], 900.0),
+               r"^bounds: 0 <= min <= max must hold, but got min=500, max=100"),
+    "bounds sum": (lambda sc: parse_bounds(["search=600:", "social=400:"], ["search", "social"], 900.0),
+                   r"^bounds: sum of minimums <= budget .*change the budget"),
+    "constraint": (lambda sc: parse_constraint("retention = 0.6"), r"^constraints: must read METRIC>=VALUE"),
+    "sampler": (lambda sc: optimise_scenario(ScenarioObjective(sc, 900.0, constraints=["cac<=40"]), sampler="cmaes"),
+                r"^sampler: with constraints must be 'auto', 'tpe' or 'nsga2'"),
+    "sampler objectives": (lambda sc: optimise_scenario(ScenarioObjective(sc, 900.0, metric=["conversions", "cost"]),
+                                                        sampler="cmaes"),
+                           r"^sampler: 'cmaes' handles one objective, got 2"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_LIBRARY_CALLS))
+def test_bad_inputs_name_the_parameter(two_channels, case):
+    """The library names its own parameters; the command line turns them into flags (tests/test_cli_optimise.py)."""
+    call, pattern = BAD_LIBRARY_CALLS[case]
+    with pytest.raises(ScenarioError, match=pattern) as info:
+        call(two_channels)
+    assert "--" not in str(info.value)
+
+
+def test_where_names_the_value_in_the_callers_words():
+    with pytest.raises(ScenarioError, match=r"^--objective: .*\(did you mean 'conversions'\? e\.g\. --objective conversions\)$"):
+        parse_metric("conversoins", where="--objective")
+    with pytest.raises(ScenarioError, match=r"^--constraint: .*e\.g\. --constraint 'retention>=0\.6' or --constraint 'cac<=40'"):
+        parse_constraint("retention = 0.6", where="--constraint")
+    with pytest.raises(ScenarioError, match=r"^--bounds: must read TOUCHPOINT=MIN:MAX, got 'search' \(e\.g\. --bounds search=0:450\)"):
+        parse_bounds(["search"], ["search", "social"], 900.0, where="--bounds")
+
+
+def test_allocations_name_every_decision_and_metrics_have_aliases(two_channels):
     with pytest.raises(OptimiseError, match="exactly the decisions"):
         ScenarioObjective(two_channels, 900.0).evaluate({"search": 900.0})
     assert parse_bounds(["social=100:"], ["search", "social"], 900.0) == {"social": (100.0, 900.0)}
@@ -230,7 +261,6 @@ def test_teaching_optimum_beats_current_and_equal_splits():
 
 
 def test_plot_data_of_a_report(two_channels, tmp_path):
-    from jsim.optimise.explain import optimise_scenario
     from jsim.plot.optimise import get_history_info, get_pareto_info, get_response_info
 
     obj = ScenarioObjective(two_channels, 900.0, metric=["conversions", "cost"])

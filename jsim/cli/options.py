@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+import math
+
 import click
+
+
+class PositiveFloat(click.ParamType):
+    """A finite number > 0 (click's ``FloatRange`` lets ``nan`` and ``inf`` through); ``example`` goes into the fix."""
+
+    name = "float"
+
+    def __init__(self, example: str):
+        self.example = example
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not (math.isfinite(number) and number > 0):
+            flag = f"{param.opts[0]} " if param is not None else ""
+            self.fail(f"must be a finite number > 0, got {value} (e.g. {flag}{self.example})", param, ctx)
+        return number
+
+
+def _name_list(ctx, param, value):
+    """``"search, social"`` -> ``["search", "social"]``; None (the flag not given) stays None."""
+    return None if value is None else [name.strip() for name in value.split(",") if name.strip()]
+
 
 scenario_arg = click.argument("scenario", type=click.Path(dir_okay=False, path_type=str), metavar="SCENARIO")
 customers = click.option("--customers", "-n", type=click.IntRange(min=0), default=None,
@@ -26,7 +50,7 @@ quiet = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 plot = click.option("--plot", is_flag=True, help="With --out: also draw funnel.png (stage occupancy and conversion).")
 
 # jsim optimise
-budget = click.option("--budget", "-b", type=float, required=True,
+budget = click.option("--budget", "-b", type=PositiveFloat(example="50000"), required=True,
                       help="Total spend over the horizon to split across the touchpoints (currency).")
 objective = click.option("--objective", "objectives", multiple=True, default=("conversions",), show_default=True,
                          help="conversions, retained, revenue, profit, clv or cost; repeat for a Pareto front.")
@@ -36,7 +60,7 @@ trials = click.option("--trials", type=click.IntRange(1, 1_000_000), default=200
                       help="Trials of the global search (a resumed study runs only the missing ones).")
 bounds = click.option("--bounds", "bounds", multiple=True, metavar="TOUCHPOINT=MIN:MAX",
                       help="Spend bounds of one touchpoint (or TOUCHPOINT@wK with --weekly); repeatable.")
-touchpoints = click.option("--touchpoints", default=None, metavar="A,B,C",
+touchpoints = click.option("--touchpoints", default=None, metavar="A,B,C", callback=_name_list,
                            help="Touchpoints to split the budget over; default every one with a response curve.")
 opt_engine = click.option("--engine", type=click.Choice(["mean-field", "fast"]), default="mean-field", show_default=True,
                           help="mean-field: fast deterministic expected values; fast: simulated, --reps on common seeds.")

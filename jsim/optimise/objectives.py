@@ -30,6 +30,7 @@ __all__ = [
 import difflib
 import math
 import re
+import shlex
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,13 +66,22 @@ def _did_you_mean(name: str, choices) -> str:
     return f"did you mean {close[0]!r}? " if close else ""
 
 
-def parse_metric(name: str, where: str = "--objective") -> str:
-    """Canonical objective name for ``name`` (``conversion`` → ``conversions``); ScenarioError if unknown."""
+def _example(where: str, value: str) -> str:
+    """An example value in the words of whoever passed it: ``--objective conversions`` when ``where``
+    is a command-line flag, ``'conversions'`` when it is a parameter (the issue's location names it)."""
+    return f"{where} {shlex.quote(value)}" if where.startswith("-") else repr(value)
+
+
+def parse_metric(name: str, where: str = "metric") -> str:
+    """Canonical objective name for ``name`` (``conversion`` → ``conversions``); ScenarioError if unknown.
+
+    ``where`` names the value in the caller's terms (a parameter, or a flag such as ``--objective``).
+    """
     key = str(name).strip().lower().replace("-", "_")
     key = _METRIC_ALIASES.get(key, key)
     if key not in METRICS:
         raise ScenarioError(ScenarioIssue(where, f"must be one of {sorted(METRICS)}, got {name!r}",
-                                          f"{_did_you_mean(key, METRICS)}e.g. {where} conversions"))
+                                          f"{_did_you_mean(key, METRICS)}e.g. {_example(where, 'conversions')}"))
     return key
 
 
@@ -94,12 +104,15 @@ class Constraint:
 _CONSTRAINT_RE = re.compile(r"^\s*([A-Za-z_]+)\s*(>=|<=)\s*([-+0-9.eE]+)\s*$")
 
 
-def parse_constraint(text: str, where: str = "--constraint") -> Constraint:
-    """Parse ``"retention>=0.6"`` or ``"cac<=40"`` into a :class:`Constraint`."""
+def parse_constraint(text: str, where: str = "constraints") -> Constraint:
+    """Parse ``"retention>=0.6"`` or ``"cac<=40"`` into a :class:`Constraint`.
+
+    ``where`` names the value in the caller's terms (a parameter, or a flag such as ``--constraint``).
+    """
     m = _CONSTRAINT_RE.match(str(text))
     if not m:
         raise ScenarioError(ScenarioIssue(where, f"must read METRIC>=VALUE or METRIC<=VALUE, got {text!r}",
-                                          "e.g. --constraint 'retention>=0.6' or --constraint 'cac<=40'"))
+                                          f"e.g. {_example(where, 'retention>=0.6')} or {_example(where, 'cac<=40')}"))
     name, op, raw = m.group(1).lower(), m.group(2), m.group(3)
     if name not in CONSTRAINT_METRICS:
         raise ScenarioError(ScenarioIssue(where, f"metric must be one of {sorted(CONSTRAINT_METRICS)}, got {name!r}",
@@ -116,13 +129,17 @@ def budget_touchpoints(scenario) -> list[str]:
     return [tp.name for tp in scenario.touchpoints if tp.response is not None]
 
 
-def parse_bounds(items, names, budget: float, where: str = "--bounds") -> dict[str, tuple[float, float]]:
-    """Parse ``["search=0:5000", "tv=1000:"]`` into ``{touchpoint: (min, max)}`` (missing ends: 0 and budget)."""
+def parse_bounds(items, names, budget: float, where: str = "bounds") -> dict[str, tuple[float, float]]:
+    """Parse ``["search=0:5000", "tv=1000:"]`` into ``{touchpoint: (min, max)}`` (missing ends: 0 and budget).
+
+    ``where`` names ``items`` in the caller's terms (a parameter, or a flag such as ``--bounds``).
+    """
     out = {}
     for item in items or ():
         if "=" not in item or ":" not in item.split("=", 1)[1]:
+            example = f"{names[0] if names else 'search'}=0:{budget / 2:g}"
             raise ScenarioError(ScenarioIssue(where, f"must read TOUCHPOINT=MIN:MAX, got {item!r}",
-                                              f"e.g. {where} {names[0] if names else 'search'}=0:{budget / 2:g}"))
+                                              f"e.g. {_example(where, example)}"))
         name, rng = item.split("=", 1)
         name = name.strip()
         if name not in names:
@@ -144,7 +161,7 @@ def parse_bounds(items, names, budget: float, where: str = "--bounds") -> dict[s
     if not lo_sum <= budget + 1e-9 * max(budget, 1) <= hi_sum + 2e-9 * max(budget, 1):
         raise ScenarioError(ScenarioIssue(where, f"sum of minimums <= budget <= sum of maximums must hold, but got "
                                                  f"{lo_sum:g} <= {budget:g} <= {hi_sum:g}",
-                                          "lower some minimums or raise some maximums (or change --budget)"))
+                                          "lower some minimums or raise some maximums, or change the budget"))
     return out
 
 
@@ -212,15 +229,16 @@ class ScenarioObjective:
         from ..model import compile_scenario
 
         if engine not in ENGINES:
-            raise ScenarioError(ScenarioIssue("--engine", f"must be one of {list(ENGINES)}, got {engine!r}",
-                                              "mean-field for a fast deterministic objective, fast for simulated noise"))
+            raise ScenarioError(ScenarioIssue("engine", f"must be one of {list(ENGINES)}, got {engine!r}",
+                                              "'mean-field' for a fast deterministic objective, 'fast' for simulated noise"))
         if not (isinstance(budget, (int, float, np.floating, np.integer)) and math.isfinite(budget) and budget > 0):
-            raise ScenarioError(ScenarioIssue("--budget", f"must be a positive number, got {budget!r}", "e.g. --budget 50000"))
+            raise ScenarioError(ScenarioIssue("budget", f"must be a finite number > 0, got {budget!r}",
+                                              "use a positive amount of currency such as 50000"))
         if not isinstance(reps, (int, np.integer)) or reps < 1:
-            raise ScenarioError(ScenarioIssue("--reps", f"must be a whole number >= 1, got {reps!r}", "e.g. --reps 8"))
+            raise ScenarioError(ScenarioIssue("reps", f"must be a whole number >= 1, got {reps!r}", "e.g. 8"))
         metrics = [metric] if isinstance(metric, str) else list(metric)
         if not metrics:
-            raise ScenarioError(ScenarioIssue("--objective", "at least one objective is needed, got none", "e.g. --objective conversions"))
+            raise ScenarioError(ScenarioIssue("metric", "at least one objective is needed, got none", "e.g. 'conversions'"))
         self.metrics = tuple(dict.fromkeys(parse_metric(m) for m in metrics))
         self.directions = tuple(METRICS[m][1] for m in self.metrics)
         self.constraints = tuple(c if isinstance(c, Constraint) else parse_constraint(c) for c in (constraints or ()))
@@ -233,10 +251,10 @@ class ScenarioObjective:
                 fixed = [tp.name for tp in scenario.touchpoints]
                 rule = ("has a fixed reach, so spend does not change its delivery" if name in fixed
                         else "is not a touchpoint of the scenario")
-                raise ScenarioError(ScenarioIssue("--touchpoints", f"every touchpoint must have a response curve; {name!r} {rule}",
+                raise ScenarioError(ScenarioIssue("touchpoints", f"every touchpoint must have a response curve; {name!r} {rule}",
                                                   f"{_did_you_mean(name, allowed)}choose among {allowed}"))
         if not touchpoints:
-            raise ScenarioError(ScenarioIssue("--touchpoints", "at least one touchpoint with a response curve is needed, got none",
+            raise ScenarioError(ScenarioIssue("touchpoints", "at least one touchpoint with a response curve is needed, got none",
                                               "give a touchpoint spend and a response = { kind = \"hill\", ... }"))
         self.scenario = scenario
         self.budget = float(budget)
@@ -252,7 +270,8 @@ class ScenarioObjective:
         self._flight = {name: self._flight_days(name) for name in self.touchpoints}
         self.names = tuple(self._decision_names())
         if not isinstance(promote, (int, np.integer)) or promote < 1:
-            raise ScenarioError(ScenarioIssue("--promote", f"must be a whole number >= 1, got {promote!r}", "e.g. --promote 4"))
+            raise ScenarioError(ScenarioIssue("promote", f"must be a whole number >= 1, got {promote!r}",
+                                              "e.g. 4, or 1 to turn promotion off"))
         self.promote = int(promote)
         self.n_promoted = 0
         self._best: float | None = None

@@ -54,7 +54,7 @@ def _values(v) -> tuple:
 
 
 def get_pareto_info(report) -> ParetoInfo:
-    """Data of :func:`plot_pareto` from an :class:`~jsim.optimise.explain.OptimisationReport`."""
+    """Data of :func:`plot_pareto` from an :class:`~jsim.optimise.study.OptimisationReport`."""
     res = report.result
     values = np.array([_values(v) for _, _, v in res.history], dtype=np.float64)
     front = np.array([_values(v) for _, v in (res.pareto or [])], dtype=np.float64).reshape(-1, values.shape[1])

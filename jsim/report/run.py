@@ -1,4 +1,4 @@
-"""Human-readable terminal summary of a run (rich tables)."""
+"""Human-readable terminal summary of a run (rich tables): what ``jsim run`` prints."""
 
 from __future__ import annotations
 

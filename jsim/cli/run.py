@@ -1,0 +1,49 @@
+"""``jsim run``: simulate a scenario file and print (and write) its summary."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import options as opt
+
+
+@click.command()
+@opt.scenario_arg
+@opt.customers
+@opt.days
+@opt.seed
+@opt.reps
+@opt.engine
+@opt.journeys
+@opt.out
+@opt.plot
+@opt.fmt
+@opt.quiet
+def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt, quiet):
+    """Simulate SCENARIO and print a summary (stages, conversion, retention, revenue, ROI).
+
+    Progress goes to stderr, the summary to stdout; --out writes summary.json, daily.csv,
+    flows.csv, touchpoints.csv and segments.csv (each atomically). Nothing is written when the
+    scenario or a flag is invalid.
+    """
+    from ..runner import run_scenario
+
+    if plot and not out:
+        raise click.UsageError("--plot needs --out DIR to write funnel.png into")
+    summary, _ = run_scenario(scenario, customers=customers, days=days, seed=seed, reps=reps, engine=engine,
+                              journeys=journeys, out=out, plot=plot, progress=not quiet)
+    if fmt == "json":
+        from ..io import to_json
+
+        click.echo(to_json(summary), nl=False)
+        return
+    from rich.console import Console
+
+    from ..report import render_summary
+
+    render_summary(summary, Console(file=sys.stdout, width=120))
+    if out:
+        extra = (", journeys.csv" if journeys else "") + (", funnel.png" if plot else "")
+        click.echo(f"wrote {out}/summary.json, daily.csv, flows.csv, touchpoints.csv, segments.csv{extra}")
