@@ -11,24 +11,44 @@ import sys
 import textwrap
 import time
 import uuid
+import warnings
 
 import optuna
 import pytest
 
 from jsim.errors import OptimiseError
 from jsim.optimise.storage import (
+    INTERRUPTED_ATTR,
     JOURNAL_NAME,
+    WORKER_ATTR,
+    mark_interrupted,
     open_storage,
     open_study,
     remaining_trials,
+    requeue_stale_trials,
     resume_study,
 )
 
 TrialState = optuna.trial.TrialState
+# Optuna's retry callback, whose record jsim's retries carry (renamed in Optuna 4.9).
+RETRY = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) or optuna.storages.RetryFailedTrialCallback
+
+
+def _retried_trial_number(trial):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RETRY.retried_trial_number(trial)
+
+
+def _retry_history(trial):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RETRY.retry_history(trial)
 
 # A worker process: optimises a cheap deterministic objective in the study; records a seed
 # per trial as jsim does (user attribute "seed"); kills itself with `signal` at trial
-# `kill_at` unless that trial is a retry; appends every evaluation to `log`.
+# `kill_at` (a retry of it has another number, so it is not killed); appends every evaluation
+# to `log`.
 WORKER = textwrap.dedent(
     """
     import json, os, signal, sys
@@ -50,7 +70,7 @@ WORKER = textwrap.dedent(
         seed = trial.user_attrs["seed"]
         x = trial.suggest_float("x", -5.0, 5.0)
         y = trial.suggest_float("y", -5.0, 5.0)
-        if trial.number == kill_at and "retry_of" not in trial.user_attrs:
+        if trial.number == kill_at:
             os.kill(os.getpid(), sig)
             signal.pause() if sig != signal.SIGINT else None
         value = (x - 1.0) ** 2 + (y + 2.0) ** 2 + seed * 1e-12
@@ -94,7 +114,7 @@ def _evaluations(tmp_path):
 
 
 def _check_resumed(tmp_path, *, n_trials, kill_at):
-    """The killed trial was re-queued with its params and seed; nothing else was lost."""
+    """The killed trial was re-queued once with its params and seed; nothing else was lost."""
     study = _journal_study(tmp_path)
     trials = study.get_trials()
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -102,10 +122,13 @@ def _check_resumed(tmp_path, *, n_trials, kill_at):
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
     assert len(complete) == n_trials
     assert [t.number for t in failed] == [kill_at]
-    (retry,) = [t for t in complete if t.user_attrs.get("retry_of") == kill_at]
+    (retry,) = [t for t in complete if _retried_trial_number(t) == kill_at]
     assert retry.params == failed[0].params
-    assert retry.user_attrs["seed"] == failed[0].user_attrs["seed"]
-    assert retry.user_attrs["n_retries"] == 1
+    assert retry.user_attrs == failed[0].user_attrs and "seed" in retry.user_attrs
+    assert _retry_history(retry) == [kill_at]  # retried once
+    # The retry ran in the resuming process and was not interrupted, whatever the killed one was.
+    assert INTERRUPTED_ATTR not in retry.system_attrs
+    assert retry.system_attrs[WORKER_ATTR] != failed[0].system_attrs[WORKER_ATTR]
     # Every trial completed before the kill is still there, with its evaluation's values.
     evaluations = _evaluations(tmp_path)
     by_number = {t.number: t for t in complete}
@@ -142,6 +165,10 @@ def test_ctrl_c_mid_run_ends_cleanly_then_resume_loses_nothing(tmp_path):
     code, err = _run_worker(tmp_path, "resume", n_trials=n_trials, kill_at=kill_at)
     assert code == 0, err
     _check_resumed(tmp_path, n_trials=n_trials, kill_at=kill_at)
+    # The Ctrl-C'd trial was retried once; resuming again does not retry it a second time.
+    study = resume_study(open_storage(None, tmp_path / "out"), "s")
+    assert len(study.get_trials()) == n_trials + 1
+    assert not study.get_trials(states=(TrialState.WAITING,))
 
 
 def test_resume_leaves_trials_of_a_live_process_alone(tmp_path):
@@ -159,8 +186,10 @@ def test_resume_leaves_trials_of_a_live_process_alone(tmp_path):
         child.kill()
         child.wait()
     resume_study(storage, "s")
-    states = [t.state for t in study.get_trials()]
-    assert states == [TrialState.FAIL, TrialState.WAITING]
+    failed, retry = study.get_trials()
+    assert [failed.state, retry.state] == [TrialState.FAIL, TrialState.WAITING]
+    assert retry.params == failed.params and _retry_history(retry) == [0]
+    assert WORKER_ATTR not in retry.system_attrs  # queued, run by no process yet
 
 
 def test_a_trial_that_always_kills_its_worker_is_retried_at_most_max_retry_times(tmp_path):
@@ -176,10 +205,48 @@ def test_a_trial_that_always_kills_its_worker_is_retried_at_most_max_retry_times
     resume_study(storage, "s", max_retry=2)
     trials = study.get_trials()
     assert [t.state for t in trials] == [TrialState.FAIL] * 3  # nothing queued a third time
-    assert [t.user_attrs.get("n_retries", 0) for t in trials] == [0, 1, 2]
-    assert [t.user_attrs.get("retry_of") for t in trials] == [None, 0, 1]
+    assert [_retry_history(t) for t in trials] == [[], [0], [0, 1]]
+    assert [_retried_trial_number(t) for t in trials] == [None, 0, 0]
     # The retries were killed before they suggested anything: the parameters are the queued ones.
-    assert trials[0].params == trials[1].system_attrs["fixed_params"] == trials[2].system_attrs["fixed_params"]
+    assert trials[0].params == trials[1].params == trials[2].params
+    assert len(trials[0].params) == 1
+
+
+def test_a_retry_keeps_the_parameters_its_trial_had_not_suggested_yet(tmp_path):
+    storage = open_storage(None, tmp_path)
+    study = open_study(storage, "s", directions=["minimize"])
+    study.enqueue_trial({"x": 0.25, "y": 0.75}, user_attrs={"seed": 7})  # as jsim queues its start point
+    trial = study.ask()
+    trial.suggest_float("x", 0, 1)  # then its worker dies before suggesting y
+    storage.set_trial_system_attr(trial._trial_id, WORKER_ATTR, "nowhere:1")
+    study = resume_study(storage, "s")
+    waiting = study.get_trials(states=(TrialState.WAITING,))
+    assert [t.params for t in waiting] == [{"x": 0.25}]
+    assert waiting[0].system_attrs["fixed_params"] == {"x": 0.25, "y": 0.75}
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_float("y", 0, 1), n_trials=1)
+    failed, retry = study.get_trials()
+    assert retry.state == TrialState.COMPLETE and _retried_trial_number(retry) == failed.number
+    assert retry.params == {"x": 0.25, "y": 0.75} and retry.user_attrs == {"seed": 7}
+
+
+def test_a_retry_that_fails_for_another_reason_is_not_taken_for_interrupted(tmp_path):
+    storage = open_storage(None, tmp_path)
+    study = open_study(storage, "s", directions=["minimize"])
+    trial = study.ask()
+    trial.set_user_attr("seed", 11)
+    trial.suggest_float("x", 0, 1)
+    mark_interrupted(trial)  # Ctrl-C
+    study.tell(trial, state=TrialState.FAIL)
+    study = resume_study(storage, "s")
+    failed, retry = study.get_trials()
+    assert failed.system_attrs[INTERRUPTED_ATTR] and WORKER_ATTR in failed.system_attrs
+    assert retry.state == TrialState.WAITING
+    assert (retry.params, retry.user_attrs, _retry_history(retry)) == (failed.params, {"seed": 11}, [0])
+    assert INTERRUPTED_ATTR not in retry.system_attrs and WORKER_ATTR not in retry.system_attrs
+    retried = study.ask()  # the retry runs and fails with an error of its own, not Ctrl-C
+    study.tell(retried, state=TrialState.FAIL)
+    assert requeue_stale_trials(study) == []
+    assert [t.state for t in study.get_trials()] == [TrialState.FAIL, TrialState.FAIL]
 
 
 def _postgres_url() -> str:
@@ -240,8 +307,9 @@ def test_postgresql_worker_killed_mid_trial_is_requeued_by_heartbeat(tmp_path):
         study = open_study(storage, name, directions=["minimize"], worker=True)
         trials = study.get_trials()
         assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
-        assert trials[1].system_attrs["fixed_params"] == trials[0].params
-        assert trials[1].user_attrs == {"seed": 42, "retry_of": 0, "n_retries": 1}
+        assert trials[1].params == trials[0].params and len(trials[0].params) == 1
+        assert trials[1].user_attrs == {"seed": 42}
+        assert (_retried_trial_number(trials[1]), _retry_history(trials[1])) == (0, [0])
     finally:
         optuna.delete_study(study_name=name, storage=storage)
 
