@@ -343,27 +343,39 @@ def test_unreachable_database_is_an_optimise_error(tmp_path):
 
 def test_resume_of_a_missing_study_lists_the_existing_ones(tmp_path):
     storage = open_storage(None, tmp_path)
-    with pytest.raises(OptimiseError, match=r"--resume: study 'a' does not exist in journal file .*holds no study"):
+    with pytest.raises(OptimiseError, match=r"^resume_study: a resumed study must exist, got study_name='a', "
+                                             r"which does not exist in journal file .*holds no study"):
         open_study(storage, "a", resume=True)
     open_study(storage, "b")
-    with pytest.raises(OptimiseError, match=r"studies there: 'b' \(drop --resume to start it"):
+    with pytest.raises(OptimiseError, match=r"studies there: 'b' \(call open_study without resume=True to start "
+                                             r"it, or pass the study_name and storage that hold it\)$") as info:
         resume_study(storage, "a")
+    assert "--" not in str(info.value)  # a library error names parameters, not CLI flags
 
 
 def test_existing_study_without_resume_offers_resume(tmp_path):
     storage = open_storage(str(tmp_path), None)  # a directory: study.journal inside
     open_study(storage, "s")
     assert (tmp_path / JOURNAL_NAME).exists()
-    with pytest.raises(OptimiseError, match=r"study 's' already exists in journal file .*pass --resume"):
+    with pytest.raises(OptimiseError, match=r"^open_study: a new study must not exist yet, got study_name='s', "
+                                             r"which already exists in journal file .*\(pass resume=True to "
+                                             r"continue it, worker=True to join it, or another study_name or "
+                                             r"storage\)$") as info:
         open_study(storage, "s")
+    assert "--" not in str(info.value)
     assert open_study(storage, "s", worker=True).study_name == "s"
-    with pytest.raises(OptimiseError, match=r"directions must match the stored study"):
+    with pytest.raises(OptimiseError, match=r"^open_study: directions must match the stored study 's', got "
+                                             r"directions=\['minimize'\] but journal file .* holds \['maximize'\] \(pass "
+                                             r"directions=\['maximize'\], or another study_name\)$"):
         open_study(storage, "s", directions=["minimize"], resume=True)
 
 
 def test_journal_needs_an_output_directory():
-    with pytest.raises(OptimiseError, match=r"needs an output directory.*--out DIR or --storage URL"):
+    with pytest.raises(OptimiseError, match=r"^storage: a journal file needs an output directory, got "
+                                             r"url_or_path=None and out_dir=None \(pass out_dir=DIR .* or "
+                                             r"url_or_path=a postgresql:// or sqlite:/// URL") as info:
         open_storage(None, None)
+    assert "--out" not in str(info.value) and "--storage" not in str(info.value)
 
 
 def test_sqlite_storage_resumes_like_postgresql(tmp_path):

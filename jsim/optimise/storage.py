@@ -157,8 +157,9 @@ def open_storage(
     if url_or_path is None:
         if out_dir is None:
             raise OptimiseError(
-                "storage: a journal file needs an output directory, got storage=None and "
-                "out_dir=None (pass --out DIR or --storage URL)"
+                "storage: a journal file needs an output directory, got url_or_path=None and "
+                "out_dir=None (pass out_dir=DIR to keep the study in DIR/study.journal, or "
+                "url_or_path=a postgresql:// or sqlite:/// URL or a journal file path)"
             )
         return _open_journal(Path(out_dir) / JOURNAL_NAME)
     text = os.fspath(url_or_path)
@@ -457,8 +458,9 @@ def resume_study(
         names = [s.study_name for s in storage.get_all_studies()]
         known = f"; studies there: {', '.join(map(repr, names))}" if names else "; it holds no study"
         raise OptimiseError(
-            f"--resume: study {study_name!r} does not exist in {describe_storage(storage)}{known} "
-            f"(drop --resume to start it, or pass the right --study-name / --out)"
+            f"resume_study: a resumed study must exist, got study_name={study_name!r}, which does "
+            f"not exist in {describe_storage(storage)}{known} (call open_study without resume=True to "
+            f"start it, or pass the study_name and storage that hold it)"
         )
     study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)
     requeued = requeue_stale_trials(study, max_retry=max_retry)
@@ -524,9 +526,9 @@ def open_study(
     else:
         if _study_exists(storage, study_name):
             raise OptimiseError(
-                f"study {study_name!r} already exists in {describe_storage(storage)} "
-                f"(pass --resume to continue it, --worker to join it, or choose another "
-                f"--study-name / --out)"
+                f"open_study: a new study must not exist yet, got study_name={study_name!r}, which "
+                f"already exists in {describe_storage(storage)} (pass resume=True to continue it, "
+                f"worker=True to join it, or another study_name or storage)"
             )
         study = optuna.create_study(
             storage=storage, study_name=study_name, directions=directions, sampler=sampler, pruner=pruner
@@ -534,8 +536,9 @@ def open_study(
     stored = [d.name.lower() for d in study.directions]
     if stored != [d.lower() for d in directions]:
         raise OptimiseError(
-            f"study {study_name!r}: directions must match the stored study, got {directions} "
-            f"but {describe_storage(storage)} holds {stored} (use another --study-name)"
+            f"open_study: directions must match the stored study {study_name!r}, got "
+            f"directions={directions} but {describe_storage(storage)} holds {stored} (pass "
+            f"directions={stored}, or another study_name)"
         )
     return study
 
