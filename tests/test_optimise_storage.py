@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -45,18 +46,24 @@ def _retry_history(trial):
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return RETRY.retry_history(trial)
 
+
 # A worker process: optimises a cheap deterministic objective in the study; records a seed
-# per trial as jsim does (user attribute "seed"); kills itself with `signal` at trial
-# `kill_at` (a retry of it has another number, so it is not killed); appends every evaluation
-# to `log`.
+# per trial as jsim does (user attribute "seed"); at trial `kill_at`, once x and y are
+# suggested, prints "ready" and waits there for the signal the test sends (a retry of that
+# trial has another number, so it does not wait); appends every evaluation to `log`.
 WORKER = textwrap.dedent(
     """
-    import json, os, signal, sys
+    import json, os, signal, sys, time
     import optuna
     from jsim.optimise.storage import open_storage, open_study, remaining_trials, resumable
 
-    storage_arg, out_dir, name, mode, n_trials, kill_at, sig, log = sys.argv[1:]
-    n_trials, kill_at, sig = int(n_trials), int(kill_at), int(sig)
+    # Ctrl-C at a terminal reaches a foreground process, and Python turns it into
+    # KeyboardInterrupt. A process started in the background by a shell without job control
+    # (`pytest &` in a script) inherits SIGINT ignored and would never see it: restore the
+    # foreground behaviour, whoever started the tests.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    storage_arg, out_dir, name, mode, n_trials, kill_at, log = sys.argv[1:]
+    n_trials, kill_at = int(n_trials), int(kill_at)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(None if storage_arg == "-" else storage_arg, out_dir)
     study = open_study(
@@ -71,8 +78,9 @@ WORKER = textwrap.dedent(
         x = trial.suggest_float("x", -5.0, 5.0)
         y = trial.suggest_float("y", -5.0, 5.0)
         if trial.number == kill_at:
-            os.kill(os.getpid(), sig)
-            signal.pause() if sig != signal.SIGINT else None
+            print("ready", trial.number, flush=True)
+            time.sleep(60)  # the signal ends the wait: SIGKILL the process, SIGINT the trial
+            sys.exit(f"worker: no signal came within 60 s of reaching trial {trial.number}")
         value = (x - 1.0) ** 2 + (y + 2.0) ** 2 + seed * 1e-12
         with open(log, "a") as fh:
             fh.write(json.dumps({"number": trial.number, "x": x, "y": y, "seed": seed, "pid": os.getpid()}) + "\\n")
@@ -92,15 +100,36 @@ WORKER = textwrap.dedent(
 
 
 def _run_worker(tmp_path, mode, *, storage="-", name="s", n_trials=12, kill_at=-1, sig=signal.SIGKILL, wait=True):
+    """Run WORKER; with `kill_at`, send it `sig` while it waits inside trial `kill_at`.
+
+    The signal is sent only once the worker says it is there, so it lands mid-trial however
+    slowly the machine runs; a worker that ends without getting there is not signalled.
+    """
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     args = [sys.executable, str(script), storage, str(tmp_path / "out"), name, mode, str(n_trials),
-            str(kill_at), str(int(sig)), str(tmp_path / "evaluations.jsonl")]
+            str(kill_at), str(tmp_path / "evaluations.jsonl")]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if not wait:
         return proc
+    if kill_at >= 0 and _wait_for_ready(proc, timeout=120):
+        proc.send_signal(sig)
     out, err = proc.communicate(timeout=240)
     return proc.returncode, err
+
+
+def _wait_for_ready(proc, *, timeout):
+    """Whether the worker printed "ready" within `timeout` seconds (False once it ended)."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        if not select.select([proc.stdout], [], [], left)[0]:
+            return False
+        line = proc.stdout.readline()
+        if not line:  # end of output: the worker ended
+            return False
+        if line.startswith("ready"):
+            return True
+    return False
 
 
 def _journal_study(tmp_path, name="s"):
@@ -146,7 +175,7 @@ def test_sigkill_mid_run_then_resume_loses_nothing(tmp_path):
     study = _journal_study(tmp_path)
     assert [t.number for t in study.get_trials(states=(TrialState.COMPLETE,))] == list(range(kill_at))
     assert [t.number for t in study.get_trials(states=(TrialState.RUNNING,))] == [kill_at]
-    code, err = _run_worker(tmp_path, "resume", n_trials=n_trials, kill_at=kill_at)
+    code, err = _run_worker(tmp_path, "resume", n_trials=n_trials)
     assert code == 0, err
     _check_resumed(tmp_path, n_trials=n_trials, kill_at=kill_at)
     # Resuming a finished study runs nothing more.
@@ -162,7 +191,7 @@ def test_ctrl_c_mid_run_ends_cleanly_then_resume_loses_nothing(tmp_path):
     study = _journal_study(tmp_path)
     states = [t.state for t in study.get_trials()]
     assert states == [TrialState.COMPLETE] * kill_at + [TrialState.FAIL]  # nothing left RUNNING
-    code, err = _run_worker(tmp_path, "resume", n_trials=n_trials, kill_at=kill_at)
+    code, err = _run_worker(tmp_path, "resume", n_trials=n_trials)
     assert code == 0, err
     _check_resumed(tmp_path, n_trials=n_trials, kill_at=kill_at)
     # The Ctrl-C'd trial was retried once; resuming again does not retry it a second time.
