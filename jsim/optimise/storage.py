@@ -3,16 +3,23 @@
 A study is kept in an Optuna storage so that it outlives the process that runs it:
 
 - default: an Optuna journal file ``<out_dir>/study.journal``. ``resume_study`` continues
-  it after a crash or Ctrl-C; trials a killed process left RUNNING are failed and re-queued
-  with the same parameters and user attributes (so the same replication ``seed``).
+  it after a crash or Ctrl-C; trials a killed process left RUNNING (its pid is recorded) and
+  trials failed by Ctrl-C are failed and re-queued with the same parameters and user
+  attributes (so the same replication ``seed``).
 - ``postgresql://user:password@host:port/db`` (or ``sqlite:///file.db``): an
   ``RDBStorage`` with heartbeats, shared by many ``jsim optimise --worker`` processes on many
   machines. A worker that stops beating for ``grace_period`` seconds has its RUNNING trial
   failed and re-queued by whichever worker asks next.
 
-A re-queued trial carries the user attributes of the trial it replaces plus
-``retry_of`` (that trial's number) and ``n_retries``; a trial is re-queued at most
-``max_retry`` times, so one that kills its worker every time cannot loop for ever.
+Both re-queue through Optuna's ``RetryHeartbeatStaleTrialCallback`` (``RetryFailedTrialCallback``
+before Optuna 4.9): the retry is a WAITING trial with the parameters, distributions, user
+attributes and system attributes of the failed one, so a trial killed before it suggested
+every parameter keeps the rest in ``system_attrs["fixed_params"]``. Optuna records the
+original trial's number as ``system_attrs["failed_trial"]`` and the chain of failed trials as
+``system_attrs["retry_history"]`` (read them with the callback's ``retried_trial_number`` and
+``retry_history``). jsim's own per-process attributes (``jsim:worker``, ``jsim:interrupted``)
+are not copied. A trial is re-queued at most ``max_retry`` times, so one that kills its
+worker every time cannot loop for ever, and a trial already re-queued is not re-queued again.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ __all__ = [
     "mark_interrupted",
 ]
 
+import copy
 import functools
 import importlib.util
 import inspect
@@ -51,6 +59,7 @@ from jsim.errors import OptimiseError
 JOURNAL_NAME = "study.journal"
 WORKER_ATTR = "jsim:worker"  # system attribute: "<host>:<pid>" of the process running a trial
 INTERRUPTED_ATTR = "jsim:interrupted"  # system attribute: trial failed by Ctrl-C, re-run on resume
+_PROCESS_ATTRS = (WORKER_ATTR, INTERRUPTED_ATTR)  # facts about one run of a trial, not copied to its retry
 
 _logger = logging.getLogger("jsim.optimise")
 
@@ -148,8 +157,9 @@ def open_storage(
     if url_or_path is None:
         if out_dir is None:
             raise OptimiseError(
-                "storage: a journal file needs an output directory, got storage=None and "
-                "out_dir=None (pass --out DIR or --storage URL)"
+                "storage: a journal file needs an output directory, got url_or_path=None and "
+                "out_dir=None (pass out_dir=DIR to keep the study in DIR/study.journal, or "
+                "url_or_path=a postgresql:// or sqlite:/// URL or a journal file path)"
             )
         return _open_journal(Path(out_dir) / JOURNAL_NAME)
     text = os.fspath(url_or_path)
@@ -198,7 +208,7 @@ def _open_rdb(url: str, scheme: str, heartbeat_interval: int, grace_period: int,
             f"storage: 0 < heartbeat_interval < grace_period must hold, got "
             f"heartbeat_interval={heartbeat_interval}, grace_period={grace_period}"
         )
-    callback = _RequeueCallback(max_retry)
+    callback = _RetryCallback(max_retry)
     for attempt in range(_N_OPEN_ATTEMPTS):
         try:
             with warnings.catch_warnings():
@@ -235,29 +245,60 @@ def _is_schema_race(exc: BaseException) -> bool:
     return isinstance(exc, (IntegrityError, ProgrammingError))
 
 
-class _RequeueCallback:
-    """Heartbeat-stale callback for RDBStorage: re-queue the trial like the journal path does."""
+def _optuna_retry_callback_class() -> type:
+    # Optuna 4.9 renamed RetryFailedTrialCallback to RetryHeartbeatStaleTrialCallback; the old
+    # name warns from then on and goes in 6.0.
+    new = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+    return new or optuna.storages.RetryFailedTrialCallback
+
+
+def _retry_history(trial: FrozenTrial) -> list[int]:
+    """Numbers of the failed trials ``trial`` retries, oldest first; empty for a first try."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return list(_optuna_retry_callback_class().retry_history(trial))
+
+
+class _RetryCallback:
+    """Re-queue a failed trial through Optuna's retry callback, without jsim's process attributes.
+
+    The one way jsim retries a trial: the heartbeat-stale callback of relational storages,
+    and :func:`requeue_stale_trials` for dead journal workers and Ctrl-C'd trials. Optuna's
+    callback copies every system attribute to the retry; a copied ``jsim:worker`` would make
+    the retry look owned by the dead process, and a copied ``jsim:interrupted`` would make it
+    look Ctrl-C'd, so a later ordinary failure of the retry would be retried again.
+
+    Parameters
+    ----------
+    max_retry : int
+        A trial whose retry history already holds this many trials is not re-queued.
+    """
 
     def __init__(self, max_retry: int):
         self.max_retry = max_retry
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._optuna_callback = _optuna_retry_callback_class()(max_retry=max_retry)
 
-    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        _requeue(study, trial, self.max_retry)
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        """Enqueue a retry of the failed ``trial``; whether it was enqueued.
 
-
-def _requeue(study: optuna.Study, trial: FrozenTrial, max_retry: int) -> bool:
-    """Enqueue a copy of a failed trial: same parameters, same user attributes (seed)."""
-    n_retries = int(trial.user_attrs.get("n_retries", 0)) + 1
-    if n_retries > max_retry:
-        _logger.warning(
-            "trial %d failed %d times (max_retry=%d); not re-queued again", trial.number, n_retries, max_retry
-        )
-        return False
-    user_attrs = {**trial.user_attrs, "retry_of": trial.number, "n_retries": n_retries}
-    # A trial killed before it suggested everything keeps the rest in its fixed_params.
-    params = {**trial.system_attrs.get("fixed_params", {}), **trial.params}
-    study.enqueue_trial(params, user_attrs=user_attrs)
-    return True
+        Optuna's callback returns nothing and gives up silently; the same limit is checked
+        here first to say so in the log and to tell :func:`requeue_stale_trials` the outcome.
+        """
+        history = _retry_history(trial)
+        if len(history) >= self.max_retry:
+            _logger.warning(
+                "trial %d failed, try %d of trial %d (max_retry=%d); not re-queued again",
+                trial.number, len(history) + 1, history[0] if history else trial.number, self.max_retry,
+            )
+            return False
+        retry = copy.deepcopy(trial)  # Optuna's callback appends to the retry_history it is given
+        retry.system_attrs = {k: v for k, v in retry.system_attrs.items() if k not in _PROCESS_ATTRS}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._optuna_callback(study, retry)
+        return True
 
 
 def _is_alive_here(worker: str | None) -> bool:
@@ -321,13 +362,14 @@ def requeue_stale_trials(
     storage) is still alive on this host. Relational storages find abandoned trials through
     heartbeats; there this function triggers Optuna's stale-trial check, whose callback
     re-queues them. In both, trials failed by Ctrl-C (see :func:`resumable`) and not yet
-    re-queued are enqueued again.
+    re-queued are enqueued again. Every retry goes through Optuna's retry callback (see the
+    module docstring).
 
     Parameters
     ----------
     study : optuna.Study
     max_retry : int
-        A trial already re-queued this many times is failed but not re-queued.
+        A trial whose retry history already holds this many trials is failed but not re-queued.
     only_dead_here : bool
         Touch only trials recorded as run by a process of this host that is gone (for a
         worker joining while others run); otherwise every RUNNING trial not provably alive.
@@ -339,6 +381,7 @@ def requeue_stale_trials(
         relational storage's heartbeat callback).
     """
     storage = study._storage
+    retry = _RetryCallback(max_retry)
     requeued = []
     if isinstance(storage, JournalStorage):
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -352,7 +395,7 @@ def requeue_stale_trials(
                     continue
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue  # finished meanwhile
-            if _requeue(study, trial, max_retry):
+            if retry(study, trial):
                 requeued.append(trial.number)
     else:
         with warnings.catch_warnings():
@@ -360,13 +403,13 @@ def requeue_stale_trials(
             optuna.storages.fail_stale_trials(study)
     if not only_dead_here:
         trials = study.get_trials(deepcopy=False)
-        retried = {t.user_attrs.get("retry_of") for t in trials}
+        retried = {number for t in trials for number in _retry_history(t)}
         for trial in trials:
             if (
                 trial.state == TrialState.FAIL
                 and trial.system_attrs.get(INTERRUPTED_ATTR)
                 and trial.number not in retried
-                and _requeue(study, trial, max_retry)
+                and retry(study, trial)
             ):
                 requeued.append(trial.number)
     return requeued
@@ -415,8 +458,9 @@ def resume_study(
         names = [s.study_name for s in storage.get_all_studies()]
         known = f"; studies there: {', '.join(map(repr, names))}" if names else "; it holds no study"
         raise OptimiseError(
-            f"--resume: study {study_name!r} does not exist in {describe_storage(storage)}{known} "
-            f"(drop --resume to start it, or pass the right --study-name / --out)"
+            f"resume_study: a resumed study must exist, got study_name={study_name!r}, which does "
+            f"not exist in {describe_storage(storage)}{known} (call open_study without resume=True to "
+            f"start it, or pass the study_name and storage that hold it)"
         )
     study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)
     requeued = requeue_stale_trials(study, max_retry=max_retry)
@@ -482,9 +526,9 @@ def open_study(
     else:
         if _study_exists(storage, study_name):
             raise OptimiseError(
-                f"study {study_name!r} already exists in {describe_storage(storage)} "
-                f"(pass --resume to continue it, --worker to join it, or choose another "
-                f"--study-name / --out)"
+                f"open_study: a new study must not exist yet, got study_name={study_name!r}, which "
+                f"already exists in {describe_storage(storage)} (pass resume=True to continue it, "
+                f"worker=True to join it, or another study_name or storage)"
             )
         study = optuna.create_study(
             storage=storage, study_name=study_name, directions=directions, sampler=sampler, pruner=pruner
@@ -492,8 +536,9 @@ def open_study(
     stored = [d.name.lower() for d in study.directions]
     if stored != [d.lower() for d in directions]:
         raise OptimiseError(
-            f"study {study_name!r}: directions must match the stored study, got {directions} "
-            f"but {describe_storage(storage)} holds {stored} (use another --study-name)"
+            f"open_study: directions must match the stored study {study_name!r}, got "
+            f"directions={directions} but {describe_storage(storage)} holds {stored} (pass "
+            f"directions={stored}, or another study_name)"
         )
     return study
 
