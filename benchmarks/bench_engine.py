@@ -177,14 +177,14 @@ def _worker_profile(task: dict) -> dict:
     """Where one simulation spends its time: the phases of the fast engine, timed by wrapping them.
 
     Wraps (by name, skipping names that do not exist) the helpers of ``jsim.engine.fast`` and the
-    numba kernels of ``jsim.kernels._core`` with timers, so it follows the engine as it changes.
+    checked kernel wrappers of ``jsim.kernels`` with timers, so it follows the engine as it changes.
     Nested phases are timed inclusively (a kernel called by a helper counts in both).
     """
     import functools
 
     import jsim
+    from jsim import kernels
     from jsim.engine import fast
-    from jsim.kernels import _core
 
     scenario = jsim.load_scenario(task["scenario"])
     model = jsim.compile_scenario(scenario, customers=task["customers"])
@@ -202,14 +202,12 @@ def _worker_profile(task: dict) -> dict:
         return wrapper
 
     patched = []
-    for mod, prefix in ((fast, "fast."), (_core, "kernel ")):
+    for mod, prefix in ((fast, "fast."), (kernels, "kernel ")):
         for name in dir(mod):
             fn = getattr(mod, name)
             own = getattr(fn, "__module__", None) == mod.__name__ or (mod is fast and name in (
-                "all_day_tables", "chunk_states", "named_streams"))
-            if name.startswith("__") or not callable(fn) or isinstance(fn, type) or not own or name == "run_fast":
-                continue
-            if mod is _core and not hasattr(fn, "py_func"):
+                "chunk_states", "named_streams", "draw_arrivals", "draw_exposures", "start_of_day"))
+            if name.startswith("__") or not callable(fn) or isinstance(fn, type) or not own:
                 continue
             patched.append((mod, name, fn))
             setattr(mod, name, timed(prefix + name, fn))

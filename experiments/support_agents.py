@@ -6,7 +6,7 @@ Two sweeps over a scenario with a capacity-limited service touchpoint (by defaul
 * **Agents.** For each number of agents, the service touchpoint's ``agents`` is set in the
   parsed scenario and its capacity events are dropped (a clean sweep: the same staffing on
   every day). Each point reports conversion rate, retention rate and gross profit with 95%
-  intervals over replications (:func:`jsim.metrics.summarise`), and the service's
+  intervals over replications (:func:`jsim.analysis.summarise`), and the service's
   abandonment rate and mean wait.
 * **Checkout failure rate.** For each rate, the ``cart -> lost`` effect of the checkout
   touchpoint is set to it (the scenario as written otherwise, capacity events included).
@@ -48,7 +48,8 @@ import numpy as np  # noqa: E402
 
 import jsim  # noqa: E402
 from jsim.errors import ScenarioError  # noqa: E402
-from jsim.metrics import estimate, rep_metrics, summarise  # noqa: E402
+from jsim.analysis import summarise  # noqa: E402
+from jsim.metrics import estimate, rep_metrics  # noqa: E402
 from jsim.scenario import parse_scenario  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "support_understaffed.toml"

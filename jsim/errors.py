@@ -8,7 +8,20 @@ from dataclasses import dataclass
 
 
 class JsimError(Exception):
-    """Root of every error jsim raises on purpose."""
+    """Root of every error jsim raises on purpose.
+
+    Parameters
+    ----------
+    *args
+        The message (where, the rule, the value received, a fix), as for any exception.
+    params : tuple of str
+        The library parameters the fix asks to change (``("resume", "study_name")``), so that a
+        caller such as the command line can name its own options for them.
+    """
+
+    def __init__(self, *args, params: tuple[str, ...] = ()):
+        super().__init__(*args)
+        self.params = tuple(params)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ __all__ = ["run_scenario", "progress_bar"]
 
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 from . import __version__
 
@@ -32,8 +33,8 @@ def run_scenario(path, *, customers=None, days=None, seed=0, reps=1, engine="fas
     Returns ``(summary, result)``. Raises :class:`~jsim.errors.ScenarioError` before anything is
     written when the file or an override is invalid.
     """
+    from .analysis import summarise
     from .engine import simulate
-    from .metrics import summarise
     from .model import compile_scenario
     from .scenario import load_scenario
 
@@ -49,8 +50,6 @@ def run_scenario(path, *, customers=None, days=None, seed=0, reps=1, engine="fas
 
         write_run(out, summary, result)
         if plot:
-            from pathlib import Path
-
             from .plot import plot_funnel
 
             plot_funnel(result, Path(out) / "funnel.png")

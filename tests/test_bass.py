@@ -125,7 +125,7 @@ def test_mean_field_follows_the_daily_map_and_the_closed_form(model):
     assert np.all(gap >= -1e-12), f"mean field ahead of the Bass curve by {-gap.min():.3g}"
     assert np.all(gap <= E + 1e-12), f"mean field behind the Bass curve by {np.max(gap - E):.3g} more than the bound"
     # the share the rule saw on day t is the adopted share at the end of day t - 1
-    shares = mean_field_arrays(model)["shares"][1:, 0]
+    shares = mean_field_arrays(model)[0].shares[1:, 0]
     np.testing.assert_allclose(shares, daily_map(T)[:-1], rtol=0, atol=1e-12)
     # every move is credited to the word-of-mouth rule
     wom = 1 + model.n_touchpoints

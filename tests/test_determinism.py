@@ -20,8 +20,10 @@ import pytest
 import jsim
 from conftest import ROOT, build
 from jsim.engine import SimulationResult
+from jsim.engine.fast import FastEngine
 
 CHUNK = 1000
+FAST = FastEngine(chunk_size=CHUNK)
 
 BASE = {
     "stages": [
@@ -54,13 +56,15 @@ BASE = {
 COUPLED = dict(BASE, word_of_mouth=[{"from": "aware", "to": "considering", "p": 0.001, "q": 0.3}])
 
 ARRAY_FIELDS = [f.name for f in dataclasses.fields(SimulationResult)
-                if f.name not in ("model", "engine", "seed", "journeys", "timings", "service")]
+                if f.name not in ("model", "engine", "seed", "journeys", "timings", "services", "calendar")]
+ARRAY_FIELDS += ["flows", "credits", "moves_by_source"]  # derived from moves
 
 
 def arrays(res) -> dict[str, np.ndarray]:
     out = {name: getattr(res, name) for name in ARRAY_FIELDS}
-    for service, rec in (res.service or {}).items():  # service queue records, flattened
-        out.update({f"service/{service}/{key}": np.asarray(val) for key, val in rec.items()})
+    for rec in res.services:  # service queue records, flattened
+        out.update({f"service/{rec.name}/{f.name}": np.asarray(getattr(rec, f.name))
+                    for f in dataclasses.fields(rec) if isinstance(getattr(rec, f.name), np.ndarray)})
     return out
 
 
@@ -81,25 +85,25 @@ def model(request):
 
 
 def test_all_array_fields_are_known():
-    assert {"occupancy", "flows", "credits", "deliveries", "cost"} <= set(ARRAY_FIELDS)
+    assert {"occupancy", "moves", "flows", "credits", "deliveries", "cost", "shares"} <= set(ARRAY_FIELDS)
 
 
 def test_same_seed_is_bit_identical(model):
-    a = jsim.simulate(model, seed=123, reps=2, chunk_size=CHUNK)
-    b = jsim.simulate(model, seed=123, reps=2, chunk_size=CHUNK)
+    a = jsim.simulate(model, seed=123, reps=2, engine=FAST)
+    b = jsim.simulate(model, seed=123, reps=2, engine=FAST)
     assert_identical(arrays(a), arrays(b), "same seed")
     assert a.seed == b.seed == 123
 
 
 def test_different_seeds_differ(model):
-    a = jsim.simulate(model, seed=1, chunk_size=CHUNK)
-    b = jsim.simulate(model, seed=2, chunk_size=CHUNK)
+    a = jsim.simulate(model, seed=1, engine=FAST)
+    b = jsim.simulate(model, seed=2, engine=FAST)
     for name in ("occupancy", "flows", "arrivals", "deliveries"):
         assert not np.array_equal(getattr(a, name), getattr(b, name)), f"{name} identical for seeds 1 and 2"
 
 
 def test_replications_differ(model):
-    res = jsim.simulate(model, seed=5, reps=2, chunk_size=CHUNK)
+    res = jsim.simulate(model, seed=5, reps=2, engine=FAST)
     assert not np.array_equal(res.occupancy[0], res.occupancy[1])
 
 
@@ -111,9 +115,9 @@ def test_thread_count_does_not_change_results(model):
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = jsim.simulate(model, seed=77, chunk_size=CHUNK)
+        one = jsim.simulate(model, seed=77, engine=FAST)
         numba.set_num_threads(n_max)
-        many = jsim.simulate(model, seed=77, chunk_size=CHUNK)
+        many = jsim.simulate(model, seed=77, engine=FAST)
     finally:
         numba.set_num_threads(before)
     assert_identical(arrays(one), arrays(many), f"1 thread vs {n_max} threads")
@@ -130,7 +134,7 @@ import test_determinism as td
 assert numba.get_num_threads() == int(sys.argv[2]), numba.get_num_threads()
 out = {{}}
 for label, data in (("independent", td.BASE), ("coupled", td.COUPLED)):
-    res = jsim.simulate(td.build(data), seed=2024, reps=2, chunk_size=td.CHUNK)
+    res = jsim.simulate(td.build(data), seed=2024, reps=2, engine=td.FAST)
     for name, arr in td.arrays(res).items():
         out[label + "/" + name] = arr
 np.savez(sys.argv[1], **out)
@@ -157,7 +161,7 @@ def test_fresh_process_and_thread_count_give_identical_arrays(tmp_path):
     # and this process agrees with both
     here = {}
     for label, data in (("independent", BASE), ("coupled", COUPLED)):
-        for name, arr in arrays(jsim.simulate(build(data), seed=2024, reps=2, chunk_size=CHUNK)).items():
+        for name, arr in arrays(jsim.simulate(build(data), seed=2024, reps=2, engine=FAST)).items():
             here[label + "/" + name] = arr
     assert_identical(here, one, "this process vs a fresh one")
 
@@ -165,8 +169,8 @@ def test_fresh_process_and_thread_count_give_identical_arrays(tmp_path):
 def test_chunk_size_is_part_of_the_stream_layout():
     """Changing the chunk size changes the draws (documented), but not the totals that are fixed."""
     m = build(BASE)
-    a = jsim.simulate(m, seed=9, chunk_size=CHUNK)
-    b = jsim.simulate(m, seed=9, chunk_size=2 * CHUNK)
+    a = jsim.simulate(m, seed=9, engine=FAST)
+    b = jsim.simulate(m, seed=9, engine=FastEngine(chunk_size=2 * CHUNK))
     assert not np.array_equal(a.occupancy, b.occupancy)
     np.testing.assert_array_equal(a.arrivals, b.arrivals)  # arrivals have their own stream
     np.testing.assert_array_equal(a.occupancy.sum(axis=3), b.occupancy.sum(axis=3))

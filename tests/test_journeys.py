@@ -30,7 +30,7 @@ def check_final_distribution(model, result):
     # given the word-of-mouth share path the customers are independent: the expected-value
     # propagation from their own start cells, under that path, is their exact expected final state
     shares = result.journeys.shares
-    expected = mean_field_arrays(model, x0=x0, arrivals=np.zeros(model.n_segments), shares=shares)["occupancy"][-1].sum(axis=0)
+    expected = mean_field_arrays(model, x0=x0, arrivals=np.zeros(model.n_segments), shares=shares)[0].occupancy[-1].sum(axis=0)
     counts = np.bincount(final, minlength=model.n_stages)
     p = expected / j.n_customers
     assert_close(counts, expected, np.sqrt(j.n_customers * p * (1 - p)), what="traced final stages")
@@ -85,3 +85,23 @@ def test_journeys_are_reproducible():
     b = jsim.simulate(model, seed=3, journeys=300).journeys
     np.testing.assert_array_equal(a.records, b.records)
     np.testing.assert_array_equal(a.time, b.time)
+
+
+def test_journeys_do_not_depend_on_the_number_of_replications():
+    """The journeys come from the seed's named child "journeys", not from a child after the replications."""
+    model = build(no_arrivals(KERNEL_SCENARIO))
+    one = jsim.simulate(model, seed=3, reps=1, journeys=200).journeys
+    three = jsim.simulate(model, seed=3, reps=3, journeys=200).journeys
+    np.testing.assert_array_equal(one.records[:, [0, 1, 2, 3, 4]], three.records[:, [0, 1, 2, 3, 4]])
+    assert one.start_stage.tolist() == three.start_stage.tolist()
+
+
+def test_traced_moves_name_their_source():
+    model = build(no_arrivals(KERNEL_SCENARIO))
+    j = jsim.simulate(model, seed=4, journeys=500).journeys
+    rows = j.rows()
+    moves = [r for r in rows if r[3] == "move"]
+    assert moves and all(r[9] in model.source_names for r in moves)
+    assert all(r[9] == "" for r in rows if r[3] == "exposure")
+    assert {r[4] for r in moves} <= set(model.clock_names)
+    assert any(r[9].startswith("wom:") for r in moves)

@@ -1,13 +1,15 @@
 """Each numba kernel against a plain reference (STYLE.md: "slow obvious reference in tests").
 
-1. ``_day_pairs`` against a NumPy transcription of docs/model.md (``conftest.first_event_wins``),
-   including sources that are sure to fire (``r_k = 1``) and sources that are zero.
+1. ``_day_pairs`` (``jsim.kernels._hazards``) against a NumPy transcription of docs/model.md
+   (``conftest.first_event_wins``), including clocks that are sure to fire (``r_k = 1``) and
+   clocks that are zero; ``_wom_shares`` and ``clock_hazard`` against plain formulas.
 2. ``_mean_field`` against a NumPy day loop over the full (stage x stage) matrices.
-3. ``_independent_chunks``, ``_coupled_init`` and ``_coupled_day`` against their own
-   ``.py_func`` (the same code run by the Python interpreter, with the random-number and
-   pair-picking helpers interpreted too), from identical random states: outputs must be equal
-   bit for bit. The helpers ``_next_double`` and the alias tables (``_build_alias``,
-   ``_pick_alias``) are checked against plain references first.
+3. ``_independent_chunks``, ``_coupled_init`` and ``_coupled_day`` (``jsim.kernels._population``)
+   against their own ``.py_func`` (the same code run by the Python interpreter, with the
+   random-number and pair-picking helpers interpreted too), from identical random states:
+   outputs must be equal bit for bit. The helpers ``_next_double`` and the alias tables
+   (``_build_alias``, ``pick_alias`` and its residual uniform) are checked against plain
+   references first.
 4. The fast engine against a slow, obvious per-customer, per-day simulation written here, on a
    scenario whose reach changes from day to day (adstock, flights starting and ending, fatigue,
    a frequency cap), so the inversion of the cumulative hazard is exercised.
@@ -22,8 +24,11 @@ import pytest
 
 import jsim
 from conftest import assert_close, build, chain_moments, first_event_wins, normal_cells
-from jsim.kernels import _core as core
+from jsim import kernels
+from jsim.engine.fast import FastEngine
+from jsim.kernels import _alias, _hazards, _population, _rng
 from jsim.kernels import day_tables, mean_field_arrays
+from jsim.model import Coefficients
 
 # ------------------------------------------------------------------------------------------
 # a scenario with every kind of source: sure (r = 1), zero, time-varying, word of mouth
@@ -113,7 +118,7 @@ def reference_moves(model, t: int, shares: np.ndarray) -> np.ndarray:
 def scatter_pairs(model, prob: np.ndarray) -> np.ndarray:
     """Kernel pair probabilities ``(G, S, P)`` as ``(G, S, K, S)``."""
     G, S, _ = prob.shape
-    out = np.zeros((G, S, model.n_sources, S))
+    out = np.zeros((G, S, model.n_clocks, S))
     for g in range(G):
         for s in range(S):
             for i in range(model.n_pairs[g, s]):
@@ -153,7 +158,7 @@ def test_day_pairs_matches_the_first_event_wins_formulas(kmodel, shares):
         sure = (r >= 1.0).any(axis=-1)
         lam = -np.log1p(-np.where(r >= 1.0, 0.0, r))
         expected_leave = np.where(sure, 1.0, 1.0 - np.prod(1.0 - r, axis=-1))
-        expected_hazard = np.where(sure, core.HAZARD_MAX, np.minimum(lam.sum(axis=-1), core.HAZARD_MAX))
+        expected_hazard = np.where(sure, kernels.HAZARD_MAX, np.minimum(lam.sum(axis=-1), kernels.HAZARD_MAX))
         np.testing.assert_allclose(leave, expected_leave, rtol=0, atol=1e-12, err_msg=f"day {t}")
         np.testing.assert_allclose(hazard, expected_hazard, rtol=1e-12, atol=1e-15, err_msg=f"day {t}")
     # the two sure sources of g0 in s1 share the move equally; the baseline gets nothing
@@ -168,13 +173,22 @@ def test_day_pairs_direct_call_writes_every_output(kmodel):
     """The raw kernel overwrites stale values in its outputs (no accumulation across days)."""
     G, S, P = kmodel.pair_src.shape
     prob, hazard, leave = np.full((G, S, P), 7.0), np.full((G, S), 7.0), np.full((G, S), 7.0)
-    from jsim.kernels import _model_args
-
-    core._day_pairs(2, np.array([0.2, 0.2, 0.2]), *_model_args(kmodel), prob, hazard, leave)
+    fx = Coefficients.initial(kmodel.exposure_effect)
+    _hazards._day_pairs(2, np.array([0.2, 0.2, 0.2]), kmodel.arrays, fx, prob, hazard, leave)
     ref_prob, ref_hazard, ref_leave = day_tables(kmodel, 2, np.array([0.2, 0.2, 0.2]))
     np.testing.assert_array_equal(prob, ref_prob)
     np.testing.assert_array_equal(hazard, ref_hazard)
     np.testing.assert_array_equal(leave, ref_leave)
+
+
+def test_wom_shares_and_clock_hazard_match_their_formulas(kmodel):
+    occ = np.arange(kmodel.n_segments * kmodel.n_stages, dtype=float).reshape(kmodel.n_segments, kmodel.n_stages)
+    expected = [occ[:, kmodel.wom_advocate[w]].sum() / occ.sum() for w in range(kmodel.n_wom)]
+    np.testing.assert_array_equal(kernels.wom_shares(kmodel, occ), expected)
+    assert kernels.wom_shares(kmodel, np.zeros_like(occ)).tolist() == [0.0] * kmodel.n_wom
+    for p in (0.0, 1e-12, 0.3, 1 - 1e-16, 1.0):
+        expected = kernels.HAZARD_MAX if p >= 1 else min(-np.log1p(-p), kernels.HAZARD_MAX)
+        assert kernels.clock_hazard(p) == expected == _hazards._clock_hazard(p)
 
 
 # ------------------------------------------------------------------------------------------
@@ -183,7 +197,7 @@ def test_day_pairs_direct_call_writes_every_output(kmodel):
 
 def reference_mean_field(model) -> dict:
     """Expected counts by a plain day loop over full (S, S) matrices per segment and source."""
-    T, G, S, K, W = model.n_days, model.n_segments, model.n_stages, model.n_sources, model.n_wom
+    T, G, S, K, W = model.n_days, model.n_segments, model.n_stages, model.n_clocks, model.n_wom
     conv = model.is_converted.astype(float)
     a_stage = model.arrival_stage
     x = np.zeros((G, S, 2))  # [..., 1]: ever converted
@@ -191,6 +205,7 @@ def reference_mean_field(model) -> dict:
     x[:, :, 1] = model.initial * conv
     out = dict(occupancy=np.zeros((T + 1, G, S)), occupancy_start=np.zeros((T + 1, G, S)),
                flows=np.zeros((T + 1, S, S)), segment_flows=np.zeros((G, S, S)), credits=np.zeros((K, S, S)),
+               moves_by_day_and_clock=np.zeros((T + 1, K)),
                new_converted=np.zeros((T + 1, G)), shares=np.zeros((T + 1, W)))
     out["occupancy"][0] = model.initial
     out["new_converted"][0] = (model.initial * conv).sum(axis=1)
@@ -213,6 +228,7 @@ def reference_mean_field(model) -> dict:
             out["flows"][t] += n_g[:, None] * M
             out["segment_flows"][g] += n_g[:, None] * M
             out["credits"] += np.einsum("s,skd->ksd", n_g, moves[g])
+            out["moves_by_day_and_clock"][t] += np.einsum("s,skd->k", n_g, moves[g])
             out["new_converted"][t, g] += (x[g, :, 0] @ to_conv).sum()
         x = new
         out["occupancy"][t] = x.sum(axis=2)
@@ -222,7 +238,19 @@ def reference_mean_field(model) -> dict:
 @pytest.mark.parametrize("with_wom", [True, False], ids=["word-of-mouth", "independent"])
 def test_mean_field_matches_a_numpy_day_loop(with_wom):
     model = build(KERNEL_SCENARIO if with_wom else without_word_of_mouth(KERNEL_SCENARIO))
-    got = mean_field_arrays(model)
+    out, _ = mean_field_arrays(model)
+    src = model.sources
+    assert model.n_sources == model.n_clocks  # no service: one source per clock
+    S = model.n_stages
+    got = {name: getattr(out, name) for name in ("occupancy", "occupancy_start", "segment_flows", "new_converted",
+                                                    "shares")}
+    got["flows"] = np.zeros((model.n_days + 1, S, S))
+    got["credits"] = np.zeros((model.n_sources, S, S))
+    got["moves_by_day_and_clock"] = np.zeros((model.n_days + 1, model.n_sources))
+    for x in range(src.n_routes):  # the kernel counts moves per route: (from, to, source)
+        got["flows"][:, src.route_from[x], src.route_to[x]] += out.moves[:, x]
+        got["credits"][src.route_source[x], src.route_from[x], src.route_to[x]] += out.moves[:, x].sum()
+        got["moves_by_day_and_clock"][:, src.route_source[x]] += out.moves[:, x]
     ref = reference_mean_field(model)
     for name, expected in ref.items():
         np.testing.assert_allclose(got[name], expected, rtol=1e-10, atol=1e-9, err_msg=name)
@@ -254,9 +282,9 @@ def test_next_double_is_xoshiro256plus():
     jit_state, py_state = state.copy(), state.copy()
     for _ in range(2000):
         expected = xoshiro256plus(ref)
-        assert core._next_double(jit_state) == expected
+        assert _rng._next_double(jit_state) == expected
         with np.errstate(over="ignore"):
-            assert core._next_double.py_func(py_state) == expected
+            assert _rng._next_double.py_func(py_state) == expected
     assert [int(v) for v in jit_state] == ref == [int(v) for v in py_state]
 
 
@@ -277,16 +305,34 @@ def test_alias_tables_reproduce_the_pair_probabilities():
         if not prob.any():
             prob[rng.integers(n)] = 0.3
         thresh, alias = np.ones(n), np.zeros(n, dtype=np.int64)
-        core._build_alias(prob, n, thresh, alias)
+        _alias._build_alias(prob, n, thresh, alias)
         py_thresh, py_alias = np.ones(n), np.zeros(n, dtype=np.int64)
-        core._build_alias.py_func(prob, n, py_thresh, py_alias)
+        _alias._build_alias.py_func(prob, n, py_thresh, py_alias)
         np.testing.assert_array_equal(thresh, py_thresh)
         np.testing.assert_array_equal(alias, py_alias)
         np.testing.assert_allclose(alias_distribution(thresh, alias, n), prob / prob.sum(), rtol=0, atol=1e-12)
-        # a zero-probability pair is never drawn, whatever the uniform
+        # a zero-probability pair is never drawn, whatever the uniform; lists (the DES) pick the same
         for u in np.linspace(0, 1, 97, endpoint=False):
-            got = core._pick_alias(u, thresh, alias, n)
-            assert prob[got] > 0 and got == core._pick_alias.py_func(u, thresh, alias, n)
+            got, v = _alias._pick_alias(u, thresh, alias, n)
+            assert prob[got] > 0 and (got, v) == kernels.pick_alias(u, thresh.tolist(), alias.tolist(), n)
+            assert 0.0 <= v < 1.0
+
+
+def test_alias_residual_is_uniform_whatever_the_index():
+    """pick_alias's residual: given the index drawn, what is left of u is uniform on [0, 1).
+
+    Exactly: over a fine grid of u, the residuals of each index are spread evenly (each tenth
+    of [0, 1) gets a tenth of the index's mass), up to the grid's resolution.
+    """
+    prob = np.array([0.5, 0.05, 0.3, 0.15])
+    n = len(prob)
+    thresh, alias = kernels.alias_tables(prob[None, None], np.array([[n]]))
+    grid = (np.arange(200_000) + 0.5) / 200_000
+    picks = np.array([kernels.pick_alias(u, thresh[0, 0], alias[0, 0], n) for u in grid])
+    idx, res = picks[:, 0].astype(int), picks[:, 1]
+    for i in range(n):
+        counts = np.histogram(res[idx == i], bins=10, range=(0, 1))[0]
+        np.testing.assert_allclose(counts / len(grid), prob[i] / 10, atol=3 / len(grid))
 
 
 def test_alias_wrapper_checks_shapes():
@@ -298,18 +344,40 @@ def test_alias_wrapper_checks_shapes():
         alias_tables(-np.ones((1, 2, 3)), np.ones((1, 2), dtype=np.int64))
 
 
+#: helpers the population kernels call, by module: interpreted while a kernel's .py_func runs
+HELPERS = {_rng: ("_rotl",), _population: ("_next_double", "_next_exp", "_pick_alias", "_outcome_route",
+                                           "_independent_chunk", "_coupled_chunk")}
+
+
 @contextlib.contextmanager
 def interpreted_helpers():
     """Make the kernels' ``.py_func`` call interpreted helpers too (fully pure Python)."""
-    saved = {name: getattr(core, name) for name in ("_next_double", "_next_exp", "_rotl", "_pick_alias", "_coupled_chunk")}
+    saved = {(mod, name): getattr(mod, name) for mod, names in HELPERS.items() for name in names}
     try:
-        for name, fn in saved.items():
-            setattr(core, name, fn.py_func)
+        for (mod, name), fn in saved.items():
+            setattr(mod, name, fn.py_func)
         with np.errstate(over="ignore", divide="ignore"):
             yield
     finally:
-        for name, fn in saved.items():
-            setattr(core, name, fn)
+        for (mod, name), fn in saved.items():
+            setattr(mod, name, fn)
+
+
+def _copy(arg):
+    """Deep copy of the arrays of an argument (an array, or a tuple of arrays such as ModelArrays)."""
+    if isinstance(arg, np.ndarray):
+        return arg.copy()
+    if isinstance(arg, tuple):
+        return type(arg)(*(_copy(a) for a in arg))
+    return arg
+
+
+def _arrays(arg, where):
+    if isinstance(arg, np.ndarray):
+        yield where, arg
+    elif isinstance(arg, tuple):
+        for name, a in zip(getattr(arg, "_fields", range(len(arg))), arg):
+            yield from _arrays(a, f"{where}.{name}")
 
 
 class TwinRunner:
@@ -320,22 +388,23 @@ class TwinRunner:
         self.calls = 0
 
     def __call__(self, *args):
-        before = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+        before = [_copy(a) for a in args]
         self.kernel(*args)
         with interpreted_helpers():
             self.kernel.py_func(*before)
-        for i, (jit_arr, py_arr) in enumerate(zip(args, before)):
-            if isinstance(jit_arr, np.ndarray):
+        for i, (jit_arg, py_arg) in enumerate(zip(args, before)):
+            for (where, jit_arr), (_, py_arr) in zip(_arrays(jit_arg, f"argument {i}"), _arrays(py_arg, "")):
                 assert jit_arr.dtype == py_arr.dtype
-                np.testing.assert_array_equal(jit_arr, py_arr, err_msg=f"{self.kernel.__name__} argument {i}")
+                np.testing.assert_array_equal(jit_arr, py_arr, err_msg=f"{self.kernel.__name__} {where}")
         self.calls += 1
 
 
 def run_twinned(monkeypatch, model, names, seed=0, chunk_size=8):
-    twins = {name: TwinRunner(getattr(core, name)) for name in names}
+    """Simulate with the kernels ``names`` (as the wrappers in jsim.kernels call them) twinned."""
+    twins = {name: TwinRunner(getattr(kernels, name)) for name in names}
     for name, twin in twins.items():
-        monkeypatch.setattr(core, name, twin)
-    res = jsim.simulate(model, seed=seed, chunk_size=chunk_size)
+        monkeypatch.setattr(kernels, name, twin)
+    res = jsim.simulate(model, seed=seed, engine=FastEngine(chunk_size=chunk_size))
     monkeypatch.undo()
     return twins, res
 
@@ -585,7 +654,7 @@ def test_arrivals_move_on_their_first_day_and_only_once(coupled):
         data["word_of_mouth"] = [{"from": "b", "to": "c", "p": 0.0, "q": 0.0, "advocates": ["c"]}]
     model = build(data)
     assert model.is_coupled == coupled
-    for res in (jsim.simulate(model, seed=3, chunk_size=64), jsim.simulate(model, engine="mean-field")):
+    for res in (jsim.simulate(model, seed=3, engine=FastEngine(chunk_size=64)), jsim.simulate(model, engine="mean-field")):
         occ, arr, flows = res.stage_occupancy[0], res.arrivals[0].sum(axis=1), res.flows[0]
         assert arr.sum() > 0
         np.testing.assert_allclose(occ[:, 0], 0.0)                 # nobody ends a day in a ...

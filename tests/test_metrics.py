@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from jsim.engine import simulate
-from jsim.metrics import estimate, lifetime_value, rep_metrics, summarise, t975
+from jsim.analysis import lifetime_value, summarise
+from jsim.metrics import estimate, rep_metrics, t975
 
 from conftest import build
 
@@ -106,7 +107,9 @@ def test_estimate_interval():
     half = t975(3) * np.std([1, 2, 3, 4], ddof=1) / 2
     assert e.mean == 2.5 and e.low == pytest.approx(2.5 - half) and e.high == pytest.approx(2.5 + half)
     assert estimate([5.0]).low is None
-    assert t975(1) == pytest.approx(12.706) and t975(200) == pytest.approx(1.9719, abs=1e-3)
+    # exact Student-t quantiles (tables give 12.706, 4.303, 1.972 to three decimals)
+    assert t975(1) == pytest.approx(12.7062047362, rel=1e-10) and t975(3) == pytest.approx(3.1824463053, rel=1e-10)
+    assert t975(200) == pytest.approx(1.9718962236, rel=1e-10) and np.isnan(t975(0))
 
 
 def test_segment_rows_add_up():

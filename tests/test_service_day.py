@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from jsim.kernels._core import _erlang_a, _service_day
+from jsim.kernels._queue import _arrival_timing, _erlang_a, _service_day
 
 
 def erlang_c(c: int, a: float) -> float:
@@ -83,7 +83,6 @@ def test_no_agents():
 
 
 def test_arrival_timing_follows_the_exponential_clock():
-    from jsim.kernels._core import _arrival_timing
 
     # a request clock of daily hazard h puts its request at x with density h exp(-h x) / (1 - exp(-h))
     for h in (1e-12, 0.2, 2.0):

@@ -26,7 +26,8 @@ if str(ROOT) not in sys.path:
 
 import jsim  # noqa: E402
 from jsim.cli import main as cli_main  # noqa: E402
-from jsim.metrics import rep_metrics, summarise  # noqa: E402
+from jsim.analysis import summarise  # noqa: E402
+from jsim.metrics import rep_metrics  # noqa: E402
 from jsim.scenario import parse_scenario  # noqa: E402
 
 from conftest import Z  # noqa: E402

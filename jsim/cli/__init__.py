@@ -19,7 +19,15 @@ EPILOG = "Docs: README.md and docs/model.md. Exit codes: 0 ok, 1 runtime failure
 #: library parameter -> the flag that sets it (the library's errors name parameters; a command-line user reads flags)
 _FLAGS = {"budget": "--budget", "engine": "--engine", "touchpoints": "--touchpoints", "reps": "--reps",
           "promote": "--promote", "sampler": "--sampler", "customers": "--customers", "days": "--days",
-          "metric": "--objective", "constraints": "--constraint", "bounds": "--bounds", "n_trials": "--trials"}
+          "metric": "--objective", "constraints": "--constraint", "bounds": "--bounds", "n_trials": "--trials",
+          "directions": "--objective", "resume": "--resume", "worker": "--worker", "study_name": "--study-name",
+          "storage": "--storage", "url_or_path": "--storage", "out_dir": "--out"}
+
+
+def _flag_hint(exc: JsimError) -> str:
+    """`` [command line: --resume, --study-name]`` for the library parameters an error's fix names."""
+    flags = list(dict.fromkeys(_FLAGS[p] for p in exc.params if p in _FLAGS))
+    return f" [command line: {', '.join(flags)}]" if flags else ""
 
 
 def _in_flags(exc: ScenarioError) -> ScenarioError:
@@ -45,7 +53,7 @@ class _Group(click.Group):
             click.echo(f"error: {_in_flags(exc)}", err=True)
             ctx.exit(2)
         except JsimError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {exc}{_flag_hint(exc)}", err=True)
             ctx.exit(1)
 
 

@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from ..rng import as_seed_sequence, named_child, replication_seed, seed_entropy
-from .registry import get_engine
+from .registry import Engine, get_engine
 from .result import SimulationResult
 
 
@@ -27,18 +27,23 @@ def simulate(model, *, seed: int | None = 0, reps: int = 1, engine: str = "fast"
         which the result records as its ``seed``.
     reps : int
         Replications (an engine that is not stochastic, ``mean-field``, runs once).
-    engine : str
-        A registered engine (:func:`jsim.engine.engine_names`): ``fast``, the numba event
+    engine : str or Engine
+        A registered engine's name (:func:`jsim.engine.engine_names`): ``fast``, the numba event
         engine; ``mean-field``, expected values propagated exactly; ``des``, the SimPy
         discrete-event engine (one process per customer; service touchpoints queue at
-        capacity-limited desks).
+        capacity-limited desks). Or an engine object (e.g. ``FastEngine(chunk_size=...)``).
     journeys : int
         Number of individual journeys to trace (exposure level) from the named child
         ``"journeys"`` of the seed (independent of ``reps``); 0 for none.
     progress : callable, optional
         ``progress(fraction_done)`` in [0, 1].
     """
-    eng = get_engine(engine)
+    if isinstance(engine, str):
+        eng = get_engine(engine)
+    elif isinstance(engine, Engine):
+        eng = engine
+    else:
+        raise TypeError(f"engine must be an engine name or an Engine, got {engine!r}")
     if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
         raise ValueError(f"reps must be a whole number >= 1, got {reps!r}")
     root = as_seed_sequence(seed)

@@ -29,7 +29,7 @@ def pick_alias(u, thresh, alias, n):
     return alias[ip], (frac - cut) / (1.0 - cut)
 
 
-_pick_alias = njit(cache=True)(pick_alias)
+_pick_alias = njit(cache=True, inline="always")(pick_alias)
 
 
 @njit(cache=True)

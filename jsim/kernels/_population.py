@@ -73,6 +73,8 @@ class DayCounts(NamedTuple):
 def _independent_chunk(b, c, chunk_size, n_total, cohorts, tables, m, rng_states, out):
     """Whole journeys of chunk ``c``, counted into row ``b`` of ``out``; see :func:`_independent_chunks`."""
     cum, const_hazard, thresh, alias = tables
+    n_pairs, pair_dst, pair_route, is_absorbing, is_converted = m.n_pairs, m.pair_dst, m.pair_route, m.is_absorbing, m.is_converted
+    occ_diff, moves, seg_flows, newconv = out
     T = cum.shape[2] - 1
     state = rng_states[c].copy()
     lo = c * chunk_size
@@ -85,10 +87,10 @@ def _independent_chunk(b, c, chunk_size, n_total, cohorts, tables, m, rng_states
         s = cohorts.stage[co]
         t_from = cohorts.day[co]
         t0 = t_from - 1 if t_from > 0 else 0
-        conv = m.is_converted[s]
+        conv = is_converted[s]
         if conv:
-            out.newconv[b, t_from, g] += 1
-        while not m.is_absorbing[s]:
+            newconv[b, t_from, g] += 1
+        while not is_absorbing[s]:
             e = _next_exp(state)
             h = const_hazard[g, s]
             if h > 0.0:
@@ -111,20 +113,20 @@ def _independent_chunk(b, c, chunk_size, n_total, cohorts, tables, m, rng_states
                     else:
                         a = mid + 1
                 t = a
-            ip, _ = _pick_alias(_next_double(state), thresh[t, g, s], alias[t, g, s], m.n_pairs[g, s])
-            d = m.pair_dst[g, s, ip]
-            out.occ_diff[b, g, s, t_from] += 1
-            out.occ_diff[b, g, s, t] -= 1
-            out.moves[b, t, m.pair_route[g, s, ip, 0]] += 1
-            out.seg_flows[b, g, s, d] += 1
-            if not conv and m.is_converted[d]:
+            ip, _ = _pick_alias(_next_double(state), thresh[t, g, s], alias[t, g, s], n_pairs[g, s])
+            d = pair_dst[g, s, ip]
+            occ_diff[b, g, s, t_from] += 1
+            occ_diff[b, g, s, t] -= 1
+            moves[b, t, pair_route[g, s, ip, 0]] += 1
+            seg_flows[b, g, s, d] += 1
+            if not conv and is_converted[d]:
                 conv = True
-                out.newconv[b, t, g] += 1
+                newconv[b, t, g] += 1
             s = d
             t_from = t
             t0 = t
-        out.occ_diff[b, g, s, t_from] += 1
-        out.occ_diff[b, g, s, T + 1] -= 1
+        occ_diff[b, g, s, t_from] += 1
+        occ_diff[b, g, s, T + 1] -= 1
 
 
 @njit(parallel=True, cache=True)

@@ -26,7 +26,7 @@ from optuna.trial import TrialState
 from jsim.errors import OptimiseError
 from jsim.optimise.space import BudgetSpace
 from jsim.optimise.storage import resumable
-from jsim.rng import as_seed_sequence
+from jsim.rng import derive_seed
 
 SAMPLERS = ("auto", "cmaes", "tpe", "gp", "nsga2", "random")
 
@@ -97,8 +97,7 @@ def _make_sampler(sampler, n_objectives: int, seed, space: BudgetSpace, x0: dict
         return sampler
     if sampler not in SAMPLERS:
         raise OptimiseError(f"sampler must be one of {list(SAMPLERS)} or an Optuna sampler, got {sampler!r}")
-    seq = as_seed_sequence(seed)
-    main_seed, side_seed = (int(s.generate_state(1)[0]) for s in seq.spawn(2))
+    main_seed, side_seed = derive_seed(seed, "sampler"), derive_seed(seed, "sampler:independent")
     if sampler == "auto":
         sampler = "nsga2" if n_objectives > 1 else "cmaes"
         if sampler == "cmaes" and importlib.util.find_spec("cmaes") is None:
@@ -189,7 +188,7 @@ def optimise_allocation(
         Trials of the global search, counted over the whole study (a resumed study runs only the
         missing ones).
     seed : int or None, default 0
-        Seeds the sampler (through ``SeedSequence``); same seed, same result with ``n_jobs=1``.
+        Seeds the sampler (:func:`jsim.rng.derive_seed`); same seed, same result with ``n_jobs=1``.
     sampler : {"auto", "cmaes", "tpe", "gp", "nsga2", "random"} or optuna sampler
         ``"auto"``: CMA-ES (IPOP restarts) for one objective (TPE, with a warning, when the
         ``cmaes`` package is missing), NSGA-II for several.

@@ -2,9 +2,10 @@
 
 An allocation ``{touchpoint: spend over the horizon}`` replaces each touchpoint's ``budget``
 (spread evenly over its flight days, ``docs/model.md``); with ``weekly=True`` the decisions are
-one spend per touchpoint and week of its flight (``{"search@w3": spend}``), lowered to flight
-events on a daily base spend of 1, so adstock carries spend over from week to week. The
-scenario is re-compiled and simulated and the run is scored.
+one spend per touchpoint and week of its flight (``{"search@w3": spend}``), so adstock carries
+spend over from week to week. The allocation becomes a daily spend table on the compiled
+model (:meth:`jsim.model.CompiledModel.with_spend`, no recompilation), which is simulated and
+scored.
 
 Every evaluation of one objective uses the same replication seeds (common random numbers):
 the difference between two allocations is then not drowned in the noise of the replications.
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import OptimiseError, ScenarioError, ScenarioIssue
+from ..rng import derive_seed
 
 #: objective name -> (per-replication metric it reads, direction)
 METRICS = {
@@ -337,8 +339,37 @@ class ScenarioObjective:
         if bad:
             raise OptimiseError(f"every spend must be a finite number >= 0, got {bad}")
 
+    def spend_for(self, allocation: dict) -> np.ndarray:
+        """(T+1, J) daily spend of ``allocation``: each decision's spend spread evenly over its days
+        (the touchpoint's flight, or the week's days), times the calendar's flight multipliers;
+        touchpoints not optimised keep the scenario's spend."""
+        self._check(allocation)
+        base = self._base
+        spend = np.array(base.spend)
+        shape = base.media.spend_shape
+        for name in self.touchpoints:
+            j = base.touchpoint_index[name]
+            if not self.weekly:
+                days = self._flight[name]
+                daily = max(float(allocation[name]), 0.0) / len(days) if len(days) else 0.0
+                spend[:, j] = daily * shape[:, j]
+            else:
+                daily = np.zeros(self.n_days + 1)
+                for k, days in enumerate(self._weeks(name)):
+                    daily[days] = max(float(allocation[f"{name}@w{k + 1}"]), 0.0) / len(days)
+                spend[:, j] = shape[:, j] * daily
+        return spend
+
+    def model_for(self, allocation: dict):
+        """The compiled model with ``allocation``'s spend (:meth:`spend_for` on the compiled base model)."""
+        return self._base.with_spend(self.spend_for(allocation))
+
     def scenario_for(self, allocation: dict):
-        """The scenario with the touchpoints' budgets replaced by ``allocation`` (validated scenario, not re-parsed)."""
+        """The scenario with the touchpoints' budgets replaced by ``allocation`` (to save it, or compile it anew).
+
+        Compiling it gives the model :meth:`model_for` builds without recompiling (weekly
+        decisions become flight events on a daily base spend of 1).
+        """
         from ..scenario.models import Event
 
         self._check(allocation)
@@ -356,17 +387,12 @@ class ScenarioObjective:
                                         spend_multiplier=daily, name=f"optimise {tp.name} week {k + 1}"))
         return self.scenario.model_copy(update={"touchpoints": tps, "events": events})
 
-    def model_for(self, allocation: dict):
-        """The compiled model of :meth:`scenario_for`."""
-        from ..model import compile_scenario
-
-        return compile_scenario(self.scenario_for(allocation), customers=self.customers, days=self.days)
-
     def evaluate(self, allocation: dict, *, reps: int | None = None, seed: int | None = None,
                  engine: str | None = None) -> Evaluation:
         """Simulate ``allocation`` and score it (cached for the objective's own seed and engine)."""
         from ..engine import simulate
-        from ..metrics import lifetime_value, rep_metrics
+        from ..analysis import lifetime_value
+        from ..metrics import rep_metrics
 
         engine = engine or self.engine
         reps = 1 if engine == "mean-field" else int(reps or self.reps)
@@ -411,7 +437,7 @@ class ScenarioObjective:
 
     def fresh_seed(self, offset: int = 1) -> int:
         """A seed independent of the optimisation's (for re-evaluation), derived from it deterministically."""
-        return int(np.random.SeedSequence([self.seed, offset]).generate_state(1, np.uint32)[0])
+        return derive_seed(self.seed, f"reevaluate:{offset}")
 
     def reevaluate(self, allocations: dict, reps: int = 20, seed: int | None = None, engine: str | None = None,
                    baseline: str | None = None) -> dict:

@@ -1,8 +1,10 @@
 """Response curves in the parameter names of the marketing-mix tools, and their derivatives.
 
+The curve functions are those the compiled model uses (:mod:`jsim.model.response`, one
+implementation each), re-exported here with a class per curve and :class:`ResponseModel`.
 Each curve maps spend ``x`` (>= 0, any currency unit, scalar or array) to a response and has a
-``*_marginal`` derivative (response per extra unit of spend). They are written to be safe at
-``x = 0`` and for steep Hill slopes (no overflow, no 0/0, no warnings).
+``*_marginal`` derivative (response per extra unit of spend). They are safe at ``x = 0`` and for
+steep Hill slopes (no overflow, no 0/0, no warnings).
 
 | curve | formula | names from |
 |---|---|---|
@@ -34,122 +36,8 @@ import functools
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-import numpy as np
-
-
-def _as_spend(x, name: str = "x") -> np.ndarray:
-    arr = np.asarray(x, dtype=np.float64)
-    if np.any(arr < 0) or np.any(np.isnan(arr)):
-        raise ValueError(f"{name} (spend) must be >= 0, got {x!r}")
-    return arr
-
-
-def _out(arr: np.ndarray, like):
-    return float(arr) if np.ndim(like) == 0 else arr
-
-
-def _check_positive(**params) -> None:
-    for key, value in params.items():
-        if not np.all(np.asarray(value, dtype=np.float64) > 0):
-            raise ValueError(f"{key} must be > 0, got {value!r}")
-
-
-def _log_sigmoid(r: np.ndarray) -> np.ndarray:
-    """``log(1 / (1 + exp(-r)))`` without overflow."""
-    return -np.logaddexp(0.0, -r)
-
-
-def hill(x, ec, slope, beta=1.0):
-    """Hill saturation ``beta * x**slope / (x**slope + ec**slope)``.
-
-    Parameters
-    ----------
-    x : float or array of float
-        Spend, >= 0.
-    ec : float
-        Half-saturation spend (response is ``beta / 2`` at ``x = ec``), > 0.
-    slope : float
-        Hill exponent, > 0; above 1 the curve is S-shaped.
-    beta : float, default 1
-        Maximum response (the asymptote).
-
-    Returns
-    -------
-    float or array of float
-        Same shape as ``x``. Computed as ``beta * sigmoid(slope * (log x - log ec))``, so
-        steep slopes do not overflow.
-    """
-    _check_positive(ec=ec, slope=slope)
-    arr = _as_spend(x)
-    with np.errstate(divide="ignore"):
-        r = slope * (np.log(arr) - np.log(ec))
-    return _out(beta * np.exp(_log_sigmoid(r)), x)
-
-
-def hill_marginal(x, ec, slope, beta=1.0):
-    """Derivative of :func:`hill` with respect to spend ``x`` (response per unit of spend).
-
-    ``beta * slope / x * s * (1 - s)`` with ``s = sigmoid(slope * log(x / ec))``, evaluated in
-    log space. At ``x = 0`` it is 0 for ``slope > 1``, ``beta / ec`` for ``slope == 1`` and
-    ``inf`` for ``slope < 1``.
-    """
-    _check_positive(ec=ec, slope=slope)
-    arr = _as_spend(x)
-    positive = arr > 0
-    safe = np.where(positive, arr, 1.0)
-    r = slope * (np.log(safe) - np.log(ec))
-    log_d = np.log(slope) - np.log(safe) + _log_sigmoid(r) + _log_sigmoid(-r)
-    at_zero = 0.0 if slope > 1 else (1.0 / ec if slope == 1 else np.inf)
-    return _out(beta * np.where(positive, np.exp(log_d), at_zero), x)
-
-
-def michaelis_menten(x, alpha, lam):
-    """Michaelis-Menten saturation ``alpha * x / (lam + x)``.
-
-    Parameters
-    ----------
-    x : float or array of float
-        Spend, >= 0.
-    alpha : float
-        Maximum response (the asymptote).
-    lam : float
-        Spend at which the response is ``alpha / 2``, > 0.
-    """
-    _check_positive(lam=lam)
-    arr = _as_spend(x)
-    return _out(alpha * arr / (lam + arr), x)
-
-
-def michaelis_menten_marginal(x, alpha, lam):
-    """Derivative of :func:`michaelis_menten`: ``alpha * lam / (lam + x)**2``."""
-    _check_positive(lam=lam)
-    arr = _as_spend(x)
-    return _out(alpha * lam / (lam + arr) ** 2, x)
-
-
-def exponential(x, lam, beta=1.0):
-    """Exponential saturation ``beta * (1 - exp(-lam * x))``.
-
-    Parameters
-    ----------
-    x : float or array of float
-        Spend, >= 0.
-    lam : float
-        Rate per unit of spend, > 0 (``1 / lam`` is the spend that reaches 63% of ``beta``).
-    beta : float, default 1
-        Maximum response.
-    """
-    _check_positive(lam=lam)
-    arr = _as_spend(x)
-    return _out(-beta * np.expm1(-lam * arr), x)
-
-
-def exponential_marginal(x, lam, beta=1.0):
-    """Derivative of :func:`exponential`: ``beta * lam * exp(-lam * x)``."""
-    _check_positive(lam=lam)
-    arr = _as_spend(x)
-    return _out(beta * lam * np.exp(-lam * arr), x)
-
+from ..model.response import (exponential, exponential_marginal, hill, hill_marginal, michaelis_menten,
+                              michaelis_menten_marginal)
 
 @dataclass(frozen=True)
 class Hill:

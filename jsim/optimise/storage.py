@@ -159,7 +159,8 @@ def open_storage(
             raise OptimiseError(
                 "storage: a journal file needs an output directory, got url_or_path=None and "
                 "out_dir=None (pass out_dir=DIR to keep the study in DIR/study.journal, or "
-                "url_or_path=a postgresql:// or sqlite:/// URL or a journal file path)"
+                "url_or_path=a postgresql:// or sqlite:/// URL or a journal file path)",
+                params=("out_dir", "url_or_path"),
             )
         return _open_journal(Path(out_dir) / JOURNAL_NAME)
     text = os.fspath(url_or_path)
@@ -460,7 +461,8 @@ def resume_study(
         raise OptimiseError(
             f"resume_study: a resumed study must exist, got study_name={study_name!r}, which does "
             f"not exist in {describe_storage(storage)}{known} (call open_study without resume=True to "
-            f"start it, or pass the study_name and storage that hold it)"
+            f"start it, or pass the study_name and storage that hold it)",
+            params=("resume", "study_name", "storage"),
         )
     study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)
     requeued = requeue_stale_trials(study, max_retry=max_retry)
@@ -528,7 +530,8 @@ def open_study(
             raise OptimiseError(
                 f"open_study: a new study must not exist yet, got study_name={study_name!r}, which "
                 f"already exists in {describe_storage(storage)} (pass resume=True to continue it, "
-                f"worker=True to join it, or another study_name or storage)"
+                f"worker=True to join it, or another study_name or storage)",
+                params=("resume", "worker", "study_name", "storage"),
             )
         study = optuna.create_study(
             storage=storage, study_name=study_name, directions=directions, sampler=sampler, pruner=pruner
@@ -538,7 +541,8 @@ def open_study(
         raise OptimiseError(
             f"open_study: directions must match the stored study {study_name!r}, got "
             f"directions={directions} but {describe_storage(storage)} holds {stored} (pass "
-            f"directions={stored}, or another study_name)"
+            f"directions={stored}, or another study_name)",
+            params=("directions", "study_name"),
         )
     return study
 

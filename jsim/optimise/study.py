@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import OptimiseError, ScenarioError, ScenarioIssue
+from ..rng import derive_seed
 from .explain import Explanation, compare_allocations, explain_allocation, response_curves
 
 
@@ -84,7 +85,7 @@ def _constrained_sampler(sampler, objective, n_objectives: int, seed: int):
         alloc = trial.user_attrs.get("allocation")
         return objective.constraint_values(alloc) if alloc is not None else (1.0,) * len(objective.constraints)
 
-    seed = int(np.random.SeedSequence([seed, 7]).generate_state(1)[0])
+    seed = derive_seed(seed, "constrained-sampler")
     import warnings
 
     # Optuna 5 deprecates constraints_func for Trial.set_constraint, but optimise_allocation hands

@@ -6,7 +6,11 @@ __all__ = ["FunnelInfo", "get_funnel_info", "plot_funnel"]
 
 from typing import NamedTuple
 
+from pathlib import Path
+
 import numpy as np
+
+from ..io import atomic_path
 
 
 class FunnelInfo(NamedTuple):
@@ -75,5 +79,8 @@ def plot_funnel(result, path) -> None:
     ax2.legend(loc="upper left", fontsize=9)
     ax2.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format=Path(path).suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)

@@ -8,12 +8,12 @@ from __future__ import annotations
 __all__ = ["ParetoInfo", "HistoryInfo", "ResponseInfo", "get_pareto_info", "get_history_info", "get_response_info",
            "plot_pareto", "plot_history", "plot_response_curves"]
 
-import os
-import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
+from ..io import atomic_path
 
 
 class ParetoInfo(NamedTuple):
@@ -82,21 +82,14 @@ def get_response_info(report) -> ResponseInfo:
 
 
 def _save(fig, path) -> None:
-    """Save ``fig`` to a temporary file next to ``path`` and rename it into place."""
+    """Save ``fig`` to ``path`` atomically (:func:`jsim.io.atomic_path`) and close it."""
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format=Path(path).suffix.lstrip(".") or "png")
     finally:
         plt.close(fig)
-
 
 def _plt():
     import matplotlib

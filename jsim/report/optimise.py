@@ -77,18 +77,6 @@ def render_report(report, console) -> None:
         console.print(f"The best split {state} the constraints {', '.join(c.text for c in obj.constraints)}.")
 
 
-def _csv_text(header, rows) -> str:
-    """CSV text, one header line then the rows (the dialect of :func:`jsim.io.write_run`'s files)."""
-    import csv
-    import io
-
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
 def trial_rows(report) -> tuple[list, list]:
     """One row per trial of the study: number, state, objectives, allocation, constraint values."""
     obj = report.objective
@@ -137,17 +125,17 @@ def write_report(report, out_dir) -> list:
     (``history.png``, ``response_curves.png``, ``pareto.png``) into ``out_dir``, each atomically."""
     from pathlib import Path
 
-    from ..io import atomic_write, to_json
+    from ..io import atomic_write, csv_text, to_json
     from ..plot.optimise import plot_history, plot_pareto, plot_response_curves
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "allocation.json", to_json(report_json(report)))
-    atomic_write(out / "trials.csv", _csv_text(*trial_rows(report)))
+    atomic_write(out / "trials.csv", csv_text(*trial_rows(report)))
     written = [out / "allocation.json", out / "trials.csv"]
     tables = report_tables(report)
     if "pareto" in tables:
-        atomic_write(out / "pareto.csv", _csv_text(*tables["pareto"]))
+        atomic_write(out / "pareto.csv", csv_text(*tables["pareto"]))
         plot_pareto(report, out / "pareto.png")
         written += [out / "pareto.csv", out / "pareto.png"]
     plot_history(report, out / "history.png")
