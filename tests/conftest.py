@@ -148,3 +148,48 @@ def chain_moments(n0: np.ndarray, matrices, arrivals=None, arrival_stage: int = 
 def normal_cells(var: np.ndarray, min_var: float = 10.0) -> np.ndarray:
     """Cells whose count is close enough to normal for a z-test (variance at least ``min_var``)."""
     return np.asarray(var) >= min_var
+
+
+def check_accounting(model, res, exact: bool, r: int = 0) -> None:
+    """The accounting identities of replication ``r`` of a result (exact for counts, to rounding for expectations)."""
+    if exact:
+        eq = np.testing.assert_array_equal
+    else:
+        def eq(a, b):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+
+    occ, occ_start, arrivals = res.occupancy[r], res.occupancy_start[r], res.arrivals[r]
+    flows, seg_flows, credits = res.flows[r], res.segment_flows[r], res.credits[r]
+    T, G, S = occ.shape[0] - 1, model.n_segments, model.n_stages
+    a = model.arrival_stage
+    for arr in (occ, occ_start, arrivals, flows, seg_flows, credits, res.new_converted[r], res.deliveries[r],
+                res.engagements[r], res.cost[r], res.moves[r]):
+        assert np.all(arr >= -1e-9)
+
+    # conservation per segment and in total
+    eq(occ[0], model.initial)
+    eq(occ.sum(axis=2), model.initial.sum(axis=1)[None, :] + np.cumsum(arrivals, axis=0))
+    # balance stage by stage: yesterday + arrivals + inflows - outflows
+    stage = occ.sum(axis=1)
+    arrived = np.zeros((T + 1, S))
+    arrived[:, a] = arrivals.sum(axis=1)
+    eq(stage[1:], stage[:-1] + arrived[1:] + flows[1:].sum(axis=1) - flows[1:].sum(axis=2))
+    eq(occ_start[1:], occ[:-1] + np.eye(S)[a][None, None, :] * arrivals[1:, :, None])
+    # who can move where
+    assert np.all(flows[0] == 0)
+    assert np.all(flows[:, model.is_absorbing, :] == 0)
+    assert np.all(np.diagonal(flows, axis1=1, axis2=2) == 0)
+    # every move credited once (moves per route sum to the flows), and counted once per segment
+    eq(credits.sum(axis=0), flows.sum(axis=0))
+    eq(res.moves_by_source[r].sum(axis=1), flows.sum(axis=(1, 2)))
+    eq(seg_flows.sum(axis=0), flows.sum(axis=0))
+    # deliveries and engagements
+    targeted = np.einsum("tgs,jgs->tj", occ_start, model.target.astype(float))
+    assert np.all(res.deliveries[r] <= targeted + 1e-9)
+    assert np.all(res.engagements[r] <= res.deliveries[r] + 1e-9)
+    eq(res.cost[r], model.spend + res.deliveries[r] * model.cost_per_exposure)
+    # ever-converted customers: at least those standing in converted stages, at most everyone so far
+    ever = np.cumsum(res.new_converted[r].sum(axis=1))
+    in_conv = stage[:, model.is_converted].sum(axis=1)
+    assert np.all(ever >= in_conv - 1e-9)
+    assert np.all(ever <= stage.sum(axis=1) + 1e-9)

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import jsim
-from conftest import build
+from conftest import build, check_accounting
 from jsim.kernels import day_tables
 
 SETTINGS = settings(max_examples=25, deadline=None, database=None,
@@ -136,56 +136,12 @@ def scenarios(draw) -> dict:
     return data
 
 
-def check_run(model, res, exact: bool) -> None:
-    """The accounting identities of one replication (exact for counts, to rounding for expectations)."""
-    if exact:
-        eq = np.testing.assert_array_equal
-    else:
-        def eq(a, b):
-            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
-
-    occ, occ_start, arrivals = res.occupancy[0], res.occupancy_start[0], res.arrivals[0]
-    flows, seg_flows, credits = res.flows[0], res.segment_flows[0], res.credits[0]
-    T, G, S = occ.shape[0] - 1, model.n_segments, model.n_stages
-    a = model.arrival_stage
-    for arr in (occ, occ_start, arrivals, flows, seg_flows, credits, res.new_converted[0], res.deliveries[0],
-                res.engagements[0], res.cost[0]):
-        assert np.all(arr >= -1e-9)
-
-    # conservation per segment and in total
-    eq(occ[0], model.initial)
-    eq(occ.sum(axis=2), model.initial.sum(axis=1)[None, :] + np.cumsum(arrivals, axis=0))
-    # balance stage by stage: yesterday + arrivals + inflows - outflows
-    stage = occ.sum(axis=1)
-    arrived = np.zeros((T + 1, S))
-    arrived[:, a] = arrivals.sum(axis=1)
-    eq(stage[1:], stage[:-1] + arrived[1:] + flows[1:].sum(axis=1) - flows[1:].sum(axis=2))
-    eq(occ_start[1:], occ[:-1] + np.eye(S)[a][None, None, :] * arrivals[1:, :, None])
-    # who can move where
-    assert np.all(flows[0] == 0)
-    assert np.all(flows[:, model.is_absorbing, :] == 0)
-    assert np.all(np.diagonal(flows, axis1=1, axis2=2) == 0)
-    # every move credited once, and counted once per segment
-    eq(credits.sum(axis=0), flows.sum(axis=0))
-    eq(seg_flows.sum(axis=0), flows.sum(axis=0))
-    # deliveries and engagements
-    targeted = np.einsum("tgs,jgs->tj", occ_start, model.target.astype(float))
-    assert np.all(res.deliveries[0] <= targeted + 1e-9)
-    assert np.all(res.engagements[0] <= res.deliveries[0] + 1e-9)
-    eq(res.cost[0], model.spend + res.deliveries[0] * model.cost_per_exposure)
-    # ever-converted customers: at least those standing in converted stages, at most everyone so far
-    ever = np.cumsum(res.new_converted[0].sum(axis=1))
-    in_conv = stage[:, model.is_converted].sum(axis=1)
-    assert np.all(ever >= in_conv - 1e-9)
-    assert np.all(ever <= stage.sum(axis=1) + 1e-9)
-
-
 @SETTINGS
 @given(data=scenarios(), seed=st.integers(0, 2**32 - 1))
 def test_accounting_identities_hold_on_both_engines(data, seed):
     model = build(data)
-    check_run(model, jsim.simulate(model, seed=seed), exact=True)
-    check_run(model, jsim.simulate(model, engine="mean-field"), exact=False)
+    check_accounting(model, jsim.simulate(model, seed=seed), exact=True)
+    check_accounting(model, jsim.simulate(model, engine="mean-field"), exact=False)
 
 
 @SETTINGS

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import jsim
 from jsim.errors import OptimiseError, ScenarioError
 from jsim.optimise.explain import compare_allocations, explain_allocation, response_curves
 from jsim.optimise.objectives import ScenarioObjective, parse_bounds, parse_constraint, parse_metric
@@ -89,6 +90,43 @@ def test_weekly_decisions_sum_to_the_budget(two_channels):
     search = model.spend[:, model.touchpoint_index["search"]]
     assert search[8:15].sum() == pytest.approx(alloc["search@w2"], rel=1e-12)
     assert obj.totals(alloc)["social"] == pytest.approx(sum(v for k, v in alloc.items() if k.startswith("social")))
+
+
+@pytest.mark.parametrize("weekly", [False, True], ids=["per touchpoint", "weekly"])
+def test_spend_override_is_the_recompiled_scenario(two_channels, weekly):
+    """model_for changes spend on the compiled model; compiling the edited scenario gives the same arrays."""
+    from jsim.model import compile_scenario
+
+    sc = parse_scenario({**TWO_CHANNELS, "events": [
+        {"kind": "flight", "touchpoint": "search", "spend_multiplier": 1.7, "start": 3, "end": 9},
+        {"kind": "shock", "touchpoint": "social", "reach_multiplier": 0.0, "start": 12, "end": 13}]})
+    obj = ScenarioObjective(sc, 900.0, weekly=weekly)
+    rng = np.random.default_rng(2)
+    alloc = dict(zip(obj.names, 900.0 * rng.dirichlet(np.ones(len(obj.names)))))
+    fast, slow = obj.model_for(alloc), compile_scenario(obj.scenario_for(alloc))
+    assert fast.spend_overridden and not slow.spend_overridden
+    for name in ("spend", "delivery", "fatigue", "exposure_effect"):
+        np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=1e-13, atol=1e-15, err_msg=name)
+    for name in ("p0", "q", "target", "initial"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name), err_msg=name)
+    a = jsim.simulate(fast, engine="mean-field")
+    b = jsim.simulate(slow, engine="mean-field")
+    np.testing.assert_allclose(a.occupancy, b.occupancy, rtol=1e-12)
+
+
+def test_with_spend_checks_its_input(two_channels):
+    from jsim.model import compile_scenario
+
+    model = compile_scenario(two_channels)
+    with pytest.raises(ValueError, match="shape"):
+        model.with_spend(np.zeros((3, 3)))
+    bad = np.array(model.spend)
+    bad[4, 0] = -1.0
+    with pytest.raises(ValueError, match=">= 0"):
+        model.with_spend(bad)
+    bad[4, 0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        model.with_spend(bad)
 
 
 def test_current_and_equal_splits(two_channels):

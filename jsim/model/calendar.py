@@ -144,10 +144,16 @@ def calendar_changes(model) -> list[tuple[float, str, str, str]]:
     """The calendar trace a run of ``model`` obeys: ``(time, kind, where, what)`` sorted.
 
     One entry at the start of each day (time ``t - 1`` for day t, t >= 2) on which a watched
-    quantity (:func:`watched_series`) changes, ``what`` = ``"old -> new"``, and one per one-off
-    move on its day.
+    quantity (:func:`watched_series`) changes (as :func:`change_days` decides), ``what`` =
+    ``"old -> new"``, and one per one-off move on its day.
     """
-    out = [(float(t - 1), kind, where, f"{values[t - 1]:g} -> {values[t]:g}")
-           for kind, where, values in watched_series(model) for t in change_days(values).tolist()]
-    out += [(float(model.move_day[e] - 1), "move", "", describe_move(model, e)) for e in range(len(model.move_day))]
+    series = watched_series(model)
+    out = [(float(model.move_day[e] - 1), "move", "", describe_move(model, e)) for e in range(len(model.move_day))]
+    if series and model.n_days >= 2:
+        values = np.stack([np.asarray(v, dtype=np.float64) for _, _, v in series])  # (n_series, T+1)
+        changed = ~np.isclose(values[:, 2:], values[:, 1:-1], rtol=1e-9, atol=0.0)
+        for i, col in zip(*np.nonzero(changed)):
+            t = int(col) + 2
+            kind, where, _ = series[i]
+            out.append((float(t - 1), kind, where, f"{values[i, t - 1]:g} -> {values[i, t]:g}"))
     return sorted(out)
