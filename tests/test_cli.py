@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -74,10 +75,46 @@ def test_run_minimal_writes_outputs(minimal, tmp_path):
     assert summary["seed"] == 3 and summary["days"] == 10 and "jsim_version" in summary and summary["scenario_hash"]
     assert pd.read_csv(out / "touchpoints.csv").empty
     flows = pd.read_csv(out / "flows.csv")
-    assert set(flows["from"]) == {"aware"} and set(flows["to"]) == {"lost"}
+    assert list(flows.columns) == ["day", "from", "to", "moves", "source"]
+    assert set(flows["from"]) == {"aware"} and set(flows["to"]) == {"lost"} and set(flows["source"]) == {"organic"}
     assert flows["moves"].sum() == daily.loc[10, "lost"]
     segments = pd.read_csv(out / "segments.csv")
     assert segments["segment"].tolist() == ["all"] and segments.loc[0, "customers"] == 1000
+    sources = pd.read_csv(out / "sources.csv")
+    assert sources["source"].tolist() == ["organic"] and sources.loc[0, "moves"] == daily.loc[10, "lost"]
+
+
+def test_outputs_follow_the_umask(minimal, tmp_path):
+    import os
+
+    out = tmp_path / "out"
+    old = os.umask(0o027)
+    try:
+        res = CliRunner().invoke(main, ["run", str(minimal), "-n", "100", "-d", "5", "-o", str(out), "-q", "--plot"])
+    finally:
+        os.umask(old)
+    assert res.exit_code == 0, res.output
+    modes = {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()}
+    assert "funnel.png" in modes and "summary.json" in modes
+    assert set(modes.values()) == {0o640}, modes
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def test_flows_by_source_sum_to_the_flows_between_stages(tmp_path):
+    out = tmp_path / "webshop"
+    res = CliRunner().invoke(main, ["run", str(ROOT / "scenarios" / "webshop.toml"), "-n", "3000", "-d", "30", "-q",
+                                    "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    flows = pd.read_csv(out / "flows.csv")
+    daily = pd.read_csv(out / "daily.csv")
+    assert {"organic", "search_ads", "wom:unaware->aware"} <= set(flows["source"])
+    # per day and stage: yesterday + arrivals + moves in - moves out, the moves summed over sources
+    into = flows.groupby(["day", "to"])["moves"].sum().unstack(fill_value=0)
+    out_of = flows.groupby(["day", "from"])["moves"].sum().unstack(fill_value=0)
+    stage = "customer"
+    change = daily[stage].diff().iloc[1:].to_numpy()
+    net = into.reindex(range(1, 31), fill_value=0).get(stage, 0) - out_of.reindex(range(1, 31), fill_value=0).get(stage, 0)
+    assert (change == np.asarray(net)).all()
 
 
 def test_run_json_format_is_the_summary(minimal):
@@ -160,6 +197,11 @@ def test_service_outputs(tmp_path, engine):
     if engine == "des":
         waits = pd.read_csv(out / "waits.csv")
         assert set(waits["outcome"]) <= {"served", "abandoned"} and (waits["wait_minutes"] >= 0).all()
+        assert ((waits["request_time"] >= 0) & (waits["request_time"] <= 20)).all()
+        assert ((waits["request_hour"] >= 0) & (waits["request_hour"] < 24)).all()
+        # the request time tells requests made while the chat is open (9-18) from those made while closed
+        closed = ~waits["request_hour"].between(9, 18)
+        assert closed.any() and (~closed).any()
         n = summary["services"][0]
         assert len(waits) == pytest.approx(2 * (n["served"]["mean"] + n["abandoned"]["mean"]))
     else:

@@ -6,11 +6,9 @@ __all__ = ["FunnelInfo", "get_funnel_info", "plot_funnel"]
 
 from typing import NamedTuple
 
-from pathlib import Path
-
 import numpy as np
 
-from ..io import atomic_path
+from .figure import save_figure
 
 
 class FunnelInfo(NamedTuple):
@@ -79,8 +77,4 @@ def plot_funnel(result, path) -> None:
     ax2.legend(loc="upper left", fontsize=9)
     ax2.grid(alpha=0.3)
     fig.tight_layout()
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=110, format=Path(path).suffix.lstrip(".") or "png")
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)

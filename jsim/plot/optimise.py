@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..io import atomic_path
+from .figure import save_figure
 
 
 class ParetoInfo(NamedTuple):
@@ -81,16 +81,6 @@ def get_response_info(report) -> ResponseInfo:
                         float(report.explanation.value), np.array([marginal.get(n, np.nan) for n in names]))
 
 
-def _save(fig, path) -> None:
-    """Save ``fig`` to ``path`` atomically (:func:`jsim.io.atomic_path`) and close it."""
-    import matplotlib.pyplot as plt
-
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=110, format=Path(path).suffix.lstrip(".") or "png")
-    finally:
-        plt.close(fig)
-
 def _plt():
     import matplotlib
 
@@ -115,7 +105,7 @@ def plot_pareto(report, path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_history(report, path) -> None:
@@ -131,7 +121,7 @@ def plot_history(report, path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_response_curves(report, path) -> None:
@@ -159,4 +149,4 @@ def plot_response_curves(report, path) -> None:
     for j in range(n, rows * cols):
         axes[j // cols][j % cols].set_visible(False)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
