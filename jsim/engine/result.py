@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = ["SimulationResult"]
 
+import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -11,8 +12,8 @@ import numpy as np
 
 from .records import CalendarChange, Run, ServiceRecord
 
-_STACKED = ("occupancy", "occupancy_start", "arrivals", "moves", "segment_flows", "new_converted", "deliveries",
-            "engagements", "cost", "shares")
+#: the per-replication arrays of a Run, stacked along a leading replication axis
+_STACKED = tuple(f.name for f in dataclasses.fields(Run) if f.type == "np.ndarray")
 
 
 @dataclass(frozen=True, eq=False)
