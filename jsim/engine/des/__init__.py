@@ -46,9 +46,10 @@ orders each day's wake-ups by (time, customer), so the same seed gives bit-ident
 
 from __future__ import annotations
 
-__all__ = ["DesEngine", "DES_STREAMS", "BLOCK"]
+__all__ = ["DesEngine", "Replication", "build_replication", "DES_STREAMS", "BLOCK"]
 
 import time
+from typing import NamedTuple
 
 import numpy as np
 import simpy
@@ -96,13 +97,13 @@ class DesEngine:
         T = model.n_days
         streams = named_streams(seed, STREAMS)
         arrivals = draw_arrivals(model, streams["arrivals"])
-        tally, desks = simulate_events(model, arrivals, streams["customers"], progress)
+        rep = build_replication(model, arrivals, streams["customers"], progress)
+        tally = rep.run()
         occ_start = start_of_day(model, tally.occupancy, arrivals)
         deliveries, engagements = draw_exposures(model, occ_start, streams["exposures"])
         services = []
-        for v, (sv, desk) in enumerate(zip(model.services, desks)):
-            request_day = np.frombuffer(tally.request_day[v], dtype=np.int64) if len(tally.request_day[v]) \
-                else np.zeros(0, dtype=np.int64)
+        for v, (sv, desk) in enumerate(zip(model.services, rep.desks)):
+            request_day = tally.request_days(v)
             # a service touchpoint's deliveries are its requests; engaged ones those served
             deliveries[:, sv.touchpoint] = np.bincount(request_day, minlength=T + 1)
             engagements[:, sv.touchpoint] = tally.served[v]
@@ -115,11 +116,34 @@ class DesEngine:
                    coefficients=Coefficients.initial(model.exposure_effect), seconds=time.perf_counter() - t_start)
 
 
-def simulate_events(model, arrivals: np.ndarray, customers_seed: np.random.SeedSequence, progress=None):
-    """Run the discrete-event simulation of one replication: its :class:`Tally` and its desks.
+class Replication(NamedTuple):
+    """One discrete-event replication, built and ready to run (:func:`build_replication`)."""
 
-    ``arrivals (T+1, G)``: the day's arrivals; ``customers_seed``: the replication's
-    ``customers`` stream.
+    env: simpy.Environment
+    desks: list
+    tally: Tally
+    customers: Customers
+    clock: DailyClock
+
+    def run(self) -> Tally:
+        """Run days 1..T (until the daily clock's final census) and return what was recorded."""
+        self.env.run(until=self.env.process(self.clock.run()))
+        return self.tally
+
+
+def build_replication(model, arrivals: np.ndarray, customers_seed: np.random.SeedSequence,
+                      progress=None) -> Replication:
+    """The desks, day-0 customers, calendar processes and daily clock of one replication, at time 0.
+
+    Parameters
+    ----------
+    model : CompiledModel
+    arrivals : (T+1, G) int64
+        Arrivals per day and segment.
+    customers_seed : numpy.random.SeedSequence
+        The replication's ``customers`` stream (spawned into :data:`DES_STREAMS`).
+    progress : callable, optional
+        ``progress(done_days, total_days)`` once per simulated day.
     """
     T, G, S, V = model.n_days, model.n_segments, model.n_stages, len(model.services)
     env = simpy.Environment()
@@ -135,5 +159,4 @@ def simulate_events(model, arrivals: np.ndarray, customers_seed: np.random.SeedS
             customers.join(g, s, int(model.initial[g, s]), 0)
     start_calendar(env, model, desks, tally.calendar)
     clock = DailyClock(env, model, customers, stages, requests, arrivals, tally, progress)
-    env.run(until=env.process(clock.run()))
-    return tally, desks
+    return Replication(env, desks, tally, customers, clock)

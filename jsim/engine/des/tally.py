@@ -40,6 +40,11 @@ class Tally:
         self.shares = np.zeros((T + 1, model.n_wom))
         self.calendar: list = []
 
+    def request_days(self, v: int) -> np.ndarray:
+        """(n_requests,) int64 day of each request to service ``v``, in request order."""
+        buf = self.request_day[v]
+        return np.frombuffer(buf, dtype=np.int64).copy() if len(buf) else np.zeros(0, dtype=np.int64)
+
     def counts(self, model):
         """``moves (T+1, X)`` per day and route, ``segment_flows (G, S, S)`` and ``new_converted (T+1, G)``, int64."""
         T, G, S, X = model.n_days, model.n_segments, model.n_stages, model.n_routes
