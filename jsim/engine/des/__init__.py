@@ -20,8 +20,8 @@ Modules
 - :mod:`~jsim.engine.des.tally`: what a replication records while it runs;
 - :mod:`~jsim.engine.des.streams`: the random streams.
 
-Performance: no process per customer, one pending wake-up per day
------------------------------------------------------------------
+Performance: no process per customer, one pending wake-up at a time
+-------------------------------------------------------------------
 A customer between events is a few list entries, not a suspended SimPy process, and the day's
 wake-ups are fired one after the other by one dispatch process (:mod:`~jsim.engine.des.clock`),
 so only one of them is pending at a time. Long-lived generators, processes and events (one per

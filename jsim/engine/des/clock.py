@@ -37,7 +37,7 @@ at the start of their first day.
 
 from __future__ import annotations
 
-__all__ = ["ThresholdClocks", "DailyClock", "settle", "start_calendar"]
+__all__ = ["ThresholdClocks", "DailyClock", "settle", "exact_delay", "start_calendar"]
 
 import math
 from heapq import heapify, heappop, heappush
