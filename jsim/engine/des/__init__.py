@@ -29,11 +29,11 @@ customer, or one per pending wake-up) survive the young garbage-collector genera
 trigger full collections, each rescanning the whole interpreter heap (about 123,000 objects once
 jsim, numba and scipy are imported: 35-40 ms per full collection on the 2-core benchmark VM).
 Measured with ``benchmarks/reference.toml`` at 200,000 customers (median of 3 runs): the old
-engine (one process per customer, private SimPy state, cyclic GC disabled for the run) 8.1 s;
-public-API wake-ups all scheduled at the start of the day, GC on: 7.5 s (30 full collections,
-2.0 s of collection), GC off 5.1 s, ``gc.freeze()`` of the pre-existing heap 6.2 s; one pending
-wake-up per day (this engine), GC on: 4.0 s with no full collection (GC off: 3.9 s). So the
-engine leaves the garbage collector alone.
+engine (one process per customer, private SimPy state, cyclic GC disabled for the run) 7.3-7.6 s
+(``benchmarks/bench_des.py``); public-API wake-ups all scheduled at the start of the day, GC on:
+7.5 s (30 full collections, 2.0 s of collection), GC off 5.1 s, ``gc.freeze()`` of the
+pre-existing heap 6.2 s; one pending wake-up at a time (this engine), GC on: 4.0 s with no full
+collection (GC off: 3.9 s). So the engine leaves the garbage collector alone.
 
 Randomness
 ----------
