@@ -2,15 +2,16 @@
 
 On the reference model (``benchmarks/reference.toml``), with the same number of customers:
 
-* jsim's DES engine (:func:`jsim.engine.des.run_des`): median wall time of ``--repeats`` whole
+* jsim's DES engine (:class:`jsim.engine.des.DesEngine`): median wall time of ``--repeats`` whole
   simulations as customer-days per second (the numba day tables are loaded first and not
   timed), at ``--customers`` and at each of ``--more`` larger populations;
 * the naive SimPy program (``naive_simpy.run_naive``: one process per customer, a timeout per
   day, scalar dice);
 * the ratio DES / naive, against the target of 5x;
 * both day-90 stage distributions against the exact answer (``reference_exact``);
-* memory per waiting customer process (tracemalloc): all customers created and started, each
-  suspended on its alarm, before the first day is simulated.
+* memory per waiting customer (tracemalloc): all day-0 customers joined (their state and their
+  threshold heap entries; the engine keeps no SimPy process per customer), before the first day
+  is simulated.
 
 Run from the repository root::
 
@@ -67,10 +68,10 @@ def time_des(scenario, customers: int, repeats: int, seed: int):
     for r in range(repeats):
         gc.collect()
         t0 = time.perf_counter()
-        out = des.run_des(model, np.random.SeedSequence(seed + r))
+        out = des.DesEngine().run(model, np.random.SeedSequence(seed + r))
         times.append(time.perf_counter() - t0)
         if counts is None:
-            counts = out["occupancy"][-1].sum(axis=0)
+            counts = out.occupancy[-1].sum(axis=0)
         del out
     return statistics.median(times), times, counts
 
@@ -87,35 +88,30 @@ def time_naive(customers: int, repeats: int, seed: int):
     return statistics.median(times), times, counts
 
 
-def memory_per_process(scenario, customers: int) -> dict:
-    """Bytes per customer once every customer's process is started and waiting on its alarm.
+def memory_per_customer(scenario, customers: int) -> dict:
+    """Bytes per customer once every day-0 customer has joined, waiting for its threshold to be crossed.
 
-    ``process``: the SimPy process, its suspended generator, its alarm and its heap entry
-    (memory allocated by creating and starting the customers). ``state``: the per-customer
-    lists the run keeps (stage, segment, versions, flags, alarm slot).
+    ``state``: the per-customer lists (stage, segment, versions, flags) and the engine's other
+    allocations before anyone joins; ``join``: what joining allocates (threshold heap entries and
+    the lists' contents). No SimPy process or event exists per customer.
     """
     model = jsim.compile_scenario(scenario, customers=customers)
+    arrivals = np.zeros((model.n_days + 1, model.n_segments), dtype=np.int64)
     gc.collect()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    run = des._Run(model, np.random.SeedSequence(0), None)
-    after_state = tracemalloc.get_traced_memory()[0]
-    for g in range(model.n_segments):
-        for s in range(model.n_stages):
-            run._join(g, s, int(model.initial[g, s]), 0)
-    run.env.run(until=1e-9)  # start every process: each runs to its first ``yield alarm``
-    after_start = tracemalloc.get_traced_memory()[0]
+    rep = des.build_replication(model, arrivals, np.random.SeedSequence(0))
+    after_join = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    waiting = sum(1 for a in run.alarm if a is not None)
-    return {"customers": customers, "waiting": waiting, "process": (after_start - after_state) / customers,
-            "state": (after_state - base) / customers}
+    waiting = sum(len(heap) for heap in rep.clock.stages.heaps)
+    return {"customers": customers, "waiting": waiting, "total": (after_join - base) / customers}
 
 
 def profile_des(scenario, customers: int, top: int = 12) -> str:
     model = jsim.compile_scenario(scenario, customers=customers)
     prof = cProfile.Profile()
     prof.enable()
-    des.run_des(model, np.random.SeedSequence(0))
+    des.DesEngine().run(model, np.random.SeedSequence(0))
     prof.disable()
     buf = io.StringIO()
     pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(top)
@@ -140,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     scenario = jsim.load_scenario(REFERENCE)
     print(f"load average at start: {_load()}")
     t0 = time.perf_counter()
-    des.run_des(jsim.compile_scenario(scenario, customers=100), np.random.SeedSequence(0))
+    des.DesEngine().run(jsim.compile_scenario(scenario, customers=100), np.random.SeedSequence(0))
     print(f"warm-up (numba day tables from the on-disk cache or compiled): {time.perf_counter() - t0:.2f} s")
 
     n = args.customers
@@ -166,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
               f"max|z| {check.max_abs_z:.2f} {'PASS' if check.ok else 'FAIL'}")
 
     ratio = rows[0][3] / rows[1][3]
-    mem = memory_per_process(scenario, n)
+    mem = memory_per_customer(scenario, n)
     print(f"\nload average at end: {_load()}")
     print("\n| program | customers | median s | customer-days/s | max|z| | check |")
     print("|---|---:|---:|---:|---:|---|")
@@ -175,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nratio DES / naive at {n:,} customers: {ratio:.1f}x (target >= {TARGET_RATIO:g}x: "
           f"{'met' if ratio >= TARGET_RATIO else 'MISSED'})")
     print(f"memory per waiting customer ({mem['waiting']:,} waiting of {mem['customers']:,}): "
-          f"{mem['process']:.0f} B process + alarm + heap entry, {mem['state']:.0f} B per-customer state lists")
+          f"{mem['total']:.0f} B (state lists + threshold heap entry; no process per customer)")
     if args.profile:
         print("\nTop functions of one DES run (cProfile, tottime):")
         print(profile_des(scenario, n))

@@ -1,4 +1,4 @@
-"""Benchmark the SimPy service desk (``jsim.engine.service``): throughput and memory.
+"""Benchmark the SimPy service desk (``jsim.engine.des.desk``): throughput and memory.
 
 Measures
 
@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from jsim.engine import service as _service  # noqa: E402
-from jsim.engine.service import MINUTE, Distribution, ServiceDesk  # noqa: E402
+from jsim.engine.des import desk as _desk  # noqa: E402
+from jsim.engine.des.desk import MINUTE, Distribution, ServiceDesk  # noqa: E402
 
 __all__ = ["bytes_per_waiting_process", "queue_build_seconds", "throughput", "main"]
 
@@ -84,9 +84,9 @@ def bytes_per_waiting_process(n: int = 10_000, patience: bool = True) -> float:
 
 def queue_build_seconds(n: int = 10_000, sorted_queue: bool = False) -> float:
     """Wall time to let ``n`` customers join a queue (one busy agent, no patience)."""
-    saved = _service._DeskResource.PutQueue
+    saved = _desk._DeskResource.PutQueue
     if sorted_queue:
-        _service._DeskResource.PutQueue = simpy.resources.resource.SortedQueue
+        _desk._DeskResource.PutQueue = simpy.resources.resource.SortedQueue
     try:
         env, desk = _queued_desk(n, patience=False)
         t0 = time.perf_counter()
@@ -95,7 +95,7 @@ def queue_build_seconds(n: int = 10_000, sorted_queue: bool = False) -> float:
         assert desk.queue_length == n
         return seconds
     finally:
-        _service._DeskResource.PutQueue = saved
+        _desk._DeskResource.PutQueue = saved
 
 
 def throughput(n_requests: int = 200_000, agents: int = 10, rho: float = 0.9, patience: bool = False,

@@ -10,7 +10,7 @@ replication means with a 95% Welch interval, and whether that interval covers 0:
   served and abandoned).
 
 Without service touchpoints the two engines implement the same model (see
-``jsim/engine/des.py``) and should agree in distribution: an interval that misses 0 there
+``jsim/engine/des/``) and should agree in distribution: an interval that misses 0 there
 is a bug, or one of the 5% of intervals that miss by chance (about one in twenty KPIs). With
 service touchpoints the fast engine's day-resolution queue is an approximation of the DES's
 continuous-time queue, and the differences measure it.

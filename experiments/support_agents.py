@@ -47,8 +47,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere without installin
 import numpy as np  # noqa: E402
 
 import jsim  # noqa: E402
-from jsim.errors import ScenarioError  # noqa: E402
 from jsim.analysis import summarise  # noqa: E402
+from jsim.errors import ScenarioError  # noqa: E402
 from jsim.metrics import estimate, rep_metrics  # noqa: E402
 from jsim.scenario import parse_scenario  # noqa: E402
 

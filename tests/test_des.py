@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 import jsim
 from conftest import ROOT, assert_close, build, normal_cells
-from jsim.engine.des import run_des
+from jsim.engine import SimulationResult
+from jsim.engine.des import DesEngine
 
 # -- DES vs the expected-value engine (exact without word of mouth) ----------------------------
 
@@ -170,17 +171,22 @@ CALENDAR = {
 }
 
 
+def des_result(model, seed: int) -> SimulationResult:
+    """One DES replication run directly on ``SeedSequence(seed)``, as a result (R = 1)."""
+    return SimulationResult.from_runs(model, "des", seed, [DesEngine().run(model, np.random.SeedSequence(seed))])
+
+
 def test_calendar_events_change_results_exactly_on_their_days():
     model = build(CALENDAR)
-    out = run_des(model, np.random.SeedSequence(4))
-    daily = out["daily_credits"]  # (T+1, K) moves per day and source
-    tv, site, checkout = (1 + model.touchpoint_index[n] for n in ("tv", "site", "checkout"))
+    res = des_result(model, 4)
+    daily = res.moves_by_source[0]  # (T+1, n_sources) moves per day and source
+    tv, site, checkout = (model.source_names.index(n) for n in ("tv", "site", "checkout"))
     for k, first, last in ((tv, 5, 8), (checkout, 10, 12), (site, 20, 22)):
         assert np.all(daily[first:last + 1, k] == 0), model.source_names[k]
         assert daily[first - 1, k] > 0 and daily[last + 1, k] > 0, model.source_names[k]
     # the carts pile up during the outage and convert once checkout is back
     assert daily[13, checkout] > 2 * daily[9, checkout]
-    trace = out["events"]
+    trace = res.calendar
     assert (4.0, "spend", "tv", "100 -> 0") in trace and (8.0, "spend", "tv", "0 -> 100") in trace
     assert (9.0, "reach", "checkout", "1 -> 0") in trace and (12.0, "reach", "checkout", "0 -> 1") in trace
     assert (19.0, "effect", "site", "1 -> 0") in trace and (22.0, "effect", "site", "0 -> 1") in trace
@@ -203,9 +209,26 @@ def support(agents: int, **service) -> dict:
     }
 
 
+def desk_summary(res, name: str = "support") -> dict:
+    """Replication 0 of a DES result's service ``name``: its waits, timeline and day arrays, and the
+    moves by each of its outcome sources (``served_moves`` ... are (S, S) credits)."""
+    rec = res.service[name]
+    waits, timeline = rec.waits[0], rec.timeline[0]
+    credits = {kind: res.credits[0, res.model.source_names.index(f"{name}:{kind}")]
+               for kind in ("served", "abandoned", "lost_waiting")}
+    return dict(
+        n_requests=int(rec.requests[0].sum()), n_served=int(rec.served[0].sum()),
+        n_abandoned=int(rec.abandoned[0].sum()), waits_served=waits.wait[waits.outcome == 0],
+        waits_abandoned=waits.wait[waits.outcome == 1], requests=rec.requests[0], utilisation=rec.utilisation[0],
+        times=timeline.times, queue_length=timeline.queue_length, n_busy=timeline.n_busy,
+        n_scheduled=timeline.n_scheduled, served_moves=credits["served"], abandon_moves=credits["abandoned"],
+        wait_loss_moves=credits["lost_waiting"],
+    )
+
+
 def test_more_agents_mean_shorter_waits_fewer_abandonments_and_less_loss():
-    few = run_des(build(support(1)), np.random.SeedSequence(8))["service"]["support"]
-    many = run_des(build(support(10)), np.random.SeedSequence(8))["service"]["support"]
+    few = desk_summary(des_result(build(support(1)), 8))
+    many = desk_summary(des_result(build(support(10)), 8))
     for rec in (few, many):
         assert rec["n_requests"] > 1000
         assert len(rec["waits_served"]) == rec["n_served"] and len(rec["waits_abandoned"]) == rec["n_abandoned"]
@@ -225,25 +248,28 @@ def test_more_agents_mean_shorter_waits_fewer_abandonments_and_less_loss():
 
 def test_service_moves_are_credited_to_the_touchpoint():
     model = build(support(2))
-    out = run_des(model, np.random.SeedSequence(9))
-    rec = out["service"]["support"]
+    res = des_result(model, 9)
+    rec = desk_summary(res)
     moves = rec["served_moves"] + rec["abandon_moves"] + rec["wait_loss_moves"]
-    np.testing.assert_array_equal(out["credits"][1], moves)  # the service is the touchpoint's only way to act
+    # the service is the touchpoint's only way to act: every other move is organic
+    assert model.source_names == ("organic", "support:served", "support:abandoned", "support:lost_waiting")
+    np.testing.assert_array_equal(res.flows[0].sum(axis=0), res.credits[0, 0] + moves)
     s = model.stage_index
     assert moves[s["customer"], s["happy"]] == rec["served_moves"].sum()
     assert rec["wait_loss_moves"][s["customer"], s["lost"]] == rec["wait_loss_moves"].sum() > 0
     # requests are the service touchpoint's deliveries (one request at a time per customer)
-    np.testing.assert_array_equal(out["deliveries"][:, 0], rec["requests"])
-    assert rec["requests"].sum() == rec["n_requests"]
+    np.testing.assert_array_equal(res.deliveries[0, :, 0], rec["requests"])
+    # every request was served, abandoned, or is still queueing at the end
+    assert rec["n_requests"] == rec["n_served"] + rec["n_abandoned"] + rec["queue_length"][-1]
 
 
 def test_capacity_event_calls_set_agents_at_its_start():
     data = support(6)
     data["events"] = [{"kind": "capacity", "touchpoint": "support", "start": 10, "end": 12, "agents": 0}]
-    out = run_des(build(data), np.random.SeedSequence(10))
-    assert [e for e in out["events"] if e[1] == "capacity"] == [(9.0, "capacity", "support", "6 -> 0"),
-                                                                (12.0, "capacity", "support", "0 -> 6")]
-    rec = out["service"]["support"]
+    res = des_result(build(data), 10)
+    assert [e for e in res.calendar if e[1] == "capacity"] == [(9.0, "capacity", "support", "6 -> 0"),
+                                                               (12.0, "capacity", "support", "0 -> 6")]
+    rec = desk_summary(res)
     t, sched, busy, queue = rec["times"], rec["n_scheduled"], rec["n_busy"], rec["queue_length"]
     closed = (t >= 9.0) & (t < 12.0)
     assert np.all(sched[closed] == 0) and np.all(sched[(t > 1) & (t < 9.0)] == 6) and sched[t >= 12.0][0] == 6
@@ -264,12 +290,18 @@ SEEDED["touchpoints"][-1]["service"] = dict(SEEDED["touchpoints"][-1]["service"]
                                             abandon_effects=[{"from": "cart", "to": "lost", "p": 0.2}])
 
 
-def flat(out: dict) -> dict:
-    """Every array of a run_des output (service records and the event trace included), by name."""
-    arrays = {k: np.asarray(v) for k, v in out.items() if isinstance(v, np.ndarray)}
-    for name, rec in out["service"].items():
-        arrays.update({f"service/{name}/{k}": np.asarray(v) for k, v in rec.items()})
-    arrays["events"] = np.array([repr(e) for e in out["events"]])
+def flat(run) -> dict:
+    """Every array of a DES Run (service records and the calendar trace included), by name."""
+    arrays = {k: np.asarray(getattr(run, k)) for k in ("occupancy", "occupancy_start", "arrivals", "moves",
+                                                      "segment_flows", "new_converted", "deliveries", "engagements",
+                                                      "cost", "shares")}
+    for rec in run.services:
+        for k in ("requests", "served", "abandoned", "queue", "utilisation", "mean_wait"):
+            arrays[f"service/{rec.name}/{k}"] = getattr(rec, k)
+        for part in ("waits", "timeline"):
+            for k, v in getattr(rec, part)[0]._asdict().items():
+                arrays[f"service/{rec.name}/{part}/{k}"] = np.asarray(v)
+    arrays["calendar"] = np.array([repr(tuple(e)) for e in run.calendar])
     return arrays
 
 
@@ -286,16 +318,16 @@ import numpy as np
 sys.path.insert(0, {root!r})
 sys.path.insert(0, {tests!r})
 import test_des as td
-from jsim.engine.des import run_des
-np.savez(sys.argv[1], **td.flat(run_des(td.build(td.SEEDED), np.random.SeedSequence(42))))
+from jsim.engine.des import DesEngine
+np.savez(sys.argv[1], **td.flat(DesEngine().run(td.build(td.SEEDED), np.random.SeedSequence(42))))
 """
 
 
 def test_same_seed_is_bit_identical_in_process_and_in_a_fresh_process(tmp_path):
     model = build(SEEDED)
-    a = flat(run_des(model, np.random.SeedSequence(42)))
-    b = flat(run_des(model, np.random.SeedSequence(42)))
-    assert a["service/support/n_requests"] > 50 and a["service/support/n_abandoned"] > 0
+    a = flat(DesEngine().run(model, np.random.SeedSequence(42)))
+    b = flat(DesEngine().run(model, np.random.SeedSequence(42)))
+    assert a["service/support/requests"].sum() > 50 and a["service/support/abandoned"].sum() > 0
     assert_identical(a, b)
     path = tmp_path / "fresh.npz"
     subprocess.run([sys.executable, "-c", FRESH.format(root=str(ROOT), tests=str(ROOT / "tests")), str(path)],
@@ -306,11 +338,12 @@ def test_same_seed_is_bit_identical_in_process_and_in_a_fresh_process(tmp_path):
 
 def test_different_seeds_differ():
     model = build(SEEDED)
-    a = run_des(model, np.random.SeedSequence(1))
-    b = run_des(model, np.random.SeedSequence(2))
-    for name in ("occupancy", "flows", "arrivals", "deliveries"):
-        assert not np.array_equal(a[name], b[name]), name
-    assert not np.array_equal(a["service"]["support"]["waits_served"], b["service"]["support"]["waits_served"])
+    a = DesEngine().run(model, np.random.SeedSequence(1))
+    b = DesEngine().run(model, np.random.SeedSequence(2))
+    for name in ("occupancy", "moves", "arrivals", "deliveries"):
+        assert not np.array_equal(getattr(a, name), getattr(b, name)), name
+    served = [(w.wait[w.outcome == 0]) for w in (a.services[0].waits[0], b.services[0].waits[0])]
+    assert not np.array_equal(*served)
 
 
 # -- entry points -----------------------------------------------------------------------------
@@ -320,7 +353,8 @@ def test_simulate_and_cli_run_the_des_engine(tmp_path):
     res = jsim.simulate(model, engine="des", seed=3, reps=2)
     assert res.engine == "des" and res.occupancy.shape == (2, 21, 1, 3)
     rec = res.service["support"]
-    assert len(rec["n_requests"]) == 2 and rec["n_requests"][0] != rec["n_requests"][1]
+    n_requests = rec.requests.sum(axis=1)
+    assert rec.resolution == "event" and len(n_requests) == 2 and n_requests[0] != n_requests[1]
     assert res.occupancy.dtype == np.int64 and (res.occupancy.sum(axis=(2, 3)) == 3_000).all()
     path = tmp_path / "support.toml"
     path.write_text(SUPPORT_TOML)

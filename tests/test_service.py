@@ -1,4 +1,4 @@
-"""The SimPy service desk (``jsim.engine.service``) against queueing theory.
+"""The SimPy service desk (``jsim.engine.des.desk``) against queueing theory.
 
 Theory is computed here, independently of the desk: Erlang C and Erlang B by the stable
 recursion, Erlang-A (M/M/c+M) from its birth-death chain. Arrivals are Poisson, made by a
@@ -24,8 +24,9 @@ import pytest
 import simpy
 
 from conftest import ROOT, assert_close
-from jsim.engine import service as service_mod
-from jsim.engine.service import HOUR, MINUTE, Distribution, ServiceDesk, ServiceStats
+from jsim.engine.des import desk as desk_mod
+from jsim.engine.des.desk import HOUR, MINUTE, Distribution, ServiceDesk
+from jsim.engine.des.stats import ServiceStats
 
 MU = 1.0 / (6 * MINUTE)  # service rate per day: 6-minute chats, 240 a day per agent
 
@@ -267,7 +268,7 @@ def test_set_agents_lowering_lets_busy_agents_finish():
 # -- 5. determinism -----------------------------------------------------------------------------
 _SCENARIO = """
 import hashlib, numpy as np, simpy
-from jsim.engine.service import Distribution, ServiceDesk
+from jsim.engine.des.desk import Distribution, ServiceDesk
 
 def scenario(seed):
     env = simpy.Environment()
@@ -322,7 +323,7 @@ def test_same_seed_same_stats_different_seed_differs():
 def test_two_deque_queue_orders_like_simpy_sorted_queue(monkeypatch):
     ns = _scenario_namespace()
     fast = ns["digest"](ns["scenario"](7))
-    monkeypatch.setattr(service_mod._DeskResource, "PutQueue", simpy.resources.resource.SortedQueue)
+    monkeypatch.setattr(desk_mod._DeskResource, "PutQueue", simpy.resources.resource.SortedQueue)
     assert ns["digest"](ns["scenario"](7)) == fast
 
 

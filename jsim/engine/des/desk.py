@@ -1,4 +1,4 @@
-"""Capacity-limited service touchpoints (live chat, phone support, couriers) as a SimPy component.
+"""A capacity-limited service desk (live chat, phone support, couriers) as a SimPy component.
 
 A :class:`ServiceDesk` is a pool of agents that customers queue for, first come first served.
 Customers are SimPy processes: ``outcome = yield env.process(desk.serve(customer_id))``. A
@@ -36,8 +36,8 @@ The desk records a step function of (queue length, busy agents, available agents
 agents) at every change, and one row per request. *Available* agents are the slots not held
 by blockers: the scheduled (rostered) agents plus agents still finishing a customer after
 capacity was lowered (overtime), so ``busy <= available`` always and utilisation = busy
-agent-time / available agent-time is at most 1. :class:`ServiceStats` computes every
-statistic from these records.
+agent-time / available agent-time is at most 1. :class:`~jsim.engine.des.stats.ServiceStats`
+(:attr:`ServiceDesk.stats`) computes every statistic from these records.
 
 Randomness
 ----------
@@ -50,7 +50,7 @@ time does not depend on the staffing (common random numbers across staffing scen
 
 from __future__ import annotations
 
-__all__ = ["HOUR", "MINUTE", "Distribution", "ServiceOutcome", "ServiceStats", "ServiceDesk"]
+__all__ = ["HOUR", "MINUTE", "Distribution", "ServiceOutcome", "ServiceDesk", "desk_for_service"]
 
 import math
 import operator
@@ -61,6 +61,8 @@ from typing import Callable
 
 import numpy as np
 import simpy
+
+from .stats import ServiceStats
 
 #: One hour in days (the desk's time unit).
 HOUR = 1.0 / 24.0
@@ -190,182 +192,6 @@ class ServiceOutcome:
 
 def _as_array(buf, dtype) -> np.ndarray:
     return np.frombuffer(buf, dtype=dtype).copy() if len(buf) else np.empty(0, dtype=dtype)
-
-
-@dataclass(frozen=True, eq=False)
-class ServiceStats:
-    """Records of a :class:`ServiceDesk` up to ``t_end``, and the statistics computed from them.
-
-    Step function (one row per change, in time order; row ``i`` holds on
-    ``[times[i], times[i+1])``, the last row until ``t_end``):
-
-    Attributes
-    ----------
-    times : (n_rows,) float64
-        Days.
-    queue_length : (n_rows,) int32
-        Customers waiting (requested, not started, not abandoned).
-    n_busy : (n_rows,) int32
-        Agents serving a customer.
-    n_available : (n_rows,) int32
-        Slots not held by blockers: scheduled agents plus overtime of agents finishing a
-        customer after capacity was lowered.
-    n_scheduled : (n_rows,) int32
-        Rostered agents (0 while closed).
-
-    Per request, in request order:
-
-    Attributes
-    ----------
-    customer_id : tuple
-    t_request : (n_requests,) float64
-    t_start : (n_requests,) float64
-        Service start; nan if not started by ``t_end``.
-    t_done : (n_requests,) float64
-        Service end; nan if not finished by ``t_end``.
-    t_abandon : (n_requests,) float64
-        Abandonment time; nan unless abandoned.
-    service, patience : (n_requests,) float64
-        The draws (patience is inf without a patience distribution). Every request draws its
-        service time, abandoned ones included.
-
-    Windows
-    -------
-    Methods take ``t_from, t_to`` (days; ``t_to=None`` means ``t_end``). Time averages and
-    agent-times integrate over ``[t_from, t_to]``; per-customer statistics use the customers
-    who *requested* in ``[t_from, t_to)`` and have been resolved (served or abandoned), which
-    is how a warm-up period is discarded and how batch means are formed.
-    """
-
-    name: str
-    t_end: float
-    times: np.ndarray
-    queue_length: np.ndarray
-    n_busy: np.ndarray
-    n_available: np.ndarray
-    n_scheduled: np.ndarray
-    customer_id: tuple
-    t_request: np.ndarray
-    t_start: np.ndarray
-    t_done: np.ndarray
-    t_abandon: np.ndarray
-    service: np.ndarray
-    patience: np.ndarray
-
-    # -- per-request ----------------------------------------------------------------------
-    @property
-    def is_served(self) -> np.ndarray:
-        """(n_requests,) bool: service started."""
-        return ~np.isnan(self.t_start)
-
-    @property
-    def is_abandoned(self) -> np.ndarray:
-        """(n_requests,) bool: abandoned before service started."""
-        return ~np.isnan(self.t_abandon)
-
-    @property
-    def n_requests(self) -> int:
-        return len(self.t_request)
-
-    @property
-    def n_served(self) -> int:
-        """Requests whose service started by ``t_end`` (finished or still in service)."""
-        return int(self.is_served.sum())
-
-    @property
-    def n_abandoned(self) -> int:
-        return int(self.is_abandoned.sum())
-
-    @property
-    def n_waiting(self) -> int:
-        """Requests still queueing at ``t_end``."""
-        return self.n_requests - self.n_served - self.n_abandoned
-
-    @property
-    def n_in_service(self) -> int:
-        """Requests in service at ``t_end``."""
-        return int((self.is_served & np.isnan(self.t_done)).sum())
-
-    @property
-    def waits_served(self) -> np.ndarray:
-        """Waits (days) of served customers, in request order."""
-        s = self.is_served
-        return self.t_start[s] - self.t_request[s]
-
-    @property
-    def waits_abandoned(self) -> np.ndarray:
-        """Waits (days) of abandoned customers (their realised patience), in request order."""
-        a = self.is_abandoned
-        return self.t_abandon[a] - self.t_request[a]
-
-    def _requests_in(self, t_from: float, t_to: float | None) -> np.ndarray:
-        t_to = self.t_end if t_to is None else t_to
-        return (self.t_request >= t_from) & (self.t_request < t_to)
-
-    def waits(self, t_from: float = 0.0, t_to: float | None = None, include_abandoned: bool = False) -> np.ndarray:
-        """Waits (days) of customers who requested in ``[t_from, t_to)``: served, optionally abandoned too."""
-        m = self._requests_in(t_from, t_to)
-        served = m & self.is_served
-        w = self.t_start[served] - self.t_request[served]
-        if include_abandoned:
-            ab = m & self.is_abandoned
-            w = np.concatenate([w, self.t_abandon[ab] - self.t_request[ab]])
-        return w
-
-    def mean_wait(self, t_from: float = 0.0, t_to: float | None = None, include_abandoned: bool = False) -> float:
-        """Mean wait in days of served customers (and abandoned ones if asked); nan if none."""
-        w = self.waits(t_from, t_to, include_abandoned)
-        return float(w.mean()) if len(w) else math.nan
-
-    def wait_quantiles(self, qs, t_from: float = 0.0, t_to: float | None = None,
-                       include_abandoned: bool = False) -> np.ndarray:
-        """Quantiles ``qs`` (in [0, 1]) of the waits in days; nan if there are no waits."""
-        w = self.waits(t_from, t_to, include_abandoned)
-        qs = np.asarray(qs, dtype=np.float64)
-        return np.quantile(w, qs) if len(w) else np.full(qs.shape, np.nan)
-
-    def p_wait(self, t_from: float = 0.0, t_to: float | None = None) -> float:
-        """Share of resolved customers (served + abandoned) who waited more than 0."""
-        w = self.waits(t_from, t_to, include_abandoned=True)
-        return float((w > 0.0).mean()) if len(w) else math.nan
-
-    def abandonment_rate(self, t_from: float = 0.0, t_to: float | None = None) -> float:
-        """Abandoned / (served + abandoned) among customers who requested in the window."""
-        m = self._requests_in(t_from, t_to)
-        n_ab = int((m & self.is_abandoned).sum())
-        n = n_ab + int((m & self.is_served).sum())
-        return n_ab / n if n else math.nan
-
-    # -- time integrals -------------------------------------------------------------------
-    def _integral(self, values: np.ndarray, t_from: float, t_to: float | None) -> float:
-        t_to = self.t_end if t_to is None else t_to
-        if not len(self.times) or t_to <= t_from:
-            return 0.0
-        starts = np.clip(self.times, t_from, t_to)
-        ends = np.clip(np.append(self.times[1:], self.t_end), t_from, t_to)
-        return float(np.dot(values, ends - starts))
-
-    def queue_length_mean(self, t_from: float = 0.0, t_to: float | None = None) -> float:
-        """Time-average number of customers waiting over ``[t_from, t_to]``."""
-        t_to = self.t_end if t_to is None else t_to
-        return self._integral(self.queue_length, t_from, t_to) / (t_to - t_from) if t_to > t_from else math.nan
-
-    def busy_time(self, t_from: float = 0.0, t_to: float | None = None) -> float:
-        """Busy agent-time (agent-days) over ``[t_from, t_to]``."""
-        return self._integral(self.n_busy, t_from, t_to)
-
-    def available_time(self, t_from: float = 0.0, t_to: float | None = None) -> float:
-        """Available agent-time (agent-days): scheduled agent-time plus overtime."""
-        return self._integral(self.n_available, t_from, t_to)
-
-    def scheduled_time(self, t_from: float = 0.0, t_to: float | None = None) -> float:
-        """Rostered agent-time (agent-days) over ``[t_from, t_to]``."""
-        return self._integral(self.n_scheduled, t_from, t_to)
-
-    def utilisation(self, t_from: float = 0.0, t_to: float | None = None) -> float:
-        """Busy agent-time / available agent-time over ``[t_from, t_to]``; nan if nothing was available."""
-        avail = self.available_time(t_from, t_to)
-        return self.busy_time(t_from, t_to) / avail if avail > 0 else math.nan
 
 
 class _BlockersFirstQueue:
@@ -706,3 +532,35 @@ class ServiceDesk:
         self._log()
         self._resource.release(req)
         return ServiceOutcome(customer_id, True, t_request, t_start, t_done, t_start - t_request, service)
+
+
+def desk_for_service(env: simpy.Environment, service, rng: np.random.Generator, n_days: int) -> ServiceDesk:
+    """The desk of a compiled service touchpoint.
+
+    Parameters
+    ----------
+    env : simpy.Environment
+        Time in days.
+    service : CompiledService
+        Durations in days, opening hours as fractions of a day, ``agents (T+1,)`` per day.
+    rng : numpy.random.Generator
+        The desk's draws (patience and service times).
+    n_days : int
+        ``T``.
+
+    Returns
+    -------
+    ServiceDesk
+        Staffed with the agents of day 1 (later days by the calendar's capacity changes through
+        :meth:`ServiceDesk.set_agents`), with as many slots as the most agents on any day.
+    """
+    def dist(kind: str, mean: float, sd: float) -> Distribution | None:
+        if kind == "":  # no patience: customers never abandon
+            return None
+        return Distribution(kind, mean, None if kind in ("exponential", "fixed") or math.isnan(sd) else sd)
+
+    sv = service
+    return ServiceDesk(env, sv.name, int(sv.agents[min(1, n_days)]),
+                       dist(sv.service_dist, sv.service_mean, sv.service_sd),
+                       dist(sv.patience_dist, sv.patience_mean, sv.patience_sd), rng,
+                       open_hours=(sv.open_from * 24.0, sv.open_to * 24.0), max_agents=max(1, int(sv.agents.max())))
