@@ -15,7 +15,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## install, then run the bundled web-shop scenario (3 replications, outputs in out/webshop)
 	$(BIN)/jsim run scenarios/webshop.toml --reps 3 --out out/webshop --plot
 
-test: $(STAMP)  ## install, then run the test suite
+test: $(STAMP)  ## install, then lint (ruff), check the import layers (import-linter) and run the test suite
+	$(BIN)/ruff check jsim tests benchmarks experiments
+	$(BIN)/ruff format --check jsim tests benchmarks experiments
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)  ## speed and memory figures (see benchmarks/README.md)

@@ -150,7 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         check = check_distribution(np.asarray(counts), n, DAYS)
         ok &= check.ok
         rows.append((label, n, wall, cdays / wall, check))
-        print(f"\n{label}: {n:,} customers x {DAYS} days, median {wall:.3f} s (runs: {', '.join(f'{t:.3f}' for t in times)})")
+        print(
+            f"\n{label}: {n:,} customers x {DAYS} days, median {wall:.3f} s "
+            f"(runs: {', '.join(f'{t:.3f}' for t in times)})"
+        )
         print(f"  {cdays / wall:,.0f} customer-days/s")
         print(check.summary())
     for m in more:
@@ -158,8 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         check = check_distribution(np.asarray(counts), m, DAYS)
         ok &= check.ok
         rows.append(("jsim DES", m, wall, m * DAYS / wall, check))
-        print(f"\njsim DES: {m:,} customers, median {wall:.3f} s: {m * DAYS / wall:,.0f} customer-days/s, "
-              f"max|z| {check.max_abs_z:.2f} {'PASS' if check.ok else 'FAIL'}")
+        print(
+            f"\njsim DES: {m:,} customers, median {wall:.3f} s: {m * DAYS / wall:,.0f} customer-days/s, "
+            f"max|z| {check.max_abs_z:.2f} {'PASS' if check.ok else 'FAIL'}"
+        )
 
     ratio = rows[0][3] / rows[1][3]
     mem = memory_per_customer(scenario, n)
@@ -167,11 +172,17 @@ def main(argv: list[str] | None = None) -> int:
     print("\n| program | customers | median s | customer-days/s | max|z| | check |")
     print("|---|---:|---:|---:|---:|---|")
     for label, m, wall, rate, check in rows:
-        print(f"| {label} | {m:,} | {wall:.3f} | {rate:.3g} | {check.max_abs_z:.2f} | {'PASS' if check.ok else 'FAIL'} |")
-    print(f"\nratio DES / naive at {n:,} customers: {ratio:.1f}x (target >= {TARGET_RATIO:g}x: "
-          f"{'met' if ratio >= TARGET_RATIO else 'MISSED'})")
-    print(f"memory per waiting customer ({mem['waiting']:,} waiting of {mem['customers']:,}): "
-          f"{mem['total']:.0f} B (state lists + threshold heap entry; no process per customer)")
+        print(
+            f"| {label} | {m:,} | {wall:.3f} | {rate:.3g} | {check.max_abs_z:.2f} | {'PASS' if check.ok else 'FAIL'} |"
+        )
+    print(
+        f"\nratio DES / naive at {n:,} customers: {ratio:.1f}x (target >= {TARGET_RATIO:g}x: "
+        f"{'met' if ratio >= TARGET_RATIO else 'MISSED'})"
+    )
+    print(
+        f"memory per waiting customer ({mem['waiting']:,} waiting of {mem['customers']:,}): "
+        f"{mem['total']:.0f} B (state lists + threshold heap entry; no process per customer)"
+    )
     if args.profile:
         print("\nTop functions of one DES run (cProfile, tottime):")
         print(profile_des(scenario, n))

@@ -104,9 +104,14 @@ def _worker_jsim(task: dict) -> dict:
     t0 = time.perf_counter()
     model = jsim.compile_scenario(scenario, customers=task["customers"])
     t_compile = time.perf_counter() - t0
-    out = {"customers": model.n_customers, "days": model.n_days, "coupled": bool(model.is_coupled),
-           "import_seconds": t_import, "compile_scenario_seconds": t_compile,
-           "threads": os.environ.get("NUMBA_NUM_THREADS")}
+    out = {
+        "customers": model.n_customers,
+        "days": model.n_days,
+        "coupled": bool(model.is_coupled),
+        "import_seconds": t_import,
+        "compile_scenario_seconds": t_compile,
+        "threads": os.environ.get("NUMBA_NUM_THREADS"),
+    }
     # Warm-up on a small population of the same scenario: JIT compile (or on-disk cache load).
     small = jsim.compile_scenario(scenario, customers=min(1000, model.n_customers))
     t0 = time.perf_counter()
@@ -153,8 +158,13 @@ def _worker_jsim(task: dict) -> dict:
             out["customer_days"] = _customer_days(result)
             out["kernel_seconds"] = result.timings.get("kernel_seconds")
         del result
-    out.update(times=times, digest=digests[0], repeat_identical=len(set(digests)) == 1, day_end_counts=counts,
-               stage_names=list(model.stage_names))
+    out.update(
+        times=times,
+        digest=digests[0],
+        repeat_identical=len(set(digests)) == 1,
+        day_end_counts=counts,
+        stage_names=list(model.stage_names),
+    )
     return out
 
 
@@ -169,8 +179,13 @@ def _worker_naive(task: dict) -> dict:
         times.append(time.perf_counter() - t0)
         if counts is None:
             counts = [int(x) for x in c]
-    return {"customers": task["customers"], "days": DAYS, "times": times, "day_end_counts": counts,
-            "customer_days": task["customers"] * DAYS}
+    return {
+        "customers": task["customers"],
+        "days": DAYS,
+        "times": times,
+        "day_end_counts": counts,
+        "customer_days": task["customers"] * DAYS,
+    }
 
 
 def _worker_profile(task: dict) -> dict:
@@ -199,14 +214,17 @@ def _worker_profile(task: dict) -> dict:
                 return fn(*a, **kw)
             finally:
                 totals[label] = totals.get(label, 0.0) + time.perf_counter() - t0
+
         return wrapper
 
     patched = []
     for mod, prefix in ((fast, "fast."), (kernels, "kernel ")):
         for name in dir(mod):
             fn = getattr(mod, name)
-            own = getattr(fn, "__module__", None) == mod.__name__ or (mod is fast and name in (
-                "chunk_states", "named_streams", "draw_arrivals", "draw_exposures", "start_of_day"))
+            own = getattr(fn, "__module__", None) == mod.__name__ or (
+                mod is fast
+                and name in ("chunk_states", "named_streams", "draw_arrivals", "draw_exposures", "start_of_day")
+            )
             if name.startswith("__") or not callable(fn) or isinstance(fn, type) or not own:
                 continue
             patched.append((mod, name, fn))
@@ -221,10 +239,15 @@ def _worker_profile(task: dict) -> dict:
     moves = int(res.flows[0].sum())
     phases = {"simulate() total": total}
     phases.update(sorted(totals.items(), key=lambda kv: -kv[1]))
-    return {"customers": model.n_customers, "scenario": Path(task["scenario"]).name, "phases": phases,
-            "moves": moves, "moves_per_customer": moves / max(1, model.n_customers),
-            "ns_per_move_core": total * (os.cpu_count() or 1) / max(1, moves) * 1e9,
-            "ns_per_customer_day_core": total * (os.cpu_count() or 1) / max(1, _customer_days(res)) * 1e9}
+    return {
+        "customers": model.n_customers,
+        "scenario": Path(task["scenario"]).name,
+        "phases": phases,
+        "moves": moves,
+        "moves_per_customer": moves / max(1, model.n_customers),
+        "ns_per_move_core": total * (os.cpu_count() or 1) / max(1, moves) * 1e9,
+        "ns_per_customer_day_core": total * (os.cpu_count() or 1) / max(1, _customer_days(res)) * 1e9,
+    }
 
 
 def _worker(task: dict) -> dict:
@@ -249,11 +272,17 @@ def _run_task(task: dict, env: dict | None = None, timeout: float = 1800.0) -> d
     full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), full_env["PYTHONPATH"]) if p)
     if env:
         full_env.update(env)
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--_worker", json.dumps(task)],
-                          cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--_worker", json.dumps(task)],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     for line in proc.stdout.splitlines():
         if line.startswith(_RESULT_TAG):
-            return json.loads(line[len(_RESULT_TAG):])
+            return json.loads(line[len(_RESULT_TAG) :])
     raise RuntimeError(f"benchmark worker {task} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
 
 
@@ -284,8 +313,11 @@ def _time_help(runs: int) -> dict:
         times.append(time.perf_counter() - t0)
         if proc.returncode != 0:
             return {"command": " ".join(cmd), "failed": f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"}
-    return {"command": " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd)), "times": times,
-            "median_seconds": statistics.median(times)}
+    return {
+        "command": " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd)),
+        "times": times,
+        "median_seconds": statistics.median(times),
+    }
 
 
 def _check(counts, n):
@@ -293,8 +325,14 @@ def _check(counts, n):
     from reference_exact import check_distribution
 
     c = check_distribution(counts, n, DAYS)
-    return {"max_abs_z": c.max_abs_z, "z": [float(z) for z in c.z], "chi2": c.chi2, "df": c.df,
-            "p_value": c.p_value, "ok": c.ok}
+    return {
+        "max_abs_z": c.max_abs_z,
+        "z": [float(z) for z in c.z],
+        "chi2": c.chi2,
+        "df": c.df,
+        "p_value": c.p_value,
+        "ok": c.ok,
+    }
 
 
 def _loadavg():
@@ -320,7 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--naive-repeats", type=int, default=None, help="default: --repeats")
     ap.add_argument("--webshop", default=str(WEBSHOP), help="scenario run with every feature on")
     ap.add_argument("--webshop-customers", type=int, default=1_000_000)
-    ap.add_argument("--thread-customers", type=int, default=None, help="population of the 1-vs-2-thread check (default: largest --customers)")
+    ap.add_argument(
+        "--thread-customers",
+        type=int,
+        default=None,
+        help="population of the 1-vs-2-thread check (default: largest --customers)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-cold-jit", action="store_true", help="skip measuring JIT compile with an empty numba cache")
     ap.add_argument("--no-profile", action="store_true", help="skip the phase breakdown of one reference run")
@@ -340,8 +383,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(float(s)) for s in args.customers.split(",") if s.strip()]
     naive_repeats = args.naive_repeats or args.repeats
     thread_n = args.thread_customers or max(sizes)
-    figures: dict = {"date": _dt.datetime.now().isoformat(timespec="seconds"), "machine": {
-        "cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
+    figures: dict = {
+        "date": _dt.datetime.now().isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+    }
     try:
         import numba
         import numpy
@@ -350,41 +395,58 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     ok = True
-    say = lambda *a: print(*a, flush=True)  # noqa: E731
+    say = lambda *a: print(*a, flush=True)
     figures["load_average_start"] = _loadavg()
-    say(f"jsim engine benchmark, {figures['date']}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"load average {figures['load_average_start']}")
+    say(
+        f"jsim engine benchmark, {figures['date']}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"load average {figures['load_average_start']}"
+    )
 
     # 1. jsim on the reference model
     ref = []
     for n in sizes:
-        r = _run_task({"kind": "jsim", "scenario": str(REFERENCE), "customers": n, "repeats": args.repeats,
-                       "seed": args.seed})
+        r = _run_task(
+            {"kind": "jsim", "scenario": str(REFERENCE), "customers": n, "repeats": args.repeats, "seed": args.seed}
+        )
         r["median_seconds"] = statistics.median(r["times"])
         r["cdps"] = r["customer_days"] / r["median_seconds"]
         r["best_cdps"] = r["customer_days"] / min(r["times"])
         r["check"] = _check(r["day_end_counts"], n)
-        m = _run_task({"kind": "jsim", "scenario": str(REFERENCE), "customers": n, "repeats": 1,
-                       "seed": args.seed, "memory": True})
+        m = _run_task(
+            {
+                "kind": "jsim",
+                "scenario": str(REFERENCE),
+                "customers": n,
+                "repeats": 1,
+                "seed": args.seed,
+                "memory": True,
+            }
+        )
         r["peak_rss_growth_bytes"] = m["peak_rss_growth_bytes"]
         r["tracemalloc_peak_bytes"] = m["tracemalloc_peak_bytes"]
         r["bytes_per_customer"] = m["peak_rss_growth_bytes"] / n
         r["rss_method"] = m["rss_method"]
         ok &= r["check"]["ok"] and r["repeat_identical"]
         ref.append(r)
-        say(f"  reference, {n:,} customers: median {r['median_seconds']:.3f} s -> {r['cdps']:.3g} customer-days/s, "
-            f"max|z| {r['check']['max_abs_z']:.2f} {'PASS' if r['check']['ok'] else 'FAIL'}")
+        say(
+            f"  reference, {n:,} customers: median {r['median_seconds']:.3f} s -> {r['cdps']:.3g} customer-days/s, "
+            f"max|z| {r['check']['max_abs_z']:.2f} {'PASS' if r['check']['ok'] else 'FAIL'}"
+        )
     figures["reference"] = ref
 
     cold = None
     if not args.no_cold_jit:
         with tempfile.TemporaryDirectory(prefix="jsim-numba-cache-") as cache:
-            cold = _run_task({"kind": "jsim", "scenario": str(REFERENCE), "customers": 1000, "repeats": 1,
-                              "seed": args.seed}, env={"NUMBA_CACHE_DIR": cache})
+            cold = _run_task(
+                {"kind": "jsim", "scenario": str(REFERENCE), "customers": 1000, "repeats": 1, "seed": args.seed},
+                env={"NUMBA_CACHE_DIR": cache},
+            )
         say(f"  JIT compile with an empty numba cache: {cold['first_call_seconds']:.2f} s")
-    figures["jit"] = {"first_call_seconds_cached": ref[0]["first_call_seconds"],
-                      "first_call_seconds_cold": None if cold is None else cold["first_call_seconds"],
-                      "import_and_load_seconds": ref[0]["import_seconds"]}
+    figures["jit"] = {
+        "first_call_seconds_cached": ref[0]["first_call_seconds"],
+        "first_call_seconds_cold": None if cold is None else cold["first_call_seconds"],
+        "import_and_load_seconds": ref[0]["import_seconds"],
+    }
 
     # 2. naive SimPy
     nv = _run_task({"kind": "naive", "customers": args.naive_customers, "repeats": naive_repeats, "seed": args.seed})
@@ -394,66 +456,113 @@ def main(argv: list[str] | None = None) -> int:
     nv["check"] = _check(nv["day_end_counts"], args.naive_customers)
     ok &= nv["check"]["ok"]
     figures["naive"] = nv
-    say(f"  naive SimPy, {args.naive_customers:,} customers: median {nv['median_seconds']:.2f} s -> "
-        f"{nv['cdps']:.3g} customer-days/s, max|z| {nv['check']['max_abs_z']:.2f} {'PASS' if nv['check']['ok'] else 'FAIL'}")
+    say(
+        f"  naive SimPy, {args.naive_customers:,} customers: median {nv['median_seconds']:.2f} s -> "
+        f"{nv['cdps']:.3g} customer-days/s, max|z| {nv['check']['max_abs_z']:.2f} "
+        f"{'PASS' if nv['check']['ok'] else 'FAIL'}"
+    )
 
     # 3. webshop, every feature on
     web = None
     if Path(args.webshop).exists():
-        web = _run_task({"kind": "jsim", "scenario": str(args.webshop), "customers": args.webshop_customers,
-                         "repeats": args.repeats, "seed": args.seed})
+        web = _run_task(
+            {
+                "kind": "jsim",
+                "scenario": str(args.webshop),
+                "customers": args.webshop_customers,
+                "repeats": args.repeats,
+                "seed": args.seed,
+            }
+        )
         web["median_seconds"] = statistics.median(web["times"])
         web["cdps"] = web["customer_days"] / web["median_seconds"]
         web["best_cdps"] = web["customer_days"] / min(web["times"])
-        m = _run_task({"kind": "jsim", "scenario": str(args.webshop), "customers": args.webshop_customers,
-                       "repeats": 1, "seed": args.seed, "memory": True})
+        m = _run_task(
+            {
+                "kind": "jsim",
+                "scenario": str(args.webshop),
+                "customers": args.webshop_customers,
+                "repeats": 1,
+                "seed": args.seed,
+                "memory": True,
+            }
+        )
         web["peak_rss_growth_bytes"] = m["peak_rss_growth_bytes"]
         web["tracemalloc_peak_bytes"] = m["tracemalloc_peak_bytes"]
         web["bytes_per_customer"] = m["peak_rss_growth_bytes"] / web["customers"]
         ok &= web["repeat_identical"]
-        say(f"  webshop, {web['customers']:,} customers ({'day-coupled' if web['coupled'] else 'independent'} path): "
-            f"median {web['median_seconds']:.3f} s -> {web['cdps']:.3g} customer-days/s")
+        say(
+            f"  webshop, {web['customers']:,} customers ({'day-coupled' if web['coupled'] else 'independent'} path): "
+            f"median {web['median_seconds']:.3f} s -> {web['cdps']:.3g} customer-days/s"
+        )
     else:
         say(f"  webshop: {args.webshop} not found, skipped")
     figures["webshop"] = web
 
     # 4. 1 vs 2 threads
     threads = {}
-    for label, path, n in (("reference", REFERENCE, thread_n),
-                           ("webshop", Path(args.webshop), args.webshop_customers)):
+    for label, path, n in (("reference", REFERENCE, thread_n), ("webshop", Path(args.webshop), args.webshop_customers)):
         if not path.exists():
             continue
         runs = {}
         for k in (1, 2):
-            r = _run_task({"kind": "jsim", "scenario": str(path), "customers": n, "repeats": args.repeats,
-                           "seed": args.seed}, env={"NUMBA_NUM_THREADS": str(k)})
-            runs[k] = {"median_seconds": statistics.median(r["times"]), "best_seconds": min(r["times"]),
-                       "digest": r["digest"],
-                       "numba_threads": r["numba_threads"]}
+            r = _run_task(
+                {"kind": "jsim", "scenario": str(path), "customers": n, "repeats": args.repeats, "seed": args.seed},
+                env={"NUMBA_NUM_THREADS": str(k)},
+            )
+            runs[k] = {
+                "median_seconds": statistics.median(r["times"]),
+                "best_seconds": min(r["times"]),
+                "digest": r["digest"],
+                "numba_threads": r["numba_threads"],
+            }
         same = runs[1]["digest"] == runs[2]["digest"]
         ok &= same
-        threads[label] = {"customers": n, "runs": runs, "identical": same,
-                          "speedup": runs[1]["median_seconds"] / runs[2]["median_seconds"],
-                          "speedup_best": runs[1]["best_seconds"] / runs[2]["best_seconds"]}
-        say(f"  threads, {label} {n:,}: 1 thread {runs[1]['median_seconds']:.3f} s, 2 threads "
+        threads[label] = {
+            "customers": n,
+            "runs": runs,
+            "identical": same,
+            "speedup": runs[1]["median_seconds"] / runs[2]["median_seconds"],
+            "speedup_best": runs[1]["best_seconds"] / runs[2]["best_seconds"],
+        }
+        say(
+            f"  threads, {label} {n:,}: 1 thread {runs[1]['median_seconds']:.3f} s, 2 threads "
             f"{runs[2]['median_seconds']:.3f} s, speedup {threads[label]['speedup']:.2f}x "
             f"(best runs {threads[label]['speedup_best']:.2f}x), "
-            f"results {'identical' if same else 'DIFFER'}")
+            f"results {'identical' if same else 'DIFFER'}"
+        )
     figures["threads"] = threads
 
     # 5. jsim --help
     figures["help"] = _time_help(5)
     h = figures["help"]
-    say("  jsim --help: " + (f"skipped ({h['skipped']})" if "skipped" in h else
-                             f"failed ({h['failed']})" if "failed" in h else f"{h['median_seconds']:.3f} s"))
+    say(
+        "  jsim --help: "
+        + (
+            f"skipped ({h['skipped']})"
+            if "skipped" in h
+            else f"failed ({h['failed']})"
+            if "failed" in h
+            else f"{h['median_seconds']:.3f} s"
+        )
+    )
 
     # 6. where the time goes
     if not args.no_profile:
-        figures["profile"] = [_run_task({"kind": "profile", "scenario": str(REFERENCE), "customers": max(sizes),
-                                         "seed": args.seed})]
+        figures["profile"] = [
+            _run_task({"kind": "profile", "scenario": str(REFERENCE), "customers": max(sizes), "seed": args.seed})
+        ]
         if web is not None:
-            figures["profile"].append(_run_task({"kind": "profile", "scenario": str(args.webshop),
-                                                 "customers": args.webshop_customers, "seed": args.seed}))
+            figures["profile"].append(
+                _run_task(
+                    {
+                        "kind": "profile",
+                        "scenario": str(args.webshop),
+                        "customers": args.webshop_customers,
+                        "seed": args.seed,
+                    }
+                )
+            )
 
     # ---- report
     figures["load_average_end"] = _loadavg()
@@ -468,49 +577,74 @@ def main(argv: list[str] | None = None) -> int:
     targets = {
         "reference_cdps": (big["cdps"], big["cdps"] >= TARGETS["reference_cdps"]),
         "ratio_vs_naive": (ratio, ratio >= TARGETS["ratio_vs_naive"]),
-        "webshop_cdps": (None if web is None else web["cdps"], None if web is None else web["cdps"] >= TARGETS["webshop_cdps"]),
+        "webshop_cdps": (
+            None if web is None else web["cdps"],
+            None if web is None else web["cdps"] >= TARGETS["webshop_cdps"],
+        ),
         "bytes_per_customer": (worst_mem, worst_mem <= TARGETS["bytes_per_customer"]),
         "help_seconds": (help_s, None if help_s is None else help_s < TARGETS["help_seconds"]),
     }
     figures["targets"] = {k: {"target": TARGETS[k], "measured": v, "met": m} for k, (v, m) in targets.items()}
 
     say("")
-    say(f"{'measurement':<34}{'customers':>12}{'median s':>10}{'cust-days/s':>13}{'best':>10}{'max|z|':>8}"
-        f"{'check':>7}{'B/cust':>8}")
+    say(
+        f"{'measurement':<34}{'customers':>12}{'median s':>10}{'cust-days/s':>13}{'best':>10}{'max|z|':>8}"
+        f"{'check':>7}{'B/cust':>8}"
+    )
     for r in ref:
-        say(f"{'jsim fast, reference':<34}{r['customers']:>12,}{r['median_seconds']:>10.3f}{r['cdps']:>13.3g}{r['best_cdps']:>10.3g}"
-            f"{r['check']['max_abs_z']:>8.2f}{'PASS' if r['check']['ok'] else 'FAIL':>7}{r['bytes_per_customer']:>8.2f}")
-    say(f"{'naive SimPy, reference':<34}{nv['customers']:>12,}{nv['median_seconds']:>10.3f}{nv['cdps']:>13.3g}{nv['best_cdps']:>10.3g}"
-        f"{nv['check']['max_abs_z']:>8.2f}{'PASS' if nv['check']['ok'] else 'FAIL':>7}{'':>8}")
+        say(
+            f"{'jsim fast, reference':<34}{r['customers']:>12,}{r['median_seconds']:>10.3f}"
+            f"{r['cdps']:>13.3g}{r['best_cdps']:>10.3g}"
+            f"{r['check']['max_abs_z']:>8.2f}{'PASS' if r['check']['ok'] else 'FAIL':>7}{r['bytes_per_customer']:>8.2f}"
+        )
+    say(
+        f"{'naive SimPy, reference':<34}{nv['customers']:>12,}{nv['median_seconds']:>10.3f}"
+        f"{nv['cdps']:>13.3g}{nv['best_cdps']:>10.3g}"
+        f"{nv['check']['max_abs_z']:>8.2f}{'PASS' if nv['check']['ok'] else 'FAIL':>7}{'':>8}"
+    )
     if web is not None:
         path = "coupled" if web["coupled"] else "indep."
-        say(f"{'jsim fast, webshop (' + path + ')':<34}{web['customers']:>12,}{web['median_seconds']:>10.3f}"
-            f"{web['cdps']:>13.3g}{web['best_cdps']:>10.3g}{'':>8}{'':>7}{web['bytes_per_customer']:>8.2f}")
+        say(
+            f"{'jsim fast, webshop (' + path + ')':<34}{web['customers']:>12,}{web['median_seconds']:>10.3f}"
+            f"{web['cdps']:>13.3g}{web['best_cdps']:>10.3g}{'':>8}{'':>7}{web['bytes_per_customer']:>8.2f}"
+        )
     say("")
     say(f"ratio jsim ({big['customers']:,}) / naive: {ratio:,.0f}x")
-    say(f"JIT: first call {figures['jit']['first_call_seconds_cached']:.2f} s with the on-disk numba cache"
+    say(
+        f"JIT: first call {figures['jit']['first_call_seconds_cached']:.2f} s with the on-disk numba cache"
         + ("" if cold is None else f", {cold['first_call_seconds']:.2f} s compiling from scratch")
-        + f"; importing jsim and loading the scenario {figures['jit']['import_and_load_seconds']:.2f} s")
+        + f"; importing jsim and loading the scenario {figures['jit']['import_and_load_seconds']:.2f} s"
+    )
     for label, t in threads.items():
-        say(f"threads ({label}, {t['customers']:,}): speedup 2 vs 1 = {t['speedup']:.2f}x "
+        say(
+            f"threads ({label}, {t['customers']:,}): speedup 2 vs 1 = {t['speedup']:.2f}x "
             f"(best runs {t['speedup_best']:.2f}x), "
-            f"results {'identical' if t['identical'] else 'DIFFER'}")
+            f"results {'identical' if t['identical'] else 'DIFFER'}"
+        )
     for p in figures.get("profile", []):
-        say(f"where the time goes, one {p['scenario']} run ({p['customers']:,} customers, "
+        say(
+            f"where the time goes, one {p['scenario']} run ({p['customers']:,} customers, "
             f"{p['moves_per_customer']:.2f} stage moves/customer; per CPU core {p['ns_per_move_core']:.0f} ns/move, "
-            f"{p['ns_per_customer_day_core']:.2f} ns/customer-day):")
+            f"{p['ns_per_customer_day_core']:.2f} ns/customer-day):"
+        )
         for k, v in p["phases"].items():
             say(f"  {k:<44}{v:>8.3f} s")
     say("")
     say("targets:")
-    labels = {"reference_cdps": "reference >= 1e9 customer-days/s", "ratio_vs_naive": ">= 1000x naive SimPy",
-              "webshop_cdps": "webshop >= 1e8 customer-days/s", "bytes_per_customer": "<= 32 bytes/customer (worst)",
-              "help_seconds": "jsim --help < 0.3 s"}
+    labels = {
+        "reference_cdps": "reference >= 1e9 customer-days/s",
+        "ratio_vs_naive": ">= 1000x naive SimPy",
+        "webshop_cdps": "webshop >= 1e8 customer-days/s",
+        "bytes_per_customer": "<= 32 bytes/customer (worst)",
+        "help_seconds": "jsim --help < 0.3 s",
+    }
     for k, (v, m) in targets.items():
         say(f"  {labels[k]:<36}{'-' if v is None else _fmt(v):>10}   {_status(m)}")
     say("")
-    say(f"load average (1, 5, 15 min) at start {figures['load_average_start']}, at end {figures['load_average_end']}"
-        " (other processes on the machine slow every figure down)")
+    say(
+        f"load average (1, 5, 15 min) at start {figures['load_average_start']}, at end {figures['load_average_end']}"
+        " (other processes on the machine slow every figure down)"
+    )
     say("correctness: " + ("PASS" if ok else "FAIL"))
     if args.quick:
         say("(--quick: populations too small for the speed targets to be meaningful)")

@@ -94,7 +94,10 @@ def s_shaped_problem():
             for _ in range(20):
                 z0 = rng.dirichlet(np.ones(size)) * budget
                 res = minimize(
-                    loss, z0, method="SLSQP", bounds=[(0.0, budget)] * size,
+                    loss,
+                    z0,
+                    method="SLSQP",
+                    bounds=[(0.0, budget)] * size,
                     constraints=[{"type": "eq", "fun": lambda z: z.sum() - budget}],
                     options={"ftol": 1e-15, "maxiter": 300},
                 )
@@ -127,14 +130,21 @@ def scenario_benchmark(path: str, noisy_trials: int, customers: int) -> None:
     noisy = ScenarioObjective(scenario, budget, engine="fast", reps=2, seed=3, customers=customers)
     chosen = optimise_allocation(noisy, budget, names=names, n_trials=noisy_trials, seed=2, polish=False)
     t_noisy = time.perf_counter() - start
-    rows = [("current split", exact.current_allocation(), "-"),
-            ("equal split", exact.equal_allocation(), "-"),
-            (f"chosen from fast engine ({noisy_trials} trials, {customers:,} customers, 2 reps)", chosen.allocation,
-             f"{t_noisy:.0f} s"),
-            ("chosen from expected-value model (100 trials + polish)", quick.allocation, "-"),
-            ("expected-value optimum (400 trials + polish)", best.allocation, f"{t_opt:.0f} s")]
-    print(f"\nscenario {path}: budget {budget:,.0f} over {', '.join(names)}; objective new customers "
-          f"(expected-value model); optimum {optimum:,.2f}")
+    rows = [
+        ("current split", exact.current_allocation(), "-"),
+        ("equal split", exact.equal_allocation(), "-"),
+        (
+            f"chosen from fast engine ({noisy_trials} trials, {customers:,} customers, 2 reps)",
+            chosen.allocation,
+            f"{t_noisy:.0f} s",
+        ),
+        ("chosen from expected-value model (100 trials + polish)", quick.allocation, "-"),
+        ("expected-value optimum (400 trials + polish)", best.allocation, f"{t_opt:.0f} s"),
+    ]
+    print(
+        f"\nscenario {path}: budget {budget:,.0f} over {', '.join(names)}; objective new customers "
+        f"(expected-value model); optimum {optimum:,.2f}"
+    )
     print(f"{'allocation':<78} {'value':>10} {'of optimum':>11} {'time':>6}")
     for label, alloc, took in rows:
         value = exact(alloc)
@@ -155,7 +165,7 @@ def objective_speed(path: str, n_allocations: int) -> None:
         obj = ScenarioObjective(scenario, budget, weekly=weekly)
         rng = np.random.default_rng(0)
         allocs = [dict(zip(obj.names, budget * rng.dirichlet(np.ones(len(obj.names))))) for _ in range(n_allocations)]
-        ways = {"recompile": lambda a: compile_scenario(obj.scenario_for(a)), "spend override": obj.model_for}
+        ways = {"recompile": lambda a, obj=obj: compile_scenario(obj.scenario_for(a)), "spend override": obj.model_for}
         build_t = {k: [] for k in ways}
         total_t = {k: [] for k in ways}
         jsim.simulate(obj.model_for(allocs[0]), engine="mean-field")  # JIT / cache
@@ -173,8 +183,10 @@ def objective_speed(path: str, n_allocations: int) -> None:
         print(f"  {label} ({len(obj.names)} decisions):")
         for way, (b, t) in med.items():
             print(f"    {way:<15} model {1e3 * b:8.2f} ms   model + simulation {1e3 * t:8.2f} ms")
-        print(f"    speed-up: model {med['recompile'][0] / med['spend override'][0]:.1f}x, "
-              f"whole evaluation {med['recompile'][1] / med['spend override'][1]:.2f}x")
+        print(
+            f"    speed-up: model {med['recompile'][0] / med['spend override'][0]:.1f}x, "
+            f"whole evaluation {med['recompile'][1] / med['spend override'][1]:.2f}x"
+        )
 
 
 def main() -> None:
@@ -185,8 +197,13 @@ def main() -> None:
     parser.add_argument("--noisy-trials", type=int, default=60)
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--skip-known", action="store_true", help="only the scenario part")
-    parser.add_argument("--objective-speed", type=int, default=0, metavar="N",
-                        help="only time N objective evaluations, spend override vs recompiling")
+    parser.add_argument(
+        "--objective-speed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only time N objective evaluations, spend override vs recompiling",
+    )
     args = parser.parse_args()
     if args.objective_speed:
         objective_speed(args.scenario, args.objective_speed)
@@ -203,14 +220,19 @@ def main() -> None:
     for label, make in (("concave", concave_problem), ("s-shaped", s_shaped_problem)):
         model, budget, optimum = make()
         equal = model(BudgetSpace(model.names, budget).equal_split())
-        print(f"\n{label}: {len(model.names)} touchpoints, budget {budget:g}, optimum {optimum:.10f}, "
-              f"equal split {equal / optimum:.6f} of it; worst over {args.seeds} seeds")
+        print(
+            f"\n{label}: {len(model.names)} touchpoints, budget {budget:g}, optimum {optimum:.10f}, "
+            f"equal split {equal / optimum:.6f} of it; worst over {args.seeds} seeds"
+        )
         head = " ".join(f"{n:>9}" for n in CHECKPOINTS if n <= args.trials)
         print(f"{'sampler':<8} {head}  {'200+polish':>10} {'evals':>6} {'time s':>7}")
         for sampler in samplers:
             start = time.perf_counter()
             runs = [trajectory(model, budget, sampler, seed, args.trials) for seed in range(args.seeds)]
-            polished = [optimise_allocation(model, budget, n_trials=200, seed=seed, sampler=sampler) for seed in range(args.seeds)]
+            polished = [
+                optimise_allocation(model, budget, n_trials=200, seed=seed, sampler=sampler)
+                for seed in range(args.seeds)
+            ]
             elapsed = (time.perf_counter() - start) / args.seeds
             worst = {n: min(r[n] for r in runs) / optimum for n in runs[0]}
             worst_polished = min(p.value for p in polished) / optimum
@@ -219,8 +241,10 @@ def main() -> None:
             print(f"{sampler:<8} {cells}  {worst_polished:10.8f} {evals:6d} {elapsed:7.1f}")
             if sampler == "cmaes":
                 target_met &= worst_polished >= TARGET and evals <= 1000
-    print(f"\ntarget (default sampler with polish >= {TARGET} of the optimum within 1,000 evaluations): "
-          f"{'met' if target_met else 'NOT met'}")
+    print(
+        f"\ntarget (default sampler with polish >= {TARGET} of the optimum within 1,000 evaluations): "
+        f"{'met' if target_met else 'NOT met'}"
+    )
     scenario_benchmark(args.scenario, args.noisy_trials, args.customers)
     objective_speed(args.scenario, 30)
 

@@ -43,8 +43,14 @@ __all__ = ["bytes_per_waiting_process", "queue_build_seconds", "throughput", "ma
 def _queued_desk(n: int, patience: bool, seed: int = 0):
     """A desk with one agent busy for a year and ``n`` customer processes created at time 0."""
     env = simpy.Environment()
-    desk = ServiceDesk(env, "bench", 1, Distribution("fixed", 365.0),
-                       Distribution("exponential", 365.0) if patience else None, np.random.default_rng(seed))
+    desk = ServiceDesk(
+        env,
+        "bench",
+        1,
+        Distribution("fixed", 365.0),
+        Distribution("exponential", 365.0) if patience else None,
+        np.random.default_rng(seed),
+    )
     for i in range(n + 1):
         env.process(desk.serve(i))
     return env, desk
@@ -64,8 +70,14 @@ def bytes_per_waiting_process(n: int = 10_000, patience: bool = True) -> float:
         tracemalloc.start()
     try:
         env = simpy.Environment()
-        desk = ServiceDesk(env, "bench", 1, Distribution("fixed", 365.0),
-                           Distribution("exponential", 365.0) if patience else None, np.random.default_rng(0))
+        desk = ServiceDesk(
+            env,
+            "bench",
+            1,
+            Distribution("fixed", 365.0),
+            Distribution("exponential", 365.0) if patience else None,
+            np.random.default_rng(0),
+        )
         env.process(desk.serve(-1))
         env.run(until=1e-9)
         gc.collect()
@@ -98,16 +110,23 @@ def queue_build_seconds(n: int = 10_000, sorted_queue: bool = False) -> float:
         _desk._DeskResource.PutQueue = saved
 
 
-def throughput(n_requests: int = 200_000, agents: int = 10, rho: float = 0.9, patience: bool = False,
-               seed: int = 0) -> dict:
+def throughput(
+    n_requests: int = 200_000, agents: int = 10, rho: float = 0.9, patience: bool = False, seed: int = 0
+) -> dict:
     """Requests per second of wall time through an M/M/c desk (6-minute chats, 12-minute patience)."""
     mu = 1.0 / (6 * MINUTE)
     lam = rho * agents * mu
     desk_seed, arrival_seed = np.random.SeedSequence(seed).spawn(2)
     arrivals_rng = np.random.default_rng(arrival_seed)
     env = simpy.Environment()
-    desk = ServiceDesk(env, "chat", agents, Distribution("exponential", 1.0 / mu),
-                       Distribution("exponential", 12 * MINUTE) if patience else None, np.random.default_rng(desk_seed))
+    desk = ServiceDesk(
+        env,
+        "chat",
+        agents,
+        Distribution("exponential", 1.0 / mu),
+        Distribution("exponential", 12 * MINUTE) if patience else None,
+        np.random.default_rng(desk_seed),
+    )
 
     def arrivals():
         for i in range(n_requests):
@@ -119,8 +138,13 @@ def throughput(n_requests: int = 200_000, agents: int = 10, rho: float = 0.9, pa
     env.run()
     seconds = time.perf_counter() - t0
     s = desk.stats
-    return {"requests": s.n_requests, "seconds": seconds, "requests_per_s": s.n_requests / seconds,
-            "abandonment_rate": s.abandonment_rate(), "utilisation": s.utilisation()}
+    return {
+        "requests": s.n_requests,
+        "seconds": seconds,
+        "requests_per_s": s.n_requests / seconds,
+        "abandonment_rate": s.abandonment_rate(),
+        "utilisation": s.utilisation(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,8 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         runs = [throughput(args.requests, args.agents, args.rho, patience, seed=r) for r in range(args.repeats)]
         rate = statistics.median(r["requests_per_s"] for r in runs)
         extra = f", abandonment {runs[0]['abandonment_rate']:.3f}" if patience else ""
-        print(f"  {'with' if patience else 'without'} patience: {rate:,.0f} requests/s "
-              f"(utilisation {runs[0]['utilisation']:.3f}{extra})")
+        print(
+            f"  {'with' if patience else 'without'} patience: {rate:,.0f} requests/s "
+            f"(utilisation {runs[0]['utilisation']:.3f}{extra})"
+        )
     print(f"memory per waiting customer process ({args.waiting:,} queued, tracemalloc):")
     for patience in (False, True):
         b = bytes_per_waiting_process(args.waiting, patience)

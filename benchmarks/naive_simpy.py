@@ -53,7 +53,7 @@ import numpy as np
 import simpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # works as a script and as benchmarks.naive_simpy
-from reference_exact import CHURN, CHURNED, DAYS, N_STAGES, NEXT_STAGE, P, Q, STAGES, UNAWARE, check_distribution  # noqa: E402
+from reference_exact import CHURN, CHURNED, DAYS, N_STAGES, NEXT_STAGE, UNAWARE, P, Q, check_distribution
 
 __all__ = ["run_naive", "main"]
 
@@ -128,9 +128,7 @@ def _customer(env, rng, counts, days, p, q, churn, next_stage, batched=False):
     counts[stage] += 1
 
 
-def run_naive(
-    n_customers: int, days: int = DAYS, seed: int = 0, *, batched: bool = False
-) -> np.ndarray:
+def run_naive(n_customers: int, days: int = DAYS, seed: int = 0, *, batched: bool = False) -> np.ndarray:
     """Simulate the reference model with one SimPy process per customer.
 
     Parameters

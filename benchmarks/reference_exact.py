@@ -20,8 +20,8 @@ test). Only NumPy is required; SciPy is used for the chi-square p-value when imp
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

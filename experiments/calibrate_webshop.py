@@ -91,7 +91,9 @@ def in_range(name: str, value: float) -> bool:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--customers", type=int, default=None, help="override population.customers (default: the file's 50,000)")
+    ap.add_argument(
+        "--customers", type=int, default=None, help="override population.customers (default: the file's 50,000)"
+    )
     ap.add_argument("--seed", type=int, default=1, help="root random seed (default 1)")
     ap.add_argument("--engine", choices=["fast", "mean-field"], default="fast", help="simulation engine (default fast)")
     ap.add_argument("--reps", type=int, default=1, help="replications for the fast engine (default 1)")
@@ -107,8 +109,10 @@ def main(argv=None) -> int:
     result = jsim.simulate(model, seed=args.seed, engine=args.engine, reps=args.reps)
     stochastic = args.engine != "mean-field"
 
-    print(f"scenario  {args.scenario}  ({model.n_customers:,} customers, {model.n_days} days, "
-          f"engine {args.engine}{f', {result.n_reps} rep(s), seed {args.seed}' if stochastic else ''})")
+    print(
+        f"scenario  {args.scenario}  ({model.n_customers:,} customers, {model.n_days} days, "
+        f"engine {args.engine}{f', {result.n_reps} rep(s), seed {args.seed}' if stochastic else ''})"
+    )
     print()
     head = f"{'KPI':<18} {'value':>8}  {'target':<13}"
     if stochastic:
@@ -133,11 +137,17 @@ def main(argv=None) -> int:
     cost = float(result.cost.sum()) / reps
     cur = model.currency
     print()
-    print(f"per replication: purchases {purchases:,.0f}, revenue {revenue:,.0f} {cur}, "
-          f"gross margin {revenue * model.margin:,.0f} {cur}, touchpoint cost {cost:,.0f} {cur}, "
-          f"margin after marketing {revenue * model.margin - cost:,.0f} {cur}")
-    print(f"day {model.n_days} occupancy: " + ", ".join(
-        f"{n} {v:,.0f}" for n, v in zip(model.stage_names, np.asarray(result.stage_occupancy[:, -1].mean(axis=0)))))
+    print(
+        f"per replication: purchases {purchases:,.0f}, revenue {revenue:,.0f} {cur}, "
+        f"gross margin {revenue * model.margin:,.0f} {cur}, touchpoint cost {cost:,.0f} {cur}, "
+        f"margin after marketing {revenue * model.margin - cost:,.0f} {cur}"
+    )
+    print(
+        f"day {model.n_days} occupancy: "
+        + ", ".join(
+            f"{n} {v:,.0f}" for n, v in zip(model.stage_names, np.asarray(result.stage_occupancy[:, -1].mean(axis=0)))
+        )
+    )
     return 0 if all_ok else 1
 
 

@@ -49,8 +49,22 @@ SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
 OUT = ROOT / "out" / "dayres_vs_des.csv"
 KPIS = ("conversion_rate", "retention_rate", "purchases", "revenue")
 SERVICE_KPIS = ("abandonment_rate", "mean_wait_hours")
-COLUMNS = ("scenario", "kpi", "fast_mean", "fast_sd", "fast_n", "des_mean", "des_sd", "des_n", "diff", "low", "high",
-           "df", "covers_zero", "relative_diff")
+COLUMNS = (
+    "scenario",
+    "kpi",
+    "fast_mean",
+    "fast_sd",
+    "fast_n",
+    "des_mean",
+    "des_sd",
+    "des_n",
+    "diff",
+    "low",
+    "high",
+    "df",
+    "covers_zero",
+    "relative_diff",
+)
 
 
 def welch(a: dict, b: dict) -> dict:
@@ -94,8 +108,10 @@ def compare(path, *, customers: int, days: int | None, reps: int, seed: int, log
     des = kpi_summaries(jsim.simulate(model, seed=seed + 1, reps=reps, engine="des"))
     t2 = time.perf_counter()
     name = Path(path).stem
-    log(f"{name}: {model.n_customers:,} customers, {model.n_days} days, {reps} reps: "
-        f"fast {t1 - t0:.1f} s, des {t2 - t1:.1f} s")
+    log(
+        f"{name}: {model.n_customers:,} customers, {model.n_days} days, {reps} reps: "
+        f"fast {t1 - t0:.1f} s, des {t2 - t1:.1f} s"
+    )
     rows = []
     for kpi in fast:
         if kpi not in des:
@@ -103,8 +119,20 @@ def compare(path, *, customers: int, days: int | None, reps: int, seed: int, log
         a, b = fast[kpi], des[kpi]
         w = welch(a, b)
         rel = w["diff"] / abs(b["mean"]) if math.isfinite(b["mean"]) and b["mean"] != 0.0 else None
-        rows.append({"scenario": name, "kpi": kpi, "fast_mean": a["mean"], "fast_sd": a["sd"], "fast_n": a["n"],
-                     "des_mean": b["mean"], "des_sd": b["sd"], "des_n": b["n"], **w, "relative_diff": rel})
+        rows.append(
+            {
+                "scenario": name,
+                "kpi": kpi,
+                "fast_mean": a["mean"],
+                "fast_sd": a["sd"],
+                "fast_n": a["n"],
+                "des_mean": b["mean"],
+                "des_sd": b["sd"],
+                "des_n": b["n"],
+                **w,
+                "relative_diff": rel,
+            }
+        )
     return rows
 
 
@@ -122,8 +150,10 @@ def print_rows(rows: list[dict]) -> None:
             interval += f" [{_num(r['low'], s)}, {_num(r['high'], s)}]"
         cover = "-" if r["covers_zero"] is None else ("yes" if r["covers_zero"] else "NO")
         rel = "-" if r["relative_diff"] is None else f"{100 * r['relative_diff']:+.1f}%"
-        print(f"{r['scenario']:<22} {r['kpi']:<32} {_num(r['fast_mean'], s):>12} {_num(r['des_mean'], s):>12} "
-              f"{interval:<34} {rel:>7}  {cover}")
+        print(
+            f"{r['scenario']:<22} {r['kpi']:<32} {_num(r['fast_mean'], s):>12} {_num(r['des_mean'], s):>12} "
+            f"{interval:<34} {rel:>7}  {cover}"
+        )
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
@@ -136,8 +166,9 @@ def write_csv(rows: list[dict], path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     ap.add_argument("scenarios", nargs="*", type=Path, help="scenario files (default: scenarios/*.toml)")
     ap.add_argument("--customers", type=int, default=5000, help="population.customers for every scenario")
     ap.add_argument("--days", type=int, default=None, help="override population.days (shorter runs)")
@@ -151,16 +182,24 @@ def main(argv=None) -> int:
     rows = []
     for path in args.scenarios or SCENARIOS:
         try:
-            rows += compare(path, customers=args.customers, days=args.days, reps=args.reps, seed=args.seed,
-                            log=lambda s: print(s, file=sys.stderr))
+            rows += compare(
+                path,
+                customers=args.customers,
+                days=args.days,
+                reps=args.reps,
+                seed=args.seed,
+                log=lambda s: print(s, file=sys.stderr),
+            )
         except ScenarioError as exc:
             print(exc, file=sys.stderr)
             return 2
     print_rows(rows)
     write_csv(rows, args.out)
     missed = [r for r in rows if r["covers_zero"] is False]
-    print(f"\n{len(missed)} of {len(rows)} intervals miss 0 (about {0.05 * len(rows):.1f} expected by chance if the "
-          f"engines agreed everywhere); wrote {args.out}")
+    print(
+        f"\n{len(missed)} of {len(rows)} intervals miss 0 (about {0.05 * len(rows):.1f} expected by chance if the "
+        f"engines agreed everywhere); wrote {args.out}"
+    )
     return 0
 
 

@@ -60,6 +60,7 @@ SERVICE_KPIS = ("abandonment_rate", "mean_wait_hours", "requests")
 
 # -- scenario edits (on the parsed TOML/YAML dict) ---------------------------------------------
 
+
 def read_scenario_dict(path) -> dict:
     """The scenario file as plain data (before validation), so that it can be edited."""
     path = Path(path)
@@ -89,13 +90,15 @@ def with_agents(data: dict, agents: int, service: str) -> dict:
     if "service" not in tp:
         raise KeyError(f"touchpoint '{service}' has no service block")
     tp["service"]["agents"] = int(agents)
-    out["events"] = [ev for ev in out.get("events", [])
-                     if not (ev.get("kind") == "capacity" and ev.get("touchpoint") == service)]
+    out["events"] = [
+        ev for ev in out.get("events", []) if not (ev.get("kind") == "capacity" and ev.get("touchpoint") == service)
+    ]
     return out
 
 
-def with_failure_rate(data: dict, rate: float, touchpoint: str = "checkout", from_: str = "cart",
-                      to: str = "lost") -> dict:
+def with_failure_rate(
+    data: dict, rate: float, touchpoint: str = "checkout", from_: str = "cart", to: str = "lost"
+) -> dict:
     """A copy of ``data`` whose ``touchpoint`` effect ``from_ -> to`` has probability ``rate`` (added if absent)."""
     out = copy.deepcopy(data)
     tp = _touchpoint(out, touchpoint)
@@ -111,6 +114,7 @@ def with_failure_rate(data: dict, rate: float, touchpoint: str = "checkout", fro
 
 # -- running ------------------------------------------------------------------------------------
 
+
 def run_point(data: dict, *, engine: str, reps: int, seed: int, customers: int | None, days: int | None) -> dict:
     """Simulate one edited scenario: summary estimates, per-replication KPIs and the service row."""
     model = jsim.compile_scenario(parse_scenario(data), customers=customers, days=days)
@@ -124,8 +128,9 @@ def run_point(data: dict, *, engine: str, reps: int, seed: int, customers: int |
     }
 
 
-def sweep(points, make, *, label: str, engine: str, reps: int, seed: int, customers, days, service: str | None,
-          log=print) -> list[dict]:
+def sweep(
+    points, make, *, label: str, engine: str, reps: int, seed: int, customers, days, service: str | None, log=print
+) -> list[dict]:
     """Run ``make(x)`` for each x in ``points``; one row per valid point (invalid ones are reported and skipped)."""
     rows = []
     for x in points:
@@ -161,6 +166,7 @@ def marginal(rows: list[dict], per: float = 1.0, key: str = "gross_profit") -> l
 
 # -- plotting: plain data, then drawing -----------------------------------------------------------
 
+
 class SweepInfo(NamedTuple):
     """Plain data behind a sweep plot.
 
@@ -174,9 +180,11 @@ class SweepInfo(NamedTuple):
     panels: tuple
 
 
-_PANELS = (("conversion_rate", "conversion rate", "% of prospects", 100.0),
-           ("retention_rate", "retention rate", "% of converted", 100.0),
-           ("gross_profit", "gross profit", "thousand {cur}", 1e-3))
+_PANELS = (
+    ("conversion_rate", "conversion rate", "% of prospects", 100.0),
+    ("retention_rate", "retention rate", "% of converted", 100.0),
+    ("gross_profit", "gross profit", "thousand {cur}", 1e-3),
+)
 
 
 def get_sweep_info(rows: list[dict], x_label: str, title: str, currency: str = "EUR") -> SweepInfo:
@@ -219,6 +227,7 @@ def plot_sweep(info: SweepInfo, path) -> None:
 
 # -- output --------------------------------------------------------------------------------------
 
+
 def _fmt(est: dict, spec: str, scale: float = 1.0) -> str:
     m = format(est["mean"] * scale, spec)
     if est.get("low") is None:
@@ -235,8 +244,10 @@ def print_sweep(rows, marg, *, x_name: str, unit_name: str, days: int, agent_day
     print(head)
     for r in rows:
         e = r["estimates"]
-        line = (f"{r['x']:>8g}  {_fmt(e['conversion_rate'], '.2f', 100):<24} {_fmt(e['retention_rate'], '.2f', 100):<24} "
-                f"{_fmt(e['gross_profit'], ',.0f'):<30}")
+        line = (
+            f"{r['x']:>8g}  {_fmt(e['conversion_rate'], '.2f', 100):<24} {_fmt(e['retention_rate'], '.2f', 100):<24} "
+            f"{_fmt(e['gross_profit'], ',.0f'):<30}"
+        )
         if has_service and "service" in r:
             s = r["service"]
             line += f" {100 * s['abandonment_rate']['mean']:>11.1f} {s['mean_wait_hours']['mean']:>7.2f}"
@@ -249,7 +260,8 @@ def print_sweep(rows, marg, *, x_name: str, unit_name: str, days: int, agent_day
         head += f" {'per agent-day':<24}"
     print(head)
     for d in marg:
-        line = f"{format(d['from'], 'g') + ' -> ' + format(d['to'], 'g'):<14} {_fmt(d['delta'], ',.0f'):<30} {_fmt(d['per_unit'], ',.0f'):<30}"
+        step = format(d["from"], "g") + " -> " + format(d["to"], "g")
+        line = f"{step:<14} {_fmt(d['delta'], ',.0f'):<30} {_fmt(d['per_unit'], ',.0f'):<30}"
         if agent_days:
             line += f" {_fmt(d['per_unit'], ',.1f', 1.0 / days):<24}"
         print(line)
@@ -273,8 +285,18 @@ def write_csv(rows, marg, path, x_name: str) -> None:
                 line += [e["mean"], e["low"], e["high"]]
             line += [r["service"][k]["mean"] if "service" in r else None for k in SERVICE_KPIS]
             d = by_from.get(r["x"])
-            line += ([d["delta"]["mean"], d["delta"]["low"], d["delta"]["high"],
-                      d["per_unit"]["mean"], d["per_unit"]["low"], d["per_unit"]["high"]] if d else [None] * 6)
+            line += (
+                [
+                    d["delta"]["mean"],
+                    d["delta"]["low"],
+                    d["delta"]["high"],
+                    d["per_unit"]["mean"],
+                    d["per_unit"]["low"],
+                    d["per_unit"]["high"],
+                ]
+                if d
+                else [None] * 6
+            )
             w.writerow(["" if v is None else (f"{v:.10g}" if isinstance(v, float) else v) for v in line])
 
 
@@ -288,13 +310,15 @@ def parse_numbers(text: str, kind=float) -> list:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     ap.add_argument("--scenario", type=Path, default=SCENARIO, help="scenario file")
     ap.add_argument("--service", default=None, help="service touchpoint to staff (default: the first one)")
     ap.add_argument("--agents", default="1..8", help="agent counts: a list '1,2,4' or a range '1..8'")
-    ap.add_argument("--failure-rates", default="0,0.02,0.04,0.06,0.08,0.12,0.16,0.2",
-                    help="checkout cart -> lost probabilities")
+    ap.add_argument(
+        "--failure-rates", default="0,0.02,0.04,0.06,0.08,0.12,0.16,0.2", help="checkout cart -> lost probabilities"
+    )
     ap.add_argument("--checkout", default="checkout", help="touchpoint whose failure rate is varied")
     ap.add_argument("--failure-from", default="cart", help="stage of the failure move")
     ap.add_argument("--failure-to", default="lost", help="destination of the failure move")
@@ -309,8 +333,9 @@ def main(argv=None) -> int:
 
     try:
         data = read_scenario_dict(args.scenario)
-        base = jsim.compile_scenario(parse_scenario(data, source=str(args.scenario)), customers=args.customers,
-                                     days=args.days)
+        base = jsim.compile_scenario(
+            parse_scenario(data, source=str(args.scenario)), customers=args.customers, days=args.days
+        )
     except (OSError, tomllib.TOMLDecodeError) as exc:
         print(f"cannot read {args.scenario}: {exc}", file=sys.stderr)
         return 2
@@ -331,25 +356,45 @@ def main(argv=None) -> int:
     reps = 1 if args.engine == "mean-field" else args.reps
     cur, T = base.currency, base.n_days
     common = dict(engine=args.engine, reps=reps, seed=args.seed, customers=args.customers, days=args.days)
-    print(f"scenario {args.scenario} ({base.n_customers:,} customers, {T} days), engine {args.engine}, "
-          f"{reps} rep(s) per point, seed {args.seed}", file=sys.stderr)
+    print(
+        f"scenario {args.scenario} ({base.n_customers:,} customers, {T} days), engine {args.engine}, "
+        f"{reps} rep(s) per point, seed {args.seed}",
+        file=sys.stderr,
+    )
 
     print("sweeping agents", file=sys.stderr)
-    agent_rows = sweep(agents, lambda a: with_agents(data, a, service), label="agents", service=service,
-                       log=lambda s: print(s, file=sys.stderr), **common)
+    agent_rows = sweep(
+        agents,
+        lambda a: with_agents(data, a, service),
+        label="agents",
+        service=service,
+        log=lambda s: print(s, file=sys.stderr),
+        **common,
+    )
     agent_marg = marginal(agent_rows)
     print("sweeping checkout failure rate", file=sys.stderr)
-    fail_rows = sweep(rates, lambda f: with_failure_rate(data, f, args.checkout, args.failure_from, args.failure_to),
-                      label="failure rate", service=service, log=lambda s: print(s, file=sys.stderr), **common)
+    fail_rows = sweep(
+        rates,
+        lambda f: with_failure_rate(data, f, args.checkout, args.failure_from, args.failure_to),
+        label="failure rate",
+        service=service,
+        log=lambda s: print(s, file=sys.stderr),
+        **common,
+    )
     fail_marg = marginal(fail_rows, per=0.01)
 
-    print(f"\n== {service}: agents on duty every day (capacity events dropped); engine {args.engine}, "
-          f"{reps} rep(s), {base.n_customers:,} customers, {T} days ==")
+    print(
+        f"\n== {service}: agents on duty every day (capacity events dropped); engine {args.engine}, "
+        f"{reps} rep(s), {base.n_customers:,} customers, {T} days =="
+    )
     print_sweep(agent_rows, agent_marg, x_name="agents", unit_name="added agent", days=T, agent_days=True, currency=cur)
-    print(f"\n== {args.checkout}: {args.failure_from} -> {args.failure_to} probability per checkout attempt "
-          f"(scenario staffing as written) ==")
-    print_sweep(fail_rows, fail_marg, x_name="failure", unit_name="+1 point of failure", days=T, agent_days=False,
-                currency=cur)
+    print(
+        f"\n== {args.checkout}: {args.failure_from} -> {args.failure_to} probability per checkout attempt "
+        f"(scenario staffing as written) =="
+    )
+    print_sweep(
+        fail_rows, fail_marg, x_name="failure", unit_name="+1 point of failure", days=T, agent_days=False, currency=cur
+    )
     if reps > 1:
         print("\nIntervals: 95% t over replications; differences from per-replication differences on common seeds.")
 
@@ -358,11 +403,22 @@ def main(argv=None) -> int:
     write_csv(fail_rows, fail_marg, args.out / "failure_rate.csv", "failure_rate")
     if not args.no_plot:
         what = f"{base.name}, {args.engine}, {reps} rep(s)"
-        plot_sweep(get_sweep_info(agent_rows, f"agents on {service}", f"{what}: chat agents", cur), args.out / "agents.png")
-        plot_sweep(get_sweep_info(fail_rows, f"{args.checkout} failure rate ({args.failure_from} -> {args.failure_to})",
-                                  f"{what}: checkout failure", cur), args.out / "failure_rate.png")
-    print(f"\nwrote {args.out}/agents.csv, failure_rate.csv" + ("" if args.no_plot else ", agents.png, failure_rate.png"),
-          file=sys.stderr)
+        plot_sweep(
+            get_sweep_info(agent_rows, f"agents on {service}", f"{what}: chat agents", cur), args.out / "agents.png"
+        )
+        plot_sweep(
+            get_sweep_info(
+                fail_rows,
+                f"{args.checkout} failure rate ({args.failure_from} -> {args.failure_to})",
+                f"{what}: checkout failure",
+                cur,
+            ),
+            args.out / "failure_rate.png",
+        )
+    print(
+        f"\nwrote {args.out}/agents.csv, failure_rate.csv" + ("" if args.no_plot else ", agents.png, failure_rate.png"),
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -7,8 +7,20 @@ crash never leaves half a file, and outputs are not left private to the owner).
 
 from __future__ import annotations
 
-__all__ = ["atomic_path", "atomic_write", "csv_text", "to_json", "daily_rows", "flow_rows", "segment_rows",
-           "service_rows", "service_daily_rows", "wait_rows", "source_rows", "write_run"]
+__all__ = [
+    "atomic_path",
+    "atomic_write",
+    "csv_text",
+    "to_json",
+    "daily_rows",
+    "flow_rows",
+    "segment_rows",
+    "service_rows",
+    "service_daily_rows",
+    "wait_rows",
+    "source_rows",
+    "write_run",
+]
 
 import csv
 import io
@@ -98,8 +110,17 @@ def daily_rows(result) -> tuple[list[str], list[list]]:
     header = ["day", *m.stage_names, "arrivals", "new_converted", "purchases", "revenue", "cost"]
     rows = []
     for t in range(m.n_days + 1):
-        rows.append([t, *(fmt(v) for v in occ[t]), fmt(arrivals[t]), fmt(newconv[t]), fmt(purchases[t]),
-                     round(float(revenue[t]), 6), round(float(cost[t]), 6)])
+        rows.append(
+            [
+                t,
+                *(fmt(v) for v in occ[t]),
+                fmt(arrivals[t]),
+                fmt(newconv[t]),
+                fmt(purchases[t]),
+                round(float(revenue[t]), 6),
+                round(float(cost[t]), 6),
+            ]
+        )
     return header, rows
 
 
@@ -124,8 +145,15 @@ def flow_rows(result) -> tuple[list[str], list[list]]:
     header = ["day", "from", "to", "moves", "source"]
     rows = []
     for t, x in zip(*np.nonzero(moves)):
-        rows.append([int(t), m.stage_names[src.route_from[x]], m.stage_names[src.route_to[x]],
-                     round(float(moves[t, x]), 6), src.names[src.route_source[x]]])
+        rows.append(
+            [
+                int(t),
+                m.stage_names[src.route_from[x]],
+                m.stage_names[src.route_to[x]],
+                round(float(moves[t, x]), 6),
+                src.names[src.route_source[x]],
+            ]
+        )
     return header, rows
 
 
@@ -157,8 +185,18 @@ def segment_rows(summary: dict) -> tuple[list[str], list[list]]:
 
 def service_rows(summary: dict) -> tuple[list[str], list[list]]:
     """One row per service touchpoint (means and 95% bounds; blank where an engine cannot tell)."""
-    keys = ["requests", "served", "abandoned", "abandonment_rate", "mean_wait_hours", "utilisation", "lost_while_waiting",
-            "moved_after_abandoning", "wait_p50_minutes", "wait_p90_minutes"]
+    keys = [
+        "requests",
+        "served",
+        "abandoned",
+        "abandonment_rate",
+        "mean_wait_hours",
+        "utilisation",
+        "lost_while_waiting",
+        "moved_after_abandoning",
+        "wait_p50_minutes",
+        "wait_p90_minutes",
+    ]
     header = ["service", "resolution"] + [f"{k}{suffix}" for k in keys for suffix in ("", "_low", "_high")]
     rows = []
     for sv in summary["services"]:
@@ -205,8 +243,9 @@ def wait_rows(result) -> tuple[list[str], list[list]]:
             continue
         for r, log in enumerate(rec.waits):
             for t, w, o in zip(log.t_request.tolist(), log.wait.tolist(), log.outcome.tolist()):
-                rows.append([rec.name, r, WAIT_OUTCOMES[o], round(1440 * w, 6), round(t, 6),
-                             round(24 * (t - math.floor(t)), 4)])
+                rows.append(
+                    [rec.name, r, WAIT_OUTCOMES[o], round(1440 * w, 6), round(t, 6), round(24 * (t - math.floor(t)), 4)]
+                )
     return header, rows
 
 
@@ -219,8 +258,12 @@ def write_run(out_dir, summary: dict, result) -> list[Path]:
     written = []
     atomic_write(out / "summary.json", to_json(summary))
     written.append(out / "summary.json")
-    tables = [("daily.csv", daily_rows(result)), ("flows.csv", flow_rows(result)), ("segments.csv", segment_rows(summary)),
-              ("sources.csv", source_rows(summary))]
+    tables = [
+        ("daily.csv", daily_rows(result)),
+        ("flows.csv", flow_rows(result)),
+        ("segments.csv", segment_rows(summary)),
+        ("sources.csv", source_rows(summary)),
+    ]
     if summary.get("services"):
         tables += [("services.csv", service_rows(summary)), ("service_daily.csv", service_daily_rows(result))]
         if any(rec.waits is not None for rec in result.services):
@@ -229,8 +272,19 @@ def write_run(out_dir, summary: dict, result) -> list[Path]:
         atomic_write(out / name, csv_text(*table))
         written.append(out / name)
     tps = summary["touchpoints"]
-    header = ["touchpoint", "kind", "cost", "deliveries", "engagements", "moves_caused", "conversions_caused",
-              "purchases_caused", "revenue_caused", "incremental_revenue", "incremental_roi"]
+    header = [
+        "touchpoint",
+        "kind",
+        "cost",
+        "deliveries",
+        "engagements",
+        "moves_caused",
+        "conversions_caused",
+        "purchases_caused",
+        "revenue_caused",
+        "incremental_revenue",
+        "incremental_roi",
+    ]
     rows = [[_clean(row[h]) if row[h] is not None else "" for h in header] for row in tps]
     atomic_write(out / "touchpoints.csv", csv_text(header, rows))
     written.append(out / "touchpoints.csv")

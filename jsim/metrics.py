@@ -13,8 +13,16 @@ To add a metric: compute it per replication in :func:`rep_metrics` (it then appe
 
 from __future__ import annotations
 
-__all__ = ["Estimate", "estimate", "t975", "rep_metrics", "touchpoint_table", "segment_table", "service_table",
-           "source_table"]
+__all__ = [
+    "Estimate",
+    "estimate",
+    "t975",
+    "rep_metrics",
+    "touchpoint_table",
+    "segment_table",
+    "service_table",
+    "source_table",
+]
 
 import math
 from dataclasses import dataclass
@@ -131,19 +139,21 @@ def touchpoint_table(result, incremental: np.ndarray) -> list[dict]:
         purchases = cr[:, :, m.is_purchase].sum(axis=(1, 2))
         credited_revenue = (cr.sum(axis=1) * m.purchase_value).sum(axis=1) * price
         c = float(cost.mean())
-        rows.append({
-            "touchpoint": name,
-            "kind": m.touchpoint_kinds[j],
-            "cost": c,
-            "deliveries": float(result.deliveries[:, :, j].sum(axis=1).mean()),
-            "engagements": float(result.engagements[:, :, j].sum(axis=1).mean()),
-            "moves_caused": float(cr.sum(axis=(1, 2)).mean()),
-            "conversions_caused": float(cr[:, conv_from][:, :, m.is_converted].sum(axis=(1, 2)).mean()),
-            "purchases_caused": float(purchases.mean()),
-            "revenue_caused": float(credited_revenue.mean()),
-            "incremental_revenue": float(inc[j]),
-            "incremental_roi": (inc[j] * m.margin - c) / c if c > 0 else None,
-        })
+        rows.append(
+            {
+                "touchpoint": name,
+                "kind": m.touchpoint_kinds[j],
+                "cost": c,
+                "deliveries": float(result.deliveries[:, :, j].sum(axis=1).mean()),
+                "engagements": float(result.engagements[:, :, j].sum(axis=1).mean()),
+                "moves_caused": float(cr.sum(axis=(1, 2)).mean()),
+                "conversions_caused": float(cr[:, conv_from][:, :, m.is_converted].sum(axis=(1, 2)).mean()),
+                "purchases_caused": float(purchases.mean()),
+                "revenue_caused": float(credited_revenue.mean()),
+                "incremental_revenue": float(inc[j]),
+                "incremental_roi": (inc[j] * m.margin - c) / c if c > 0 else None,
+            }
+        )
     return rows
 
 
@@ -157,14 +167,16 @@ def segment_table(result) -> list[dict]:
         new = result.new_converted[:, 1:, g].sum(axis=1)
         prospects = customers - result.new_converted[:, 0, g]
         into = result.segment_flows[:, g].sum(axis=1)  # (R, S) entries per stage
-        rows.append({
-            "segment": name,
-            "customers": estimate(customers).as_dict(),
-            "new_customers": estimate(new).as_dict(),
-            "conversion_rate": estimate(_safe_div(new, prospects)).as_dict(),
-            "purchases": estimate(into[:, m.is_purchase].sum(axis=1)).as_dict(),
-            "revenue": estimate((into * m.purchase_value).sum(axis=1) * price).as_dict(),
-        })
+        rows.append(
+            {
+                "segment": name,
+                "customers": estimate(customers).as_dict(),
+                "new_customers": estimate(new).as_dict(),
+                "conversion_rate": estimate(_safe_div(new, prospects)).as_dict(),
+                "purchases": estimate(into[:, m.is_purchase].sum(axis=1)).as_dict(),
+                "revenue": estimate((into * m.purchase_value).sum(axis=1) * price).as_dict(),
+            }
+        )
     return rows
 
 
@@ -188,20 +200,22 @@ def service_table(result) -> list[dict]:
         req = rec.requests[:, 1:]
         total = req.sum(axis=1)
         capacity = m.svc_capacity[1:, v].sum()  # agent-time available, in requests
-        rows.append({
-            "service": rec.name,
-            "requests": estimate(total).as_dict(),
-            "served": estimate(rec.served[:, 1:].sum(axis=1)).as_dict(),
-            "abandoned": estimate(rec.abandoned[:, 1:].sum(axis=1)).as_dict(),
-            "abandonment_rate": estimate(_safe_div((req * rec.p_abandon[:, 1:]).sum(axis=1), total)).as_dict(),
-            "mean_wait_hours": estimate(24 * _safe_div((req * rec.mean_wait[:, 1:]).sum(axis=1), total)).as_dict(),
-            "utilisation": estimate(_safe_div(rec.served[:, 1:].sum(axis=1), capacity)).as_dict(),
-            "lost_while_waiting": estimate((req * rec.p_loss[:, 1:]).sum(axis=1)).as_dict(),
-            "moved_after_abandoning": moved_after_abandoning,
-            "wait_p50_minutes": None,
-            "wait_p90_minutes": None,
-            "resolution": "day",
-        })
+        rows.append(
+            {
+                "service": rec.name,
+                "requests": estimate(total).as_dict(),
+                "served": estimate(rec.served[:, 1:].sum(axis=1)).as_dict(),
+                "abandoned": estimate(rec.abandoned[:, 1:].sum(axis=1)).as_dict(),
+                "abandonment_rate": estimate(_safe_div((req * rec.p_abandon[:, 1:]).sum(axis=1), total)).as_dict(),
+                "mean_wait_hours": estimate(24 * _safe_div((req * rec.mean_wait[:, 1:]).sum(axis=1), total)).as_dict(),
+                "utilisation": estimate(_safe_div(rec.served[:, 1:].sum(axis=1), capacity)).as_dict(),
+                "lost_while_waiting": estimate((req * rec.p_loss[:, 1:]).sum(axis=1)).as_dict(),
+                "moved_after_abandoning": moved_after_abandoning,
+                "wait_p50_minutes": None,
+                "wait_p90_minutes": None,
+                "resolution": "day",
+            }
+        )
     return rows
 
 
@@ -247,6 +261,13 @@ def source_table(result) -> list[dict]:
     cr = result.credits  # (R, n_sources, S, S)
     conv = cr[:, :, ~m.is_converted][:, :, :, m.is_converted].sum(axis=(2, 3))
     purchases = cr[:, :, :, m.is_purchase].sum(axis=(2, 3))
-    return [{"source": name, "kind": src.kinds[i], "moves": estimate(cr[:, i].sum(axis=(1, 2))).as_dict(),
-             "conversions": estimate(conv[:, i]).as_dict(), "purchases": estimate(purchases[:, i]).as_dict()}
-            for i, name in enumerate(src.names)]
+    return [
+        {
+            "source": name,
+            "kind": src.kinds[i],
+            "moves": estimate(cr[:, i].sum(axis=(1, 2))).as_dict(),
+            "conversions": estimate(conv[:, i]).as_dict(),
+            "purchases": estimate(purchases[:, i]).as_dict(),
+        }
+        for i, name in enumerate(src.names)
+    ]

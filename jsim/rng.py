@@ -11,8 +11,16 @@ the thread count, so results do not either. No function here touches global rand
 
 from __future__ import annotations
 
-__all__ = ["as_seed_sequence", "seed_entropy", "replication_seed", "replication_seeds", "named_child", "derive_seed",
-           "chunk_states", "named_streams"]
+__all__ = [
+    "as_seed_sequence",
+    "seed_entropy",
+    "replication_seed",
+    "replication_seeds",
+    "named_child",
+    "derive_seed",
+    "chunk_states",
+    "named_streams",
+]
 
 import hashlib
 
@@ -57,10 +65,14 @@ def _name_key(name: str) -> int:
 
 
 def named_child(root, name: str) -> np.random.SeedSequence:
-    """The child of ``root`` called ``name`` (e.g. ``"journeys"``): independent of the replications and of each other."""
+    """The child of ``root`` called ``name`` (e.g. ``"journeys"``).
+
+    Independent of the replications' seeds and of the other named children.
+    """
     root = as_seed_sequence(root)
-    return np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (_name_key(name),),
-                                  pool_size=root.pool_size)
+    return np.random.SeedSequence(
+        root.entropy, spawn_key=tuple(root.spawn_key) + (_name_key(name),), pool_size=root.pool_size
+    )
 
 
 def derive_seed(seed, name: str) -> int:

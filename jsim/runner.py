@@ -20,14 +20,21 @@ def progress_bar(enabled: bool, label: str):
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeElapsedColumn(), console=Console(file=sys.stderr), transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=Console(file=sys.stderr),
+        transient=True,
+    ) as bar:
         task = bar.add_task(label, total=1.0)
         yield lambda fraction: bar.update(task, completed=fraction)
 
 
-def run_scenario(path, *, customers=None, days=None, seed=0, reps=1, engine="fast", journeys=0, out=None,
-                 plot=False, progress=False):
+def run_scenario(
+    path, *, customers=None, days=None, seed=0, reps=1, engine="fast", journeys=0, out=None, plot=False, progress=False
+):
     """Run a scenario file end to end.
 
     Returns ``(summary, result)``. Raises :class:`~jsim.errors.ScenarioError` before anything is

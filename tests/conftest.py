@@ -155,15 +155,27 @@ def check_accounting(model, res, exact: bool, r: int = 0) -> None:
     if exact:
         eq = np.testing.assert_array_equal
     else:
+
         def eq(a, b):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
 
     occ, occ_start, arrivals = res.occupancy[r], res.occupancy_start[r], res.arrivals[r]
     flows, seg_flows, credits = res.flows[r], res.segment_flows[r], res.credits[r]
-    T, G, S = occ.shape[0] - 1, model.n_segments, model.n_stages
+    T, S = occ.shape[0] - 1, model.n_stages
     a = model.arrival_stage
-    for arr in (occ, occ_start, arrivals, flows, seg_flows, credits, res.new_converted[r], res.deliveries[r],
-                res.engagements[r], res.cost[r], res.moves[r]):
+    for arr in (
+        occ,
+        occ_start,
+        arrivals,
+        flows,
+        seg_flows,
+        credits,
+        res.new_converted[r],
+        res.deliveries[r],
+        res.engagements[r],
+        res.cost[r],
+        res.moves[r],
+    ):
         assert np.all(arr >= -1e-9)
 
     # conservation per segment and in total

@@ -36,9 +36,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import assert_close, build
 
 import jsim
-from conftest import assert_close, build
 from jsim.kernels import mean_field_arrays
 
 P_YEAR, Q_YEAR = 0.03, 0.38

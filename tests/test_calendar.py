@@ -6,19 +6,27 @@ import copy
 
 import numpy as np
 import pytest
+from conftest import assert_close, build
 
 import jsim
-from conftest import assert_close, build
 
 T = 30
 BASE = {
-    "stages": [{"name": "unaware"}, {"name": "aware"}, {"name": "cart"},
-               {"name": "customer", "absorbing": True, "converted": True, "purchase": True},
-               {"name": "lost", "absorbing": True}],
+    "stages": [
+        {"name": "unaware"},
+        {"name": "aware"},
+        {"name": "cart"},
+        {"name": "customer", "absorbing": True, "converted": True, "purchase": True},
+        {"name": "lost", "absorbing": True},
+    ],
     "transitions": [{"from": "aware", "to": "lost", "p": 0.01}, {"from": "cart", "to": "lost", "p": 0.02}],
     "touchpoints": [
-        {"name": "tv", "spend": 100.0, "response": {"kind": "exponential", "lam": 0.002},
-         "effects": [{"from": "unaware", "to": "aware", "p": 0.2}]},
+        {
+            "name": "tv",
+            "spend": 100.0,
+            "response": {"kind": "exponential", "lam": 0.002},
+            "effects": [{"from": "unaware", "to": "aware", "p": 0.2}],
+        },
         {"name": "site", "kind": "owned", "reach": 0.5, "effects": [{"from": "aware", "to": "cart", "p": 0.1}]},
         {"name": "checkout", "kind": "owned", "reach": 1.0, "effects": [{"from": "cart", "to": "customer", "p": 0.3}]},
     ],
@@ -35,8 +43,10 @@ def with_events(*events, **extra) -> dict:
 
 
 def test_flight_multiplies_spend_and_delivery_on_its_days_only():
-    base, flight = build(BASE), build(with_events(
-        {"kind": "flight", "touchpoint": "tv", "start": 10, "end": 14, "spend_multiplier": 3.0}))
+    base, flight = (
+        build(BASE),
+        build(with_events({"kind": "flight", "touchpoint": "tv", "start": 10, "end": 14, "spend_multiplier": 3.0})),
+    )
     on = np.zeros(T + 1, bool)
     on[10:15] = True
     np.testing.assert_array_equal(flight.spend[on, 0], 300.0)
@@ -49,8 +59,16 @@ def test_flight_multiplies_spend_and_delivery_on_its_days_only():
 
 
 def test_outage_stops_a_touchpoint_exactly_on_its_days():
-    data = with_events({"kind": "shock", "name": "checkout outage", "touchpoint": "checkout", "start": 12, "end": 14,
-                        "reach_multiplier": 0.0})
+    data = with_events(
+        {
+            "kind": "shock",
+            "name": "checkout outage",
+            "touchpoint": "checkout",
+            "start": 12,
+            "end": 14,
+            "reach_multiplier": 0.0,
+        }
+    )
     model = build(data)
     for engine in ("fast", "mean-field"):
         r = jsim.simulate(model, engine=engine, seed=2)
@@ -65,7 +83,9 @@ def test_outage_stops_a_touchpoint_exactly_on_its_days():
 
 
 def test_promotion_doubles_the_effect_on_its_days():
-    model = build(with_events({"kind": "promotion", "touchpoint": "site", "start": 5, "end": 7, "effect_multiplier": 2.0}))
+    model = build(
+        with_events({"kind": "promotion", "touchpoint": "site", "start": 5, "end": 7, "effect_multiplier": 2.0})
+    )
     out = jsim.simulate(model, engine="mean-field")
     aware_start = out.occupancy_start[0, :, 0, 1]
     to_cart = out.flows[0, :, 1, 2]
@@ -86,8 +106,16 @@ def test_price_event_changes_revenue_per_purchase_on_its_days():
 
 
 def test_one_off_move_on_its_day():
-    model = build(with_events({"kind": "shock", "name": "viral review", "start": 8,
-                               "move": {"from": "unaware", "to": "aware", "share": 0.25}}))
+    model = build(
+        with_events(
+            {
+                "kind": "shock",
+                "name": "viral review",
+                "start": 8,
+                "move": {"from": "unaware", "to": "aware", "share": 0.25},
+            }
+        )
+    )
     mf = jsim.simulate(model, engine="mean-field")
     base = jsim.simulate(build(BASE), engine="mean-field")
     np.testing.assert_allclose(mf.flows[0, :8], base.flows[0, :8], rtol=1e-12)
@@ -114,10 +142,16 @@ def test_seasonality_profiles():
 
 def test_capacity_event_changes_agents_and_capacity():
     data = copy.deepcopy(BASE)
-    data["touchpoints"].append({"name": "chat", "kind": "owned", "reach": 0.1, "targets": ["cart"],
-                                "effects": [{"from": "cart", "to": "customer", "p": 0.5}],
-                                "service": {"agents": 2, "service_time": {"mean": 0.5}, "patience": {"mean": 1.0},
-                                            "open": [8, 20]}})
+    data["touchpoints"].append(
+        {
+            "name": "chat",
+            "kind": "owned",
+            "reach": 0.1,
+            "targets": ["cart"],
+            "effects": [{"from": "cart", "to": "customer", "p": 0.5}],
+            "service": {"agents": 2, "service_time": {"mean": 0.5}, "patience": {"mean": 1.0}, "open": [8, 20]},
+        }
+    )
     data["events"] = [{"kind": "capacity", "touchpoint": "chat", "start": 10, "agents": 6}]
     model = build(data)
     sv = model.services[0]

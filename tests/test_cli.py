@@ -54,8 +54,11 @@ def test_help_lists_the_commands_in_the_order_a_user_meets_them():
 
 def test_help_imports_no_numerics():
     """`jsim --help` stays fast: the command modules import numpy, numba, Optuna... inside their bodies."""
-    code = ("import sys, jsim.cli; "
-            "print([m for m in ('numpy', 'numba', 'optuna', 'scipy', 'matplotlib', 'rich', 'pydantic') if m in sys.modules])")
+    code = (
+        "import sys, jsim.cli; "
+        "heavy = ('numpy', 'numba', 'optuna', 'scipy', 'matplotlib', 'rich', 'pydantic'); "
+        "print([m for m in heavy if m in sys.modules])"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
     assert res.stdout.strip() == "[]"
@@ -63,8 +66,9 @@ def test_help_imports_no_numerics():
 
 def test_run_minimal_writes_outputs(minimal, tmp_path):
     out = tmp_path / "out"
-    res = CliRunner().invoke(main, ["run", str(minimal), "--customers", "1000", "--days", "10", "--seed", "3",
-                                    "--out", str(out), "--quiet"])
+    res = CliRunner().invoke(
+        main, ["run", str(minimal), "--customers", "1000", "--days", "10", "--seed", "3", "--out", str(out), "--quiet"]
+    )
     assert res.exit_code == 0, res.output
     daily = pd.read_csv(out / "daily.csv")
     assert list(daily.columns[:3]) == ["day", "aware", "lost"]
@@ -102,8 +106,9 @@ def test_outputs_follow_the_umask(minimal, tmp_path):
 
 def test_flows_by_source_sum_to_the_flows_between_stages(tmp_path):
     out = tmp_path / "webshop"
-    res = CliRunner().invoke(main, ["run", str(ROOT / "scenarios" / "webshop.toml"), "-n", "3000", "-d", "30", "-q",
-                                    "-o", str(out)])
+    res = CliRunner().invoke(
+        main, ["run", str(ROOT / "scenarios" / "webshop.toml"), "-n", "3000", "-d", "30", "-q", "-o", str(out)]
+    )
     assert res.exit_code == 0, res.output
     flows = pd.read_csv(out / "flows.csv")
     daily = pd.read_csv(out / "daily.csv")
@@ -113,7 +118,9 @@ def test_flows_by_source_sum_to_the_flows_between_stages(tmp_path):
     out_of = flows.groupby(["day", "from"])["moves"].sum().unstack(fill_value=0)
     stage = "customer"
     change = daily[stage].diff().iloc[1:].to_numpy()
-    net = into.reindex(range(1, 31), fill_value=0).get(stage, 0) - out_of.reindex(range(1, 31), fill_value=0).get(stage, 0)
+    net = into.reindex(range(1, 31), fill_value=0).get(stage, 0) - out_of.reindex(range(1, 31), fill_value=0).get(
+        stage, 0
+    )
     assert (change == np.asarray(net)).all()
 
 
@@ -125,8 +132,9 @@ def test_run_json_format_is_the_summary(minimal):
 
 
 def test_mean_field_engine(minimal):
-    res = CliRunner().invoke(main, ["run", str(minimal), "-n", "1000", "-d", "1", "--engine", "mean-field", "--format",
-                                    "json", "-q"])
+    res = CliRunner().invoke(
+        main, ["run", str(minimal), "-n", "1000", "-d", "1", "--engine", "mean-field", "--format", "json", "-q"]
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["stages_at_horizon"]["lost"]["mean"] == pytest.approx(200.0, abs=1e-9)
 
@@ -142,12 +150,15 @@ def test_invalid_scenario_exits_2_and_writes_nothing(tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--customers", "-5"], "--customers"),
-    (["--days", "0"], "--days"),
-    (["--engine", "warp"], "--engine"),
-    (["--reps", "0"], "--reps"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--customers", "-5"], "--customers"),
+        (["--days", "0"], "--days"),
+        (["--engine", "warp"], "--engine"),
+        (["--reps", "0"], "--reps"),
+    ],
+)
 def test_invalid_flags_exit_2(minimal, tmp_path, args, needle):
     out = tmp_path / "out"
     res = CliRunner().invoke(main, ["run", str(minimal), "--out", str(out), *args])
@@ -183,8 +194,24 @@ def test_bundled_scenarios_validate():
 @pytest.mark.parametrize("engine", ["fast", "des"])
 def test_service_outputs(tmp_path, engine):
     out = tmp_path / engine
-    res = CliRunner().invoke(main, ["run", str(ROOT / "scenarios" / "support_understaffed.toml"), "-n", "1500", "-d", "20",
-                                    "--engine", engine, "-r", "2", "-q", "-o", str(out)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(ROOT / "scenarios" / "support_understaffed.toml"),
+            "-n",
+            "1500",
+            "-d",
+            "20",
+            "--engine",
+            engine,
+            "-r",
+            "2",
+            "-q",
+            "-o",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "Service touchpoints" in res.output
     services = pd.read_csv(out / "services.csv")

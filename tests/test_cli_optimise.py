@@ -88,15 +88,45 @@ def test_help_names_the_flags():
 
 def test_single_objective_end_to_end(scenario, tmp_path):
     out = tmp_path / "out"
-    res = _run([scenario, "--budget", 900, "--trials", 25, "--compare-reps", 3, "--bounds", "social=100:",
-                "--out", out, "--quiet"])
+    res = _run(
+        [
+            scenario,
+            "--budget",
+            900,
+            "--trials",
+            25,
+            "--compare-reps",
+            3,
+            "--bounds",
+            "social=100:",
+            "--out",
+            out,
+            "--quiet",
+        ]
+    )
     assert res.exit_code == 0, res.output
     for text in ("best", "current", "equal", "marginal", "10% shift"):
         assert text in res.output
     alloc = json.loads((out / "allocation.json").read_text())
-    assert set(alloc) == {"scenario", "budget", "touchpoints", "objectives", "directions", "constraints", "feasible",
-                          "allocation", "totals", "value", "bounds", "active_bounds", "polished", "n_evaluations",
-                          "settings", "comparison", "explanation"}
+    assert set(alloc) == {
+        "scenario",
+        "budget",
+        "touchpoints",
+        "objectives",
+        "directions",
+        "constraints",
+        "feasible",
+        "allocation",
+        "totals",
+        "value",
+        "bounds",
+        "active_bounds",
+        "polished",
+        "n_evaluations",
+        "settings",
+        "comparison",
+        "explanation",
+    }
     assert sum(alloc["allocation"].values()) == pytest.approx(900.0, rel=1e-9)
     assert alloc["allocation"]["social"] >= 100.0 - 1e-9
     assert alloc["settings"]["seed"] == 0 and alloc["objectives"] == ["conversions"]
@@ -115,8 +145,24 @@ def test_single_objective_end_to_end(scenario, tmp_path):
 
 def test_two_objectives_write_the_pareto_front_and_resume(scenario, tmp_path):
     out = tmp_path / "out"
-    args = [scenario, "--budget", 900, "--objective", "conversion", "--objective", "retention", "--trials", 12,
-            "--compare-reps", 2, "--constraint", "cac<=1000", "--out", out, "--quiet"]
+    args = [
+        scenario,
+        "--budget",
+        900,
+        "--objective",
+        "conversion",
+        "--objective",
+        "retention",
+        "--trials",
+        12,
+        "--compare-reps",
+        2,
+        "--constraint",
+        "cac<=1000",
+        "--out",
+        out,
+        "--quiet",
+    ]
     res = _run(args)
     assert res.exit_code == 0, res.output
     assert "Pareto front" in res.output
@@ -133,22 +179,31 @@ def test_two_objectives_write_the_pareto_front_and_resume(scenario, tmp_path):
     assert trials["feasible"].all()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--objective", "conversoins"], "--objective: must be one of"),
-    (["--objective", "conversoins"], "e.g. --objective conversions"),
-    (["--bounds", "search=500:100"], "--bounds: 0 <= min <= max must hold"),
-    (["--bounds", "serch=0:100"], "did you mean 'search'"),
-    (["--bounds", "search=800:", "--bounds", "social=800:"], "--bounds: sum of minimums <= budget"),
-    (["--touchpoints", "search,email"], "--touchpoints: every touchpoint must have a response curve; 'email' has a fixed reach"),
-    (["--touchpoints", ","], "--touchpoints: at least one touchpoint"),
-    (["--constraint", "retention=0.5"], "--constraint: must read METRIC>=VALUE"),
-    (["--constraint", "cac<=40", "--sampler", "cmaes"], "--sampler: with constraints"),
-    (["--objective", "conversions", "--objective", "cost", "--sampler", "cmaes"], "--sampler: 'cmaes' handles one objective"),
-    (["--budget", "-5"], "--budget"),
-    (["--budget", "abc"], "--budget"),
-    (["--resume"], "--resume"),
-    (["--engine", "des"], "--engine"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--objective", "conversoins"], "--objective: must be one of"),
+        (["--objective", "conversoins"], "e.g. --objective conversions"),
+        (["--bounds", "search=500:100"], "--bounds: 0 <= min <= max must hold"),
+        (["--bounds", "serch=0:100"], "did you mean 'search'"),
+        (["--bounds", "search=800:", "--bounds", "social=800:"], "--bounds: sum of minimums <= budget"),
+        (
+            ["--touchpoints", "search,email"],
+            "--touchpoints: every touchpoint must have a response curve; 'email' has a fixed reach",
+        ),
+        (["--touchpoints", ","], "--touchpoints: at least one touchpoint"),
+        (["--constraint", "retention=0.5"], "--constraint: must read METRIC>=VALUE"),
+        (["--constraint", "cac<=40", "--sampler", "cmaes"], "--sampler: with constraints"),
+        (
+            ["--objective", "conversions", "--objective", "cost", "--sampler", "cmaes"],
+            "--sampler: 'cmaes' handles one objective",
+        ),
+        (["--budget", "-5"], "--budget"),
+        (["--budget", "abc"], "--budget"),
+        (["--resume"], "--resume"),
+        (["--engine", "des"], "--engine"),
+    ],
+)
 def test_bad_input_exits_2_and_writes_nothing(scenario, tmp_path, args, message):
     out = tmp_path / "out"
     base = ["--budget", 900] if "--budget" not in args else []
@@ -158,14 +213,26 @@ def test_bad_input_exits_2_and_writes_nothing(scenario, tmp_path, args, message)
     assert not out.exists()
 
 
-@pytest.mark.parametrize("flags, library_call, flag, parameter", [
-    (["--touchpoints", "search,email"], lambda sc: ScenarioObjective(sc, 900.0, touchpoints=["search", "email"]),
-     "--touchpoints", "touchpoints"),
-    (["--touchpoints", "serch"], lambda sc: ScenarioObjective(sc, 900.0, touchpoints=["serch"]), "--touchpoints", "touchpoints"),
-    (["--budget", "-5"], lambda sc: ScenarioObjective(sc, -5.0), "--budget", "budget"),
-    (["--budget", "nan"], lambda sc: ScenarioObjective(sc, float("nan")), "--budget", "budget"),
-    (["--budget", "inf"], lambda sc: ScenarioObjective(sc, float("inf")), "--budget", "budget"),
-])
+@pytest.mark.parametrize(
+    "flags, library_call, flag, parameter",
+    [
+        (
+            ["--touchpoints", "search,email"],
+            lambda sc: ScenarioObjective(sc, 900.0, touchpoints=["search", "email"]),
+            "--touchpoints",
+            "touchpoints",
+        ),
+        (
+            ["--touchpoints", "serch"],
+            lambda sc: ScenarioObjective(sc, 900.0, touchpoints=["serch"]),
+            "--touchpoints",
+            "touchpoints",
+        ),
+        (["--budget", "-5"], lambda sc: ScenarioObjective(sc, -5.0), "--budget", "budget"),
+        (["--budget", "nan"], lambda sc: ScenarioObjective(sc, float("nan")), "--budget", "budget"),
+        (["--budget", "inf"], lambda sc: ScenarioObjective(sc, float("inf")), "--budget", "budget"),
+    ],
+)
 def test_the_command_names_the_flag_the_library_the_parameter(scenario, tmp_path, flags, library_call, flag, parameter):
     """One mistake, two audiences: ``jsim optimise`` says ``--touchpoints: ...`` (exit 2, nothing written),
     :class:`ScenarioObjective` says ``touchpoints: ...`` and never names a flag."""
@@ -183,7 +250,7 @@ def test_the_command_names_the_flag_the_library_the_parameter(scenario, tmp_path
 def test_a_scenario_files_own_locations_are_not_taken_for_flags(tmp_path):
     """``touchpoints`` in a scenario file is a key of the file, not the ``--touchpoints`` flag."""
     bad = tmp_path / "bad.toml"
-    bad.write_text('touchpoints = 3\n' + TWO_CHANNELS.split("[[touchpoints]]")[0])
+    bad.write_text("touchpoints = 3\n" + TWO_CHANNELS.split("[[touchpoints]]")[0])
     res = _run([bad, "--budget", 900])
     assert res.exit_code == 2, res.output
     assert f"{bad}: touchpoints: must be a list" in res.output and "--touchpoints" not in res.output

@@ -17,15 +17,19 @@ multipliers, arrivals and word-of-mouth rules. Each example is simulated by both
 from __future__ import annotations
 
 import numpy as np
+from conftest import build, check_accounting
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import jsim
-from conftest import build, check_accounting
 from jsim.kernels import day_tables
 
-SETTINGS = settings(max_examples=25, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 unit = st.floats(0.0, 1.0, allow_nan=False)
 
@@ -43,8 +47,13 @@ def scenarios(draw) -> dict:
     absorbing = [False] + [draw(st.booleans()) for _ in range(S - 1)]
     names = [f"s{i}" for i in range(S)]
     stages = [
-        {"name": names[i], "absorbing": absorbing[i], "converted": draw(st.booleans()),
-         "purchase": draw(st.booleans()), "advocate": draw(st.booleans())}
+        {
+            "name": names[i],
+            "absorbing": absorbing[i],
+            "converted": draw(st.booleans()),
+            "purchase": draw(st.booleans()),
+            "advocate": draw(st.booleans()),
+        }
         for i in range(S)
     ]
     movable = [i for i in range(S) if not absorbing[i]]
@@ -59,12 +68,15 @@ def scenarios(draw) -> dict:
         shares[-1] = 1.0 - sum(shares[:-1])
     segments = []
     for i in range(G):
-        segments.append({
-            "name": seg_names[i], "share": max(0.0, min(1.0, shares[i])),
-            "transition_multiplier": draw(st.sampled_from([0.0, 0.5, 1.0, 2.0])),
-            "effect_multiplier": draw(st.sampled_from([0.0, 1.0, 1.5])),
-            "word_of_mouth_multiplier": draw(st.sampled_from([0.0, 1.0, 3.0])),
-        })
+        segments.append(
+            {
+                "name": seg_names[i],
+                "share": max(0.0, min(1.0, shares[i])),
+                "transition_multiplier": draw(st.sampled_from([0.0, 0.5, 1.0, 2.0])),
+                "effect_multiplier": draw(st.sampled_from([0.0, 1.0, 1.5])),
+                "word_of_mouth_multiplier": draw(st.sampled_from([0.0, 1.0, 3.0])),
+            }
+        )
     max_tm = max([g["transition_multiplier"] for g in segments] or [1.0])
     max_em = max([g["effect_multiplier"] for g in segments] or [1.0])
 
@@ -85,13 +97,20 @@ def scenarios(draw) -> dict:
         else:
             tp["spend"] = draw(st.floats(0.0, 500.0))
             if mode == "hill":
-                tp["response"] = {"kind": "hill", "ec": draw(st.floats(1.0, 300.0)), "slope": draw(st.floats(0.5, 3.0)),
-                                  "max_reach": draw(unit)}
+                tp["response"] = {
+                    "kind": "hill",
+                    "ec": draw(st.floats(1.0, 300.0)),
+                    "slope": draw(st.floats(0.5, 3.0)),
+                    "max_reach": draw(unit),
+                }
             else:
                 tp["response"] = {"kind": "exponential", "lam": draw(st.floats(0.001, 0.1)), "max_reach": draw(unit)}
             if draw(st.booleans()):
-                tp["adstock"] = {"alpha": draw(st.floats(0.0, 0.95)), "l_max": draw(st.integers(1, 30)),
-                                 "normalize": draw(st.booleans())}
+                tp["adstock"] = {
+                    "alpha": draw(st.floats(0.0, 0.95)),
+                    "l_max": draw(st.integers(1, 30)),
+                    "normalize": draw(st.booleans()),
+                }
         if draw(st.booleans()):
             tp["fatigue"] = {"halflife": draw(st.floats(0.5, 20.0)), "strength": draw(st.floats(0.0, 5.0))}
         if draw(st.booleans()):
@@ -116,8 +135,15 @@ def scenarios(draw) -> dict:
     for _ in range(draw(st.integers(0, 2))):
         s = draw(st.sampled_from(movable))
         d = draw(st.sampled_from([i for i in range(S) if i != s]))
-        wom.append({"from": names[s], "to": names[d], "p": draw(st.floats(0.0, 0.3)), "q": draw(st.floats(0.0, 2.0)),
-                    "advocates": draw(st.lists(st.sampled_from(names), min_size=1, max_size=S, unique=True))})
+        wom.append(
+            {
+                "from": names[s],
+                "to": names[d],
+                "p": draw(st.floats(0.0, 0.3)),
+                "q": draw(st.floats(0.0, 2.0)),
+                "advocates": draw(st.lists(st.sampled_from(names), min_size=1, max_size=S, unique=True)),
+            }
+        )
 
     init_raw = [draw(st.sampled_from([0.0, 1.0, 2.0])) for _ in range(S)]
     if sum(init_raw) == 0:
@@ -129,8 +155,13 @@ def scenarios(draw) -> dict:
         "arrivals_per_day": draw(st.sampled_from([0.0, 0.5, 4.0, 20.0])),
         "arrival_stage": names[draw(st.integers(0, S - 1))],
     }
-    data = {"stages": stages, "transitions": transitions, "touchpoints": touchpoints, "word_of_mouth": wom,
-            "population": population}
+    data = {
+        "stages": stages,
+        "transitions": transitions,
+        "touchpoints": touchpoints,
+        "word_of_mouth": wom,
+        "population": population,
+    }
     if G:
         data["segments"] = segments
     return data

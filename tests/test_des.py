@@ -13,9 +13,9 @@ import sys
 
 import numpy as np
 from click.testing import CliRunner
+from conftest import ROOT, assert_close, build, normal_cells
 
 import jsim
-from conftest import ROOT, assert_close, build, normal_cells
 from jsim.engine import SimulationResult
 from jsim.engine.des import DesEngine
 
@@ -38,10 +38,21 @@ FUNNEL = {
         {"from": "customer", "to": "lost", "p": 0.01},
     ],
     "touchpoints": [
-        {"name": "tv", "spend": 100.0, "response": {"kind": "exponential", "lam": 0.004}, "start_day": 5,
-         "end_day": 40, "effects": [{"from": "unaware", "to": "aware", "p": 0.2}]},
-        {"name": "email", "kind": "owned", "reach": 0.5, "engagement": 0.4,
-         "effects": [{"from": "cart", "to": "customer", "p": 0.5}, {"from": "aware", "to": "cart", "p": 0.1}]},
+        {
+            "name": "tv",
+            "spend": 100.0,
+            "response": {"kind": "exponential", "lam": 0.004},
+            "start_day": 5,
+            "end_day": 40,
+            "effects": [{"from": "unaware", "to": "aware", "p": 0.2}],
+        },
+        {
+            "name": "email",
+            "kind": "owned",
+            "reach": 0.5,
+            "engagement": 0.4,
+            "effects": [{"from": "cart", "to": "customer", "p": 0.5}, {"from": "aware", "to": "cart", "p": 0.1}],
+        },
     ],
     "segments": [
         {"name": "a", "share": 0.7},
@@ -66,8 +77,12 @@ def test_des_matches_exact_expectations_without_word_of_mouth():
     assert_close(des.occupancy[0][cells], mf.occupancy[0][cells], np.sqrt(var[cells]), what="occupancy")
     # ever converted by day t (each customer converts at most once): binomial per segment
     p_conv = np.cumsum(mf.new_converted[0], axis=0) / n_g
-    assert_close(np.cumsum(des.new_converted[0], axis=0)[10:], (p_conv * n_g)[10:],
-                 np.sqrt(n_g * p_conv * (1 - p_conv))[10:], what="converted")
+    assert_close(
+        np.cumsum(des.new_converted[0], axis=0)[10:],
+        (p_conv * n_g)[10:],
+        np.sqrt(n_g * p_conv * (1 - p_conv))[10:],
+        what="converted",
+    )
     # purchases: the purchase stage is entered at most once, so revenue by day t is binomial too
     value = float(model.purchase_value[3])
     rev, rev_mf = np.cumsum(des.revenue[0]), np.cumsum(mf.revenue[0])
@@ -100,16 +115,34 @@ COUPLED = {
     ],
     "word_of_mouth": [{"from": "aware", "to": "considering", "p": 0.001, "q": 0.4}],
     "touchpoints": [
-        {"name": "search", "spend": 200.0, "response": {"kind": "hill", "ec": 150.0, "slope": 1.2, "max_reach": 0.4},
-         "adstock": {"alpha": 0.5, "l_max": 5}, "start_day": 3, "end_day": 20, "engagement": 0.7,
-         "effects": [{"from": "aware", "to": "considering", "p": 0.3}]},
-        {"name": "email", "kind": "owned", "reach": 0.5, "engagement": 0.3, "cost_per_exposure": 0.01,
-         "effects": [{"from": "cart", "to": "customer", "p": 0.5}]},
+        {
+            "name": "search",
+            "spend": 200.0,
+            "response": {"kind": "hill", "ec": 150.0, "slope": 1.2, "max_reach": 0.4},
+            "adstock": {"alpha": 0.5, "l_max": 5},
+            "start_day": 3,
+            "end_day": 20,
+            "engagement": 0.7,
+            "effects": [{"from": "aware", "to": "considering", "p": 0.3}],
+        },
+        {
+            "name": "email",
+            "kind": "owned",
+            "reach": 0.5,
+            "engagement": 0.3,
+            "cost_per_exposure": 0.01,
+            "effects": [{"from": "cart", "to": "customer", "p": 0.5}],
+        },
     ],
     "segments": [
         {"name": "a", "share": 0.6},
-        {"name": "b", "share": 0.4, "transition_multiplier": 1.5, "effect_multiplier": 0.5,
-         "word_of_mouth_multiplier": 2.0},
+        {
+            "name": "b",
+            "share": 0.4,
+            "transition_multiplier": 1.5,
+            "effect_multiplier": 0.5,
+            "word_of_mouth_multiplier": 2.0,
+        },
     ],
     "events": [
         {"kind": "flight", "touchpoint": "search", "start": 8, "end": 12, "spend_multiplier": 3.0},
@@ -151,20 +184,34 @@ def test_des_matches_fast_engine_with_word_of_mouth_and_calendar():
 # -- calendar events: traces and results change exactly on their days ------------------------------
 
 CALENDAR = {
-    "stages": [{"name": "unaware"}, {"name": "aware"}, {"name": "cart"},
-               {"name": "customer", "absorbing": True, "converted": True, "purchase": True},
-               {"name": "lost", "absorbing": True}],
+    "stages": [
+        {"name": "unaware"},
+        {"name": "aware"},
+        {"name": "cart"},
+        {"name": "customer", "absorbing": True, "converted": True, "purchase": True},
+        {"name": "lost", "absorbing": True},
+    ],
     "transitions": [{"from": "aware", "to": "lost", "p": 0.01}, {"from": "cart", "to": "lost", "p": 0.02}],
     "touchpoints": [
-        {"name": "tv", "spend": 100.0, "response": {"kind": "exponential", "lam": 0.002},
-         "effects": [{"from": "unaware", "to": "aware", "p": 0.2}]},
+        {
+            "name": "tv",
+            "spend": 100.0,
+            "response": {"kind": "exponential", "lam": 0.002},
+            "effects": [{"from": "unaware", "to": "aware", "p": 0.2}],
+        },
         {"name": "site", "kind": "owned", "reach": 0.5, "effects": [{"from": "aware", "to": "cart", "p": 0.1}]},
         {"name": "checkout", "kind": "owned", "reach": 1.0, "effects": [{"from": "cart", "to": "customer", "p": 0.3}]},
     ],
     "events": [
         {"kind": "flight", "touchpoint": "tv", "start": 5, "end": 8, "spend_multiplier": 0.0},
-        {"kind": "shock", "name": "checkout outage", "touchpoint": "checkout", "start": 10, "end": 12,
-         "reach_multiplier": 0.0},
+        {
+            "kind": "shock",
+            "name": "checkout outage",
+            "touchpoint": "checkout",
+            "start": 10,
+            "end": 12,
+            "reach_multiplier": 0.0,
+        },
         {"kind": "promotion", "touchpoint": "site", "start": 20, "end": 22, "effect_multiplier": 0.0},
     ],
     "population": {"customers": 20_000, "days": 30},
@@ -182,7 +229,7 @@ def test_calendar_events_change_results_exactly_on_their_days():
     daily = res.moves_by_source[0]  # (T+1, n_sources) moves per day and source
     tv, site, checkout = (model.source_names.index(n) for n in ("tv", "site", "checkout"))
     for k, first, last in ((tv, 5, 8), (checkout, 10, 12), (site, 20, 22)):
-        assert np.all(daily[first:last + 1, k] == 0), model.source_names[k]
+        assert np.all(daily[first : last + 1, k] == 0), model.source_names[k]
         assert daily[first - 1, k] > 0 and daily[last + 1, k] > 0, model.source_names[k]
     # the carts pile up during the outage and convert once checkout is back
     assert daily[13, checkout] > 2 * daily[9, checkout]
@@ -195,16 +242,29 @@ def test_calendar_events_change_results_exactly_on_their_days():
 
 # -- service desks ----------------------------------------------------------------------------
 
+
 def support(agents: int, **service) -> dict:
     """Customers contact support (5% a day); a served contact makes half of them happy."""
-    svc = {"agents": agents, "service_time": {"mean": 0.5}, "patience": {"mean": 2.0},
-           "abandon_effects": [{"from": "customer", "to": "lost", "p": 0.2}], "wait_loss_per_hour": 0.05}
+    svc = {
+        "agents": agents,
+        "service_time": {"mean": 0.5},
+        "patience": {"mean": 2.0},
+        "abandon_effects": [{"from": "customer", "to": "lost", "p": 0.2}],
+        "wait_loss_per_hour": 0.05,
+    }
     svc.update(service)
     return {
         "stages": [{"name": "customer"}, {"name": "happy", "converted": True}, {"name": "lost", "absorbing": True}],
         "transitions": [{"from": "customer", "to": "lost", "p": 0.005}, {"from": "happy", "to": "customer", "p": 0.05}],
-        "touchpoints": [{"name": "support", "kind": "owned", "reach": 0.05,
-                         "effects": [{"from": "customer", "to": "happy", "p": 0.5}], "service": svc}],
+        "touchpoints": [
+            {
+                "name": "support",
+                "kind": "owned",
+                "reach": 0.05,
+                "effects": [{"from": "customer", "to": "happy", "p": 0.5}],
+                "service": svc,
+            }
+        ],
         "population": {"customers": 3_000, "days": 20},
     }
 
@@ -214,14 +274,24 @@ def desk_summary(res, name: str = "support") -> dict:
     moves by each of its outcome sources (``served_moves`` ... are (S, S) credits)."""
     rec = res.service[name]
     waits, timeline = rec.waits[0], rec.timeline[0]
-    credits = {kind: res.credits[0, res.model.source_names.index(f"{name}:{kind}")]
-               for kind in ("served", "abandoned", "lost_waiting")}
+    credits = {
+        kind: res.credits[0, res.model.source_names.index(f"{name}:{kind}")]
+        for kind in ("served", "abandoned", "lost_waiting")
+    }
     return dict(
-        n_requests=int(rec.requests[0].sum()), n_served=int(rec.served[0].sum()),
-        n_abandoned=int(rec.abandoned[0].sum()), waits_served=waits.wait[waits.outcome == 0],
-        waits_abandoned=waits.wait[waits.outcome == 1], requests=rec.requests[0], utilisation=rec.utilisation[0],
-        times=timeline.times, queue_length=timeline.queue_length, n_busy=timeline.n_busy,
-        n_scheduled=timeline.n_scheduled, served_moves=credits["served"], abandon_moves=credits["abandoned"],
+        n_requests=int(rec.requests[0].sum()),
+        n_served=int(rec.served[0].sum()),
+        n_abandoned=int(rec.abandoned[0].sum()),
+        waits_served=waits.wait[waits.outcome == 0],
+        waits_abandoned=waits.wait[waits.outcome == 1],
+        requests=rec.requests[0],
+        utilisation=rec.utilisation[0],
+        times=timeline.times,
+        queue_length=timeline.queue_length,
+        n_busy=timeline.n_busy,
+        n_scheduled=timeline.n_scheduled,
+        served_moves=credits["served"],
+        abandon_moves=credits["abandoned"],
         wait_loss_moves=credits["lost_waiting"],
     )
 
@@ -267,8 +337,10 @@ def test_capacity_event_calls_set_agents_at_its_start():
     data = support(6)
     data["events"] = [{"kind": "capacity", "touchpoint": "support", "start": 10, "end": 12, "agents": 0}]
     res = des_result(build(data), 10)
-    assert [e for e in res.calendar if e[1] == "capacity"] == [(9.0, "capacity", "support", "6 -> 0"),
-                                                               (12.0, "capacity", "support", "0 -> 6")]
+    assert [e for e in res.calendar if e[1] == "capacity"] == [
+        (9.0, "capacity", "support", "6 -> 0"),
+        (12.0, "capacity", "support", "0 -> 6"),
+    ]
     rec = desk_summary(res)
     t, sched, busy, queue = rec["times"], rec["n_scheduled"], rec["n_busy"], rec["queue_length"]
     closed = (t >= 9.0) & (t < 12.0)
@@ -284,17 +356,32 @@ def test_capacity_event_calls_set_agents_at_its_start():
 
 SEEDED = copy.deepcopy(COUPLED)
 SEEDED["population"] = {"customers": 1_500, "days": 20, "arrivals_per_day": 20.0}
-SEEDED["touchpoints"].append(support(1, patience={"mean": 0.5})["touchpoints"][0] | {"targets": ["cart"], "effects": [
-    {"from": "cart", "to": "customer", "p": 0.5}]})
-SEEDED["touchpoints"][-1]["service"] = dict(SEEDED["touchpoints"][-1]["service"],
-                                            abandon_effects=[{"from": "cart", "to": "lost", "p": 0.2}])
+SEEDED["touchpoints"].append(
+    support(1, patience={"mean": 0.5})["touchpoints"][0]
+    | {"targets": ["cart"], "effects": [{"from": "cart", "to": "customer", "p": 0.5}]}
+)
+SEEDED["touchpoints"][-1]["service"] = dict(
+    SEEDED["touchpoints"][-1]["service"], abandon_effects=[{"from": "cart", "to": "lost", "p": 0.2}]
+)
 
 
 def flat(run) -> dict:
     """Every array of a DES Run (service records and the calendar trace included), by name."""
-    arrays = {k: np.asarray(getattr(run, k)) for k in ("occupancy", "occupancy_start", "arrivals", "moves",
-                                                      "segment_flows", "new_converted", "deliveries", "engagements",
-                                                      "cost", "shares")}
+    arrays = {
+        k: np.asarray(getattr(run, k))
+        for k in (
+            "occupancy",
+            "occupancy_start",
+            "arrivals",
+            "moves",
+            "segment_flows",
+            "new_converted",
+            "deliveries",
+            "engagements",
+            "cost",
+            "shares",
+        )
+    }
     for rec in run.services:
         for k in ("requests", "served", "abandoned", "queue", "utilisation", "mean_wait"):
             arrays[f"service/{rec.name}/{k}"] = getattr(rec, k)
@@ -330,8 +417,11 @@ def test_same_seed_is_bit_identical_in_process_and_in_a_fresh_process(tmp_path):
     assert a["service/support/requests"].sum() > 50 and a["service/support/abandoned"].sum() > 0
     assert_identical(a, b)
     path = tmp_path / "fresh.npz"
-    subprocess.run([sys.executable, "-c", FRESH.format(root=str(ROOT), tests=str(ROOT / "tests")), str(path)],
-                   check=True, cwd=tmp_path)
+    subprocess.run(
+        [sys.executable, "-c", FRESH.format(root=str(ROOT), tests=str(ROOT / "tests")), str(path)],
+        check=True,
+        cwd=tmp_path,
+    )
     with np.load(path) as fresh:
         assert_identical(a, {k: fresh[k] for k in fresh.files})
 
@@ -348,6 +438,7 @@ def test_different_seeds_differ():
 
 # -- entry points -----------------------------------------------------------------------------
 
+
 def test_simulate_and_cli_run_the_des_engine(tmp_path):
     model = build(support(2))
     res = jsim.simulate(model, engine="des", seed=3, reps=2)
@@ -360,8 +451,9 @@ def test_simulate_and_cli_run_the_des_engine(tmp_path):
     path.write_text(SUPPORT_TOML)
     from jsim.cli import main
 
-    run = CliRunner().invoke(main, ["run", str(path), "--engine", "des", "--days", "5", "--quiet", "--out",
-                                    str(tmp_path / "out")])
+    run = CliRunner().invoke(
+        main, ["run", str(path), "--engine", "des", "--days", "5", "--quiet", "--out", str(tmp_path / "out")]
+    )
     assert run.exit_code == 0, run.output
     assert (tmp_path / "out" / "daily.csv").exists()
 
@@ -384,4 +476,3 @@ reach = 0.1
 effects = [{ from = "customer", to = "happy", p = 0.5 }]
 service = { agents = 1, service_time = { mean = 0.5 }, patience = { mean = 1.0 } }
 """
-

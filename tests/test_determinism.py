@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT, build
 
 import jsim
-from conftest import ROOT, build
 from jsim.engine import SimulationResult
 from jsim.engine.fast import FastEngine
 
@@ -41,11 +41,24 @@ BASE = {
         {"from": "customer", "to": "lost", "p": 0.01},
     ],
     "touchpoints": [
-        {"name": "search", "spend": 200.0, "response": {"kind": "hill", "ec": 150.0, "slope": 1.2, "max_reach": 0.4},
-         "adstock": {"alpha": 0.5, "l_max": 5}, "start_day": 3, "end_day": 20, "engagement": 0.7,
-         "effects": [{"from": "aware", "to": "considering", "p": 0.3}]},
-        {"name": "email", "kind": "owned", "reach": 0.5, "engagement": 0.3, "cost_per_exposure": 0.01,
-         "effects": [{"from": "cart", "to": "customer", "p": 0.5}]},
+        {
+            "name": "search",
+            "spend": 200.0,
+            "response": {"kind": "hill", "ec": 150.0, "slope": 1.2, "max_reach": 0.4},
+            "adstock": {"alpha": 0.5, "l_max": 5},
+            "start_day": 3,
+            "end_day": 20,
+            "engagement": 0.7,
+            "effects": [{"from": "aware", "to": "considering", "p": 0.3}],
+        },
+        {
+            "name": "email",
+            "kind": "owned",
+            "reach": 0.5,
+            "engagement": 0.3,
+            "cost_per_exposure": 0.01,
+            "effects": [{"from": "cart", "to": "customer", "p": 0.5}],
+        },
     ],
     "segments": [
         {"name": "a", "share": 0.6},
@@ -55,16 +68,24 @@ BASE = {
 }
 COUPLED = dict(BASE, word_of_mouth=[{"from": "aware", "to": "considering", "p": 0.001, "q": 0.3}])
 
-ARRAY_FIELDS = [f.name for f in dataclasses.fields(SimulationResult)
-                if f.name not in ("model", "engine", "seed", "journeys", "timings", "services", "calendar")]
+ARRAY_FIELDS = [
+    f.name
+    for f in dataclasses.fields(SimulationResult)
+    if f.name not in ("model", "engine", "seed", "journeys", "timings", "services", "calendar")
+]
 ARRAY_FIELDS += ["flows", "credits", "moves_by_source"]  # derived from moves
 
 
 def arrays(res) -> dict[str, np.ndarray]:
     out = {name: getattr(res, name) for name in ARRAY_FIELDS}
     for rec in res.services:  # service queue records, flattened
-        out.update({f"service/{rec.name}/{f.name}": np.asarray(getattr(rec, f.name))
-                    for f in dataclasses.fields(rec) if isinstance(getattr(rec, f.name), np.ndarray)})
+        out.update(
+            {
+                f"service/{rec.name}/{f.name}": np.asarray(getattr(rec, f.name))
+                for f in dataclasses.fields(rec)
+                if isinstance(getattr(rec, f.name), np.ndarray)
+            }
+        )
     return out
 
 
@@ -146,8 +167,14 @@ def run_fresh(tmp_path: Path, threads: int) -> dict:
     script.write_text(SCRIPT.format(root=str(ROOT), tests=str(ROOT / "tests")))
     out = tmp_path / f"threads{threads}.npz"
     env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
-    proc = subprocess.run([sys.executable, str(script), str(out), str(threads)], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(out), str(threads)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     with np.load(out) as f:
         return {k: f[k] for k in f.files}

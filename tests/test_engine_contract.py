@@ -22,30 +22,52 @@ import dataclasses
 
 import numpy as np
 import pytest
+from conftest import Z, assert_close, build, chain_moments, check_accounting, normal_cells
 
 import jsim
-from conftest import Z, assert_close, build, chain_moments, check_accounting, normal_cells
 from jsim.engine import ServiceRecord, engine_names, get_engine
 from jsim.model.calendar import calendar_changes
 
 ENGINES = list(engine_names())
 
-STAGES = [{"name": "unaware"}, {"name": "aware"}, {"name": "cart"},
-          {"name": "customer", "converted": True, "purchase": True, "advocate": True, "retained": True},
-          {"name": "lost", "absorbing": True}]
+STAGES = [
+    {"name": "unaware"},
+    {"name": "aware"},
+    {"name": "cart"},
+    {"name": "customer", "converted": True, "purchase": True, "advocate": True, "retained": True},
+    {"name": "lost", "absorbing": True},
+]
 
 #: No word of mouth, no queue: every customer is an independent time-inhomogeneous Markov chain.
 INDEPENDENT = {
     "stages": STAGES,
-    "transitions": [{"from": "unaware", "to": "aware", "p": 0.02}, {"from": "aware", "to": "cart", "p": 0.04},
-                    {"from": "aware", "to": "lost", "p": 0.01}, {"from": "cart", "to": "customer", "p": 0.1},
-                    {"from": "cart", "to": "aware", "p": 0.05}, {"from": "customer", "to": "lost", "p": 0.01}],
+    "transitions": [
+        {"from": "unaware", "to": "aware", "p": 0.02},
+        {"from": "aware", "to": "cart", "p": 0.04},
+        {"from": "aware", "to": "lost", "p": 0.01},
+        {"from": "cart", "to": "customer", "p": 0.1},
+        {"from": "cart", "to": "aware", "p": 0.05},
+        {"from": "customer", "to": "lost", "p": 0.01},
+    ],
     "touchpoints": [
-        {"name": "search", "spend": 80.0, "response": {"kind": "hill", "ec": 60.0, "slope": 1.5, "max_reach": 0.5},
-         "adstock": {"alpha": 0.5, "l_max": 4}, "start_day": 4, "end_day": 15, "engagement": 0.6,
-         "effects": [{"from": "unaware", "to": "aware", "p": 0.3}, {"from": "aware", "to": "cart", "p": 0.1}]},
-        {"name": "email", "kind": "owned", "reach": 0.4, "engagement": 0.3, "targets": ["cart", "customer"],
-         "effects": [{"from": "cart", "to": "customer", "p": 0.4}, {"from": "customer", "to": "lost", "p": 0.02}]},
+        {
+            "name": "search",
+            "spend": 80.0,
+            "response": {"kind": "hill", "ec": 60.0, "slope": 1.5, "max_reach": 0.5},
+            "adstock": {"alpha": 0.5, "l_max": 4},
+            "start_day": 4,
+            "end_day": 15,
+            "engagement": 0.6,
+            "effects": [{"from": "unaware", "to": "aware", "p": 0.3}, {"from": "aware", "to": "cart", "p": 0.1}],
+        },
+        {
+            "name": "email",
+            "kind": "owned",
+            "reach": 0.4,
+            "engagement": 0.3,
+            "targets": ["cart", "customer"],
+            "effects": [{"from": "cart", "to": "customer", "p": 0.4}, {"from": "customer", "to": "lost", "p": 0.02}],
+        },
     ],
     "segments": [{"name": "a", "share": 0.6}, {"name": "b", "share": 0.4, "effect_multiplier": 0.5}],
     "population": {"customers": 4000, "days": 25, "initial": {"unaware": 0.7, "aware": 0.2, "cart": 0.1}},
@@ -55,11 +77,23 @@ INDEPENDENT = {
 #: change, an outage, a promotion, a one-off move, arrivals.
 EVERYTHING = {
     **INDEPENDENT,
-    "touchpoints": INDEPENDENT["touchpoints"] + [
-        {"name": "chat", "kind": "owned", "reach": 0.05, "targets": ["cart"],
-         "effects": [{"from": "cart", "to": "customer", "p": 0.5}],
-         "service": {"agents": 2, "service_time": {"mean": 0.2}, "patience": {"mean": 0.1}, "open": [8, 20],
-                     "abandon_effects": [{"from": "cart", "to": "aware", "p": 0.5}], "wait_loss_per_hour": 0.5}},
+    "touchpoints": INDEPENDENT["touchpoints"]
+    + [
+        {
+            "name": "chat",
+            "kind": "owned",
+            "reach": 0.05,
+            "targets": ["cart"],
+            "effects": [{"from": "cart", "to": "customer", "p": 0.5}],
+            "service": {
+                "agents": 2,
+                "service_time": {"mean": 0.2},
+                "patience": {"mean": 0.1},
+                "open": [8, 20],
+                "abandon_effects": [{"from": "cart", "to": "aware", "p": 0.5}],
+                "wait_loss_per_hour": 0.5,
+            },
+        },
     ],
     "word_of_mouth": [{"from": "unaware", "to": "aware", "p": 0.001, "q": 0.2}],
     "population": {**INDEPENDENT["population"], "arrivals_per_day": 30.0, "customers": 2000},
@@ -98,11 +132,21 @@ def test_shapes_and_service_records(everything):
     T, G, S, J, W, X = model.n_days, model.n_segments, model.n_stages, model.n_touchpoints, model.n_wom, model.n_routes
     R = res.n_reps
     assert R == (REPS.get(name, 1) if get_engine(name).stochastic else 1)
-    shapes = dict(occupancy=(R, T + 1, G, S), occupancy_start=(R, T + 1, G, S), arrivals=(R, T + 1, G),
-                  moves=(R, T + 1, X), segment_flows=(R, G, S, S), new_converted=(R, T + 1, G),
-                  deliveries=(R, T + 1, J), engagements=(R, T + 1, J), cost=(R, T + 1, J), shares=(R, T + 1, W),
-                  flows=(R, T + 1, S, S), credits=(R, model.n_sources, S, S),
-                  moves_by_source=(R, T + 1, model.n_sources))
+    shapes = dict(
+        occupancy=(R, T + 1, G, S),
+        occupancy_start=(R, T + 1, G, S),
+        arrivals=(R, T + 1, G),
+        moves=(R, T + 1, X),
+        segment_flows=(R, G, S, S),
+        new_converted=(R, T + 1, G),
+        deliveries=(R, T + 1, J),
+        engagements=(R, T + 1, J),
+        cost=(R, T + 1, J),
+        shares=(R, T + 1, W),
+        flows=(R, T + 1, S, S),
+        credits=(R, model.n_sources, S, S),
+        moves_by_source=(R, T + 1, model.n_sources),
+    )
     for field, shape in shapes.items():
         assert getattr(res, field).shape == shape, field
     integral = get_engine(name).stochastic

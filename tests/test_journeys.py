@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-
-import jsim
 from conftest import assert_close, build
 from test_kernels import KERNEL_SCENARIO
+
+import jsim
 
 K = 40_000
 
@@ -30,7 +30,9 @@ def check_final_distribution(model, result):
     # given the word-of-mouth share path the customers are independent: the expected-value
     # propagation from their own start cells, under that path, is their exact expected final state
     shares = result.journeys.shares
-    expected = mean_field_arrays(model, x0=x0, arrivals=np.zeros(model.n_segments), shares=shares)[0].occupancy[-1].sum(axis=0)
+    expected = (
+        mean_field_arrays(model, x0=x0, arrivals=np.zeros(model.n_segments), shares=shares)[0].occupancy[-1].sum(axis=0)
+    )
     counts = np.bincount(final, minlength=model.n_stages)
     p = expected / j.n_customers
     assert_close(counts, expected, np.sqrt(j.n_customers * p * (1 - p)), what="traced final stages")

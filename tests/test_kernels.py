@@ -21,13 +21,12 @@ import contextlib
 
 import numpy as np
 import pytest
+from conftest import assert_close, build, chain_moments, first_event_wins, normal_cells
 
 import jsim
-from conftest import assert_close, build, chain_moments, first_event_wins, normal_cells
 from jsim import kernels
 from jsim.engine.fast import FastEngine
-from jsim.kernels import _alias, _hazards, _population, _rng
-from jsim.kernels import day_tables, mean_field_arrays
+from jsim.kernels import _alias, _hazards, _population, _rng, day_tables, mean_field_arrays
 from jsim.model import Coefficients
 
 # ------------------------------------------------------------------------------------------
@@ -53,23 +52,50 @@ KERNEL_SCENARIO = {
     ],
     "touchpoints": [
         # two sources sure to fire from s1 for segment g0: they share the move equally
-        {"name": "sure_a", "kind": "owned", "reach": 1.0, "segments": ["g0"],
-         "effects": [{"from": "s1", "to": "s2", "p": 1.0}]},
-        {"name": "sure_b", "kind": "owned", "reach": 1.0, "segments": ["g0"],
-         "effects": [{"from": "s1", "to": "s3", "p": 0.6}, {"from": "s1", "to": "s4", "p": 0.4}]},
+        {
+            "name": "sure_a",
+            "kind": "owned",
+            "reach": 1.0,
+            "segments": ["g0"],
+            "effects": [{"from": "s1", "to": "s2", "p": 1.0}],
+        },
+        {
+            "name": "sure_b",
+            "kind": "owned",
+            "reach": 1.0,
+            "segments": ["g0"],
+            "effects": [{"from": "s1", "to": "s3", "p": 0.6}, {"from": "s1", "to": "s4", "p": 0.4}],
+        },
         # only on days 3..6 (zero source on the other days)
-        {"name": "flight", "spend": 100.0, "response": {"kind": "hill", "ec": 50.0, "slope": 2.0, "max_reach": 0.8},
-         "engagement": 0.5, "start_day": 3, "end_day": 6,
-         "effects": [{"from": "s0", "to": "s1", "p": 0.3}, {"from": "s2", "to": "s3", "p": 0.2}]},
+        {
+            "name": "flight",
+            "spend": 100.0,
+            "response": {"kind": "hill", "ec": 50.0, "slope": 2.0, "max_reach": 0.8},
+            "engagement": 0.5,
+            "start_day": 3,
+            "end_day": 6,
+            "effects": [{"from": "s0", "to": "s1", "p": 0.3}, {"from": "s2", "to": "s3", "p": 0.2}],
+        },
         # never delivered: a zero source every day
         {"name": "silent", "reach": 0.0, "effects": [{"from": "s0", "to": "s2", "p": 0.5}]},
-        {"name": "retarget", "reach": 0.4, "engagement": 0.9, "fatigue": {"halflife": 2.0, "strength": 1.0},
-         "effects": [{"from": "s3", "to": "s2", "p": 0.2}, {"from": "s2", "to": "s5", "p": 0.1}]},
+        {
+            "name": "retarget",
+            "reach": 0.4,
+            "engagement": 0.9,
+            "fatigue": {"halflife": 2.0, "strength": 1.0},
+            "effects": [{"from": "s3", "to": "s2", "p": 0.2}, {"from": "s2", "to": "s5", "p": 0.1}],
+        },
     ],
     "segments": [
         {"name": "g0", "share": 0.5},
-        {"name": "g1", "share": 0.3, "transition_multiplier": 2.0, "effect_multiplier": 0.5,
-         "touchpoint_multipliers": {"flight": 3.0}, "word_of_mouth_multiplier": 0.5},
+        {
+            "name": "g1",
+            "share": 0.3,
+            "transition_multiplier": 2.0,
+            "effect_multiplier": 0.5,
+            "touchpoint_multipliers": {"flight": 3.0},
+            "word_of_mouth_multiplier": 0.5,
+        },
         {"name": "g2", "share": 0.2, "transition_multiplier": 0.0, "word_of_mouth_multiplier": 0.0},
     ],
     "word_of_mouth": [
@@ -78,8 +104,13 @@ KERNEL_SCENARIO = {
         # p = 40 per day: 1 - exp(-40) rounds to 1, another source sure to fire (from s2)
         {"from": "s2", "to": "s4", "p": 40.0, "q": 0.0},
     ],
-    "population": {"customers": 3000, "days": 10, "initial": {"s0": 0.4, "s1": 0.2, "s2": 0.2, "s3": 0.2},
-                   "arrivals_per_day": 25.0, "arrival_stage": "s0"},
+    "population": {
+        "customers": 3000,
+        "days": 10,
+        "initial": {"s0": 0.4, "s1": 0.2, "s2": 0.2, "s3": 0.2},
+        "arrivals_per_day": 25.0,
+        "arrival_stage": "s0",
+    },
 }
 
 
@@ -101,7 +132,8 @@ def reference_sources(model, t: int, shares: np.ndarray) -> np.ndarray:
             for w in range(W):
                 if model.wom_from[w] == s:
                     a[g, s, 1 + J + w, model.wom_to[w]] = -np.expm1(
-                        -(model.wom_p[w] + model.wom_q[w] * shares[w]) * model.wom_mult[g])
+                        -(model.wom_p[w] + model.wom_q[w] * shares[w]) * model.wom_mult[g]
+                    )
     return a
 
 
@@ -135,13 +167,14 @@ def kmodel():
 # 1. _day_pairs
 # ------------------------------------------------------------------------------------------
 
+
 def test_scenario_has_sure_and_zero_sources(kmodel):
     a = reference_sources(kmodel, 1, np.zeros(kmodel.n_wom))
     r = a.sum(axis=-1)  # (G, S, K)
-    assert (r[0, 1] >= 1.0).sum() == 2          # s1, g0: sure_a and sure_b
-    assert r[0, 2, -1] == 1.0                   # s2: word of mouth with p = 40
-    assert r[2, 2, -1] == 0.0                   # ... zero for g2 (multiplier 0)
-    assert np.all(r[2, :, 0] == 0.0)            # g2 has no baseline transitions
+    assert (r[0, 1] >= 1.0).sum() == 2  # s1, g0: sure_a and sure_b
+    assert r[0, 2, -1] == 1.0  # s2: word of mouth with p = 40
+    assert r[2, 2, -1] == 0.0  # ... zero for g2 (multiplier 0)
+    assert np.all(r[2, :, 0] == 0.0)  # g2 has no baseline transitions
     assert np.all(r[:, :, 1 + kmodel.touchpoint_index["silent"]] == 0.0)
     assert kmodel.exposure_effect[2, kmodel.touchpoint_index["flight"]] == 0.0  # before the flight
     assert kmodel.exposure_effect[4, kmodel.touchpoint_index["flight"]] > 0.0
@@ -195,6 +228,7 @@ def test_wom_shares_and_clock_hazard_match_their_formulas(kmodel):
 # 2. _mean_field
 # ------------------------------------------------------------------------------------------
 
+
 def reference_mean_field(model) -> dict:
     """Expected counts by a plain day loop over full (S, S) matrices per segment and source."""
     T, G, S, K, W = model.n_days, model.n_segments, model.n_stages, model.n_clocks, model.n_wom
@@ -203,10 +237,16 @@ def reference_mean_field(model) -> dict:
     x = np.zeros((G, S, 2))  # [..., 1]: ever converted
     x[:, :, 0] = model.initial * (1 - conv)
     x[:, :, 1] = model.initial * conv
-    out = dict(occupancy=np.zeros((T + 1, G, S)), occupancy_start=np.zeros((T + 1, G, S)),
-               flows=np.zeros((T + 1, S, S)), segment_flows=np.zeros((G, S, S)), credits=np.zeros((K, S, S)),
-               moves_by_day_and_clock=np.zeros((T + 1, K)),
-               new_converted=np.zeros((T + 1, G)), shares=np.zeros((T + 1, W)))
+    out = dict(
+        occupancy=np.zeros((T + 1, G, S)),
+        occupancy_start=np.zeros((T + 1, G, S)),
+        flows=np.zeros((T + 1, S, S)),
+        segment_flows=np.zeros((G, S, S)),
+        credits=np.zeros((K, S, S)),
+        moves_by_day_and_clock=np.zeros((T + 1, K)),
+        new_converted=np.zeros((T + 1, G)),
+        shares=np.zeros((T + 1, W)),
+    )
     out["occupancy"][0] = model.initial
     out["new_converted"][0] = (model.initial * conv).sum(axis=1)
     for t in range(1, T + 1):
@@ -242,8 +282,10 @@ def test_mean_field_matches_a_numpy_day_loop(with_wom):
     src = model.sources
     assert model.n_sources == model.n_clocks  # no service: one source per clock
     S = model.n_stages
-    got = {name: getattr(out, name) for name in ("occupancy", "occupancy_start", "segment_flows", "new_converted",
-                                                    "shares")}
+    got = {
+        name: getattr(out, name)
+        for name in ("occupancy", "occupancy_start", "segment_flows", "new_converted", "shares")
+    }
     got["flows"] = np.zeros((model.n_days + 1, S, S))
     got["credits"] = np.zeros((model.n_sources, S, S))
     got["moves_by_day_and_clock"] = np.zeros((model.n_days + 1, model.n_sources))
@@ -345,8 +387,10 @@ def test_alias_wrapper_checks_shapes():
 
 
 #: helpers the population kernels call, by module: interpreted while a kernel's .py_func runs
-HELPERS = {_rng: ("_rotl",), _population: ("_next_double", "_next_exp", "_pick_alias", "_outcome_route",
-                                           "_independent_chunk", "_coupled_chunk")}
+HELPERS = {
+    _rng: ("_rotl",),
+    _population: ("_next_double", "_next_exp", "_pick_alias", "_outcome_route", "_independent_chunk", "_coupled_chunk"),
+}
 
 
 @contextlib.contextmanager
@@ -441,9 +485,11 @@ def test_coupled_kernels_jit_equal_python(monkeypatch):
 def test_tiny_constant_hazard_does_not_overflow_the_geometric_wait():
     """Regression: ceil(E / h) for h ~ 1e-300 overflowed int64, so everyone moved the next day
     (and a customer reaching the stage on the last day was written past the horizon)."""
-    data = {"stages": [{"name": "a"}, {"name": "b"}, {"name": "c"}],
-            "transitions": [{"from": "a", "to": "b", "p": 1.0}, {"from": "b", "to": "c", "p": 1e-300}],
-            "population": {"customers": 1000, "days": 30}}
+    data = {
+        "stages": [{"name": "a"}, {"name": "b"}, {"name": "c"}],
+        "transitions": [{"from": "a", "to": "b", "p": 1.0}, {"from": "b", "to": "c", "p": 1e-300}],
+        "population": {"customers": 1000, "days": 30},
+    }
     res = jsim.simulate(build(data), seed=0)
     np.testing.assert_array_equal(res.stage_occupancy[0, -1], [0, 1000, 0])
 
@@ -455,9 +501,13 @@ def test_tiny_constant_hazard_does_not_overflow_the_geometric_wait():
 T4 = 40
 STAGES4 = ("visitor", "interested", "cart", "buyer", "lost")
 VARYING = {
-    "stages": [{"name": "visitor"}, {"name": "interested"}, {"name": "cart"},
-               {"name": "buyer", "absorbing": True, "converted": True, "purchase": True},
-               {"name": "lost", "absorbing": True}],
+    "stages": [
+        {"name": "visitor"},
+        {"name": "interested"},
+        {"name": "cart"},
+        {"name": "buyer", "absorbing": True, "converted": True, "purchase": True},
+        {"name": "lost", "absorbing": True},
+    ],
     "transitions": [
         {"from": "visitor", "to": "interested", "p": 0.01},
         {"from": "visitor", "to": "lost", "p": 0.01},
@@ -467,17 +517,43 @@ VARYING = {
         {"from": "cart", "to": "interested", "p": 0.05},
     ],
     "touchpoints": [
-        {"name": "search", "spend": 100.0,
-         "response": {"kind": "hill", "ec": 80.0, "slope": 1.5, "max_reach": 0.6},
-         "adstock": {"alpha": 0.6, "l_max": 7}, "start_day": 5, "end_day": 18, "engagement": 0.8,
-         "effects": [{"from": "visitor", "to": "interested", "p": 0.25},
-                     {"from": "interested", "to": "cart", "p": 0.1}]},
-        {"name": "social", "spend": 50.0, "response": {"kind": "exponential", "lam": 0.02, "max_reach": 0.5},
-         "adstock": {"alpha": 0.8, "normalize": False}, "frequency_cap": {"exposures": 2, "days": 7},
-         "fatigue": {"halflife": 3.0, "strength": 2.0}, "start_day": 10, "end_day": 25,
-         "effects": [{"from": "visitor", "to": "interested", "p": 0.15}, {"from": "visitor", "to": "lost", "p": 0.05}]},
-        {"name": "email", "kind": "owned", "reach": 0.5, "engagement": 0.3, "start_day": 20, "end_day": 30,
-         "targets": ["cart"], "effects": [{"from": "cart", "to": "buyer", "p": 0.4}]},
+        {
+            "name": "search",
+            "spend": 100.0,
+            "response": {"kind": "hill", "ec": 80.0, "slope": 1.5, "max_reach": 0.6},
+            "adstock": {"alpha": 0.6, "l_max": 7},
+            "start_day": 5,
+            "end_day": 18,
+            "engagement": 0.8,
+            "effects": [
+                {"from": "visitor", "to": "interested", "p": 0.25},
+                {"from": "interested", "to": "cart", "p": 0.1},
+            ],
+        },
+        {
+            "name": "social",
+            "spend": 50.0,
+            "response": {"kind": "exponential", "lam": 0.02, "max_reach": 0.5},
+            "adstock": {"alpha": 0.8, "normalize": False},
+            "frequency_cap": {"exposures": 2, "days": 7},
+            "fatigue": {"halflife": 3.0, "strength": 2.0},
+            "start_day": 10,
+            "end_day": 25,
+            "effects": [
+                {"from": "visitor", "to": "interested", "p": 0.15},
+                {"from": "visitor", "to": "lost", "p": 0.05},
+            ],
+        },
+        {
+            "name": "email",
+            "kind": "owned",
+            "reach": 0.5,
+            "engagement": 0.3,
+            "start_day": 20,
+            "end_day": 30,
+            "targets": ["cart"],
+            "effects": [{"from": "cart", "to": "buyer", "p": 0.4}],
+        },
     ],
     "segments": [
         {"name": "new", "share": 0.7},
@@ -502,7 +578,7 @@ def engaged_exposure(tp: dict, T: int) -> np.ndarray:
             w = ad["alpha"] ** np.arange(L)
             if ad.get("normalize", True):
                 w = w / w.sum()
-            A = np.array([sum(w[l] * x[t - l] for l in range(L) if t - l >= 0) for t in days])
+            A = np.array([sum(w[lag] * x[t - lag] for lag in range(L) if t - lag >= 0) for t in days])
         else:
             A = x
         r = tp["response"]
@@ -518,7 +594,7 @@ def engaged_exposure(tp: dict, T: int) -> np.ndarray:
     if "fatigue" in tp:
         delta = 0.5 ** (1.0 / tp["fatigue"]["halflife"])
         for t in range(1, T + 1):
-            F = sum(delta ** (l - 1) * e[t - l] for l in range(1, t + 1))
+            F = sum(delta ** (lag - 1) * e[t - lag] for lag in range(1, t + 1))
             f[t] = 1.0 / (1.0 + tp["fatigue"]["strength"] * F)
     return e * f
 
@@ -585,8 +661,9 @@ def varying():
     mean = np.zeros((T4 + 1, G, S))
     var = np.zeros((T4 + 1, G, S))
     for g in range(G):
-        mean[:, g], var[:, g] = chain_moments(model.initial[g], list(matrices[g, 1:]), arrivals=lam[g],
-                                              arrival_stage=model.arrival_stage)
+        mean[:, g], var[:, g] = chain_moments(
+            model.initial[g], list(matrices[g, 1:]), arrivals=lam[g], arrival_stage=model.arrival_stage
+        )
     return model, matrices, mean, var
 
 
@@ -608,8 +685,13 @@ def test_adstock_normalisation_uses_l_max_whatever_the_horizon(l_max):
     Regression: the compiler clipped l_max to the horizon first, so the same scenario
     delivered ~14% more on its first days when simulated for 20 days than for 200.
     """
-    tp = {"name": "tv", "spend": 100.0, "response": {"kind": "exponential", "lam": 0.01, "max_reach": 1.0},
-          "adstock": {"alpha": 0.9, "l_max": l_max}, "effects": [{"from": "a", "to": "b", "p": 0.1}]}
+    tp = {
+        "name": "tv",
+        "spend": 100.0,
+        "response": {"kind": "exponential", "lam": 0.01, "max_reach": 1.0},
+        "adstock": {"alpha": 0.9, "l_max": l_max},
+        "effects": [{"from": "a", "to": "b", "p": 0.1}],
+    }
     data = {"stages": [{"name": "a"}, {"name": "b"}], "touchpoints": [tp], "population": {"customers": 10, "days": 40}}
     short, long = build(data, days=20), build(data, days=200)
     np.testing.assert_allclose(short.exposure_effect[:, 0], long.exposure_effect[:21, 0], rtol=1e-12)
@@ -637,8 +719,12 @@ def test_fast_engine_matches_slow_reference(varying):
 def test_fast_engine_reacts_to_the_flight_timing(varying):
     """A scenario whose flights are shifted by 10 days gives a detectably different day 20."""
     model, matrices, mean, var = varying
-    shifted = {**VARYING, "touchpoints": [dict(tp, start_day=tp["start_day"] + 10, end_day=tp["end_day"] + 10)
-                                           for tp in VARYING["touchpoints"]]}
+    shifted = {
+        **VARYING,
+        "touchpoints": [
+            dict(tp, start_day=tp["start_day"] + 10, end_day=tp["end_day"] + 10) for tp in VARYING["touchpoints"]
+        ],
+    }
     other = jsim.simulate(build(shifted), seed=99).occupancy[0, 20].astype(float)
     z = np.abs(other - mean[20]) / np.sqrt(np.maximum(var[20], 1.0))
     assert z.max() > 10
@@ -647,19 +733,24 @@ def test_fast_engine_reacts_to_the_flight_timing(varying):
 @pytest.mark.parametrize("coupled", [False, True], ids=["independent", "coupled"])
 def test_arrivals_move_on_their_first_day_and_only_once(coupled):
     """docs/model.md: arrivals join at the start of their day and can move that day, once."""
-    data = {"stages": [{"name": "a"}, {"name": "b"}, {"name": "c", "absorbing": True}],
-            "transitions": [{"from": "a", "to": "b", "p": 1.0}, {"from": "b", "to": "c", "p": 0.5}],
-            "population": {"customers": 0, "days": 20, "arrivals_per_day": 50.0}}
+    data = {
+        "stages": [{"name": "a"}, {"name": "b"}, {"name": "c", "absorbing": True}],
+        "transitions": [{"from": "a", "to": "b", "p": 1.0}, {"from": "b", "to": "c", "p": 0.5}],
+        "population": {"customers": 0, "days": 20, "arrivals_per_day": 50.0},
+    }
     if coupled:  # a rule that never fires still sends the run down the day-coupled path
         data["word_of_mouth"] = [{"from": "b", "to": "c", "p": 0.0, "q": 0.0, "advocates": ["c"]}]
     model = build(data)
     assert model.is_coupled == coupled
-    for res in (jsim.simulate(model, seed=3, engine=FastEngine(chunk_size=64)), jsim.simulate(model, engine="mean-field")):
+    for res in (
+        jsim.simulate(model, seed=3, engine=FastEngine(chunk_size=64)),
+        jsim.simulate(model, engine="mean-field"),
+    ):
         occ, arr, flows = res.stage_occupancy[0], res.arrivals[0].sum(axis=1), res.flows[0]
         assert arr.sum() > 0
-        np.testing.assert_allclose(occ[:, 0], 0.0)                 # nobody ends a day in a ...
-        np.testing.assert_allclose(flows[:, 0, 1], arr)            # ... they left on their arrival day
-        assert np.all(occ[1:, 1] >= arr[1:] - 1e-9)                # and moved no further that day
+        np.testing.assert_allclose(occ[:, 0], 0.0)  # nobody ends a day in a ...
+        np.testing.assert_allclose(flows[:, 0, 1], arr)  # ... they left on their arrival day
+        assert np.all(occ[1:, 1] >= arr[1:] - 1e-9)  # and moved no further that day
         np.testing.assert_allclose(flows[1:, 1, 2] + occ[1:, 1], occ[:-1, 1] + arr[1:])
     mf = jsim.simulate(model, engine="mean-field").stage_occupancy[0, :, 1]
     expected = np.zeros(21)

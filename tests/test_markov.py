@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import assert_close, build, chain_moments, day_matrix, first_event_wins, normal_cells
 
 import jsim
-from conftest import assert_close, build, chain_moments, day_matrix, first_event_wins, normal_cells
 
 STAGES = ("aware", "considering", "cart", "customer", "lost")
 TRANSIENT = [0, 1, 2]
@@ -235,13 +235,27 @@ TP_SEGMENTS = [
     {"name": "keen", "share": 0.4, "touchpoint_multipliers": {"ads": 0.5, "email": 1.5}},
 ]
 TOUCHPOINTS = [
-    {"name": "email", "kind": "owned", "reach": 0.3, "engagement": 0.5,
-     "effects": [{"from": "considering", "to": "cart", "p": 0.4}, {"from": "aware", "to": "considering", "p": 0.2}]},
-    {"name": "ads", "reach": 0.2, "targets": ["aware"],
-     "effects": [{"from": "aware", "to": "considering", "p": 0.3}, {"from": "aware", "to": "lost", "p": 0.05}]},
+    {
+        "name": "email",
+        "kind": "owned",
+        "reach": 0.3,
+        "engagement": 0.5,
+        "effects": [{"from": "considering", "to": "cart", "p": 0.4}, {"from": "aware", "to": "considering", "p": 0.2}],
+    },
+    {
+        "name": "ads",
+        "reach": 0.2,
+        "targets": ["aware"],
+        "effects": [{"from": "aware", "to": "considering", "p": 0.3}, {"from": "aware", "to": "lost", "p": 0.05}],
+    },
     # certain to act (reach 1, engagement 1, effect 1) on casual customers in the cart
-    {"name": "support", "kind": "owned", "reach": 1.0, "segments": ["casual"],
-     "effects": [{"from": "cart", "to": "customer", "p": 1.0}]},
+    {
+        "name": "support",
+        "kind": "owned",
+        "reach": 1.0,
+        "segments": ["casual"],
+        "effects": [{"from": "cart", "to": "customer", "p": 1.0}],
+    },
 ]
 
 
@@ -281,8 +295,9 @@ def test_constant_reach_touchpoints_give_the_combined_matrix():
             np.testing.assert_allclose(P[2], np.eye(len(STAGES))[3], atol=1e-15)
         mean, var = chain_moments(n0, every_day(P, T))
         np.testing.assert_allclose(mf.occupancy[0, :, g], mean, rtol=1e-12, atol=1e-9)
-        check_fast_against_exact(fast.occupancy[0, :, g].astype(float), mean, var,
-                                 f"segment {seg['name']} occupancy[day, stage]")
+        check_fast_against_exact(
+            fast.occupancy[0, :, g].astype(float), mean, var, f"segment {seg['name']} occupancy[day, stage]"
+        )
         # credits: the expected moves of each source, summed over days
         moves = np.zeros((K, len(STAGES), len(STAGES)))
         for s in range(len(STAGES)):
@@ -301,10 +316,13 @@ def test_a_full_markov_matrix_with_its_diagonal_is_accepted():
 
     P = np.array([[0.7, 0.2, 0.1], [0.0, 0.6, 0.4], [0.0, 0.0, 1.0]])
     names = ["a", "b", "gone"]
-    full = {"stages": [{"name": "a"}, {"name": "b"}, {"name": "gone", "absorbing": True}],
-            "transitions": [{"from": names[i], "to": names[j], "p": float(P[i, j])}
-                            for i in range(3) for j in range(3) if P[i, j] > 0],
-            "population": {"customers": 1000, "days": 12}}
+    full = {
+        "stages": [{"name": "a"}, {"name": "b"}, {"name": "gone", "absorbing": True}],
+        "transitions": [
+            {"from": names[i], "to": names[j], "p": float(P[i, j])} for i in range(3) for j in range(3) if P[i, j] > 0
+        ],
+        "population": {"customers": 1000, "days": 12},
+    }
     sparse = dict(full, transitions=[t for t in full["transitions"] if t["from"] != t["to"]])
     a = jsim.simulate(build(full), engine="mean-field").stage_occupancy[0]
     b = jsim.simulate(build(sparse), engine="mean-field").stage_occupancy[0]

@@ -6,12 +6,11 @@ import math
 
 import numpy as np
 import pytest
-
-from jsim.engine import simulate
-from jsim.analysis import lifetime_value, summarise
-from jsim.metrics import estimate, rep_metrics, t975
-
 from conftest import build
+
+from jsim.analysis import lifetime_value, summarise
+from jsim.engine import simulate
+from jsim.metrics import estimate, rep_metrics, t975
 
 T = 60
 V = 40.0  # revenue per purchase
@@ -21,15 +20,30 @@ A_RETURN, C_CHURN = 0.10, 0.05
 
 
 def scenario(with_email: bool = True) -> dict:
-    tps = [{"name": "email", "kind": "owned", "reach": REACH, "engagement": ENGAGE, "spend": 2.0,
-            "cost_per_exposure": 0.1, "effects": [{"from": "lead", "to": "customer", "p": EFFECT}]}]
+    tps = [
+        {
+            "name": "email",
+            "kind": "owned",
+            "reach": REACH,
+            "engagement": ENGAGE,
+            "spend": 2.0,
+            "cost_per_exposure": 0.1,
+            "effects": [{"from": "lead", "to": "customer", "p": EFFECT}],
+        }
+    ]
     return {
-        "stages": [{"name": "lead"}, {"name": "customer", "converted": True, "purchase": True},
-                   {"name": "between", "converted": True, "retained": True}, {"name": "churned", "absorbing": True}],
-        "transitions": [{"from": "lead", "to": "customer", "p": P_ORGANIC},
-                        {"from": "customer", "to": "between", "p": 1.0},
-                        {"from": "between", "to": "customer", "p": A_RETURN},
-                        {"from": "between", "to": "churned", "p": C_CHURN}],
+        "stages": [
+            {"name": "lead"},
+            {"name": "customer", "converted": True, "purchase": True},
+            {"name": "between", "converted": True, "retained": True},
+            {"name": "churned", "absorbing": True},
+        ],
+        "transitions": [
+            {"from": "lead", "to": "customer", "p": P_ORGANIC},
+            {"from": "customer", "to": "between", "p": 1.0},
+            {"from": "between", "to": "customer", "p": A_RETURN},
+            {"from": "between", "to": "churned", "p": C_CHURN},
+        ],
         "touchpoints": tps if with_email else [],
         "population": {"customers": 1000, "days": T},
         "economics": {"revenue_per_purchase": V, "margin": MARGIN},

@@ -95,7 +95,7 @@ def brute_force_optimum(model: ResponseModel, budget: float, steps: int = 1200) 
     k = int(np.argmin(best))
     if best[k] < budget / steps:  # on a face: golden-section search over the split of the other two
         i, j = [m for m in range(3) if m != k]
-        f = lambda x: curves[i](x) + curves[j](budget - x)  # noqa: E731
+        f = lambda x: curves[i](x) + curves[j](budget - x)
         lo, hi = max(best[i] - 2 * budget / steps, 0.0), min(best[i] + 2 * budget / steps, budget)
         g = (np.sqrt(5) - 1) / 2
         for _ in range(200):
@@ -111,7 +111,14 @@ def brute_force_optimum(model: ResponseModel, budget: float, steps: int = 1200) 
 
 @pytest.mark.parametrize(
     "curve",
-    [Hill(40.0, 3.0, 2.0), Hill(5.0, 1.0), Hill(10.0, 0.5), Hill(10.0, 60.0), MichaelisMenten(3.0, 20.0), Exponential(0.05, 2.0)],
+    [
+        Hill(40.0, 3.0, 2.0),
+        Hill(5.0, 1.0),
+        Hill(10.0, 0.5),
+        Hill(10.0, 60.0),
+        MichaelisMenten(3.0, 20.0),
+        Exponential(0.05, 2.0),
+    ],
 )
 def test_marginal_matches_finite_difference(curve):
     for x in [0.5, 3.0, 9.9, 10.1, 37.0, 200.0]:
@@ -213,8 +220,14 @@ def test_projection_is_feasible_and_nearest(space, data):
 @pytest.mark.parametrize(
     ("bounds", "message"),
     [
-        ({"a": (60.0, 70.0), "b": (50.0, 60.0)}, r"sum of minimum spends must not exceed the budget, but got sum of mins=110 > budget=100"),
-        ({"a": (0.0, 10.0), "b": (0.0, 20.0), "c": (0.0, 30.0)}, r"sum of maximum spends must reach the budget, but got sum of maxes=60 < budget=100"),
+        (
+            {"a": (60.0, 70.0), "b": (50.0, 60.0)},
+            r"sum of minimum spends must not exceed the budget, but got sum of mins=110 > budget=100",
+        ),
+        (
+            {"a": (0.0, 10.0), "b": (0.0, 20.0), "c": (0.0, 30.0)},
+            r"sum of maximum spends must reach the budget, but got sum of maxes=60 < budget=100",
+        ),
         ({"a": (30.0, 10.0)}, r"bounds\['a'\]: min <= max must hold, but got min=30.0, max=10.0"),
         ({"a": (-1.0, 10.0)}, r"bounds\['a'\]: min >= 0 must hold, but got min=-1.0"),
         ({"z": (0.0, 10.0)}, r"bounds name touchpoints that are not optimised: \['z'\]"),
@@ -235,8 +248,17 @@ def test_names_are_required_when_not_inferable():
 # -- known optima ---------------------------------------------------------------------------------
 
 CONCAVE = {
-    "mm3": ({"tv": MichaelisMenten(3.0, 20.0), "search": MichaelisMenten(2.0, 10.0), "social": MichaelisMenten(5.0, 60.0)}, 90.0),
-    "exp4": ({f"e{i}": Exponential(lam, beta) for i, (lam, beta) in enumerate([(0.02, 3.0), (0.05, 1.5), (0.01, 4.0), (0.1, 0.8)])}, 250.0),
+    "mm3": (
+        {"tv": MichaelisMenten(3.0, 20.0), "search": MichaelisMenten(2.0, 10.0), "social": MichaelisMenten(5.0, 60.0)},
+        90.0,
+    ),
+    "exp4": (
+        {
+            f"e{i}": Exponential(lam, beta)
+            for i, (lam, beta) in enumerate([(0.02, 3.0), (0.05, 1.5), (0.01, 4.0), (0.1, 0.8)])
+        },
+        250.0,
+    ),
     "mixed6": (
         {
             "tv": MichaelisMenten(4.0, 40.0),
@@ -262,7 +284,9 @@ def test_concave_curves_reach_the_equal_marginal_return_optimum(case):
     result = optimise_allocation(model, budget, n_trials=300, seed=1)
     assert isinstance(result, AllocationResult)
     assert abs(result.value - best) <= 1e-9 * best
-    assert result.value <= best * (1 + 1e-9)  # the test's optimum (its spends sum to the budget within 1e-9) is the optimum
+    assert result.value <= best * (
+        1 + 1e-9
+    )  # the test's optimum (its spends sum to the budget within 1e-9) is the optimum
     assert sum(result.allocation.values()) == pytest.approx(budget, rel=1e-9)
     for name in curves:
         assert result.allocation[name] == pytest.approx(optimum[name], abs=1e-3 * budget)
@@ -343,11 +367,19 @@ def test_minimise_direction():
 
 
 def test_multi_objective_returns_a_pareto_front():
-    conversion = ResponseModel({"tv": MichaelisMenten(3.0, 20.0), "search": MichaelisMenten(4.0, 10.0), "email": MichaelisMenten(1.0, 5.0)})
-    retention = ResponseModel({"tv": MichaelisMenten(0.5, 20.0), "search": MichaelisMenten(0.2, 10.0), "email": MichaelisMenten(3.0, 30.0)})
+    conversion = ResponseModel(
+        {"tv": MichaelisMenten(3.0, 20.0), "search": MichaelisMenten(4.0, 10.0), "email": MichaelisMenten(1.0, 5.0)}
+    )
+    retention = ResponseModel(
+        {"tv": MichaelisMenten(0.5, 20.0), "search": MichaelisMenten(0.2, 10.0), "email": MichaelisMenten(3.0, 30.0)}
+    )
     result = optimise_allocation(
-        lambda a: (conversion(a), retention(a)), 100.0, names=["tv", "search", "email"],
-        n_trials=120, seed=0, directions=["maximize", "maximize"],
+        lambda a: (conversion(a), retention(a)),
+        100.0,
+        names=["tv", "search", "email"],
+        n_trials=120,
+        seed=0,
+        directions=["maximize", "maximize"],
     )
     assert result.pareto is not None and len(result.pareto) >= 5
     assert not result.polished
@@ -397,7 +429,12 @@ print(repr((r.allocation, r.value, [h[2] for h in r.history])))
 
 def test_same_seed_same_result_in_a_fresh_process():
     runs = [
-        subprocess.run([sys.executable, "-c", _DETERMINISM_SCRIPT.replace("SEED", str(s))], capture_output=True, text=True, check=True).stdout
+        subprocess.run(
+            [sys.executable, "-c", _DETERMINISM_SCRIPT.replace("SEED", str(s))],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         for s in (7, 7, 8)
     ]
     assert runs[0] == runs[1]

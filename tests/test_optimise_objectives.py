@@ -19,19 +19,41 @@ ROOT = Path(__file__).resolve().parents[1]
 
 TWO_CHANNELS = {
     "name": "two_channels",
-    "stages": [{"name": "unaware"}, {"name": "interested"},
-               {"name": "customer", "converted": True, "purchase": True, "retained": True},
-               {"name": "lost", "absorbing": True}],
-    "transitions": [{"from": "unaware", "to": "interested", "p": 0.002},
-                    {"from": "interested", "to": "customer", "p": 0.02},
-                    {"from": "interested", "to": "lost", "p": 0.02}, {"from": "customer", "to": "lost", "p": 0.01}],
+    "stages": [
+        {"name": "unaware"},
+        {"name": "interested"},
+        {"name": "customer", "converted": True, "purchase": True, "retained": True},
+        {"name": "lost", "absorbing": True},
+    ],
+    "transitions": [
+        {"from": "unaware", "to": "interested", "p": 0.002},
+        {"from": "interested", "to": "customer", "p": 0.02},
+        {"from": "interested", "to": "lost", "p": 0.02},
+        {"from": "customer", "to": "lost", "p": 0.01},
+    ],
     "touchpoints": [
-        {"name": "search", "spend": 20.0, "response": {"kind": "hill", "ec": 30.0, "slope": 1.0, "max_reach": 0.2},
-         "effects": [{"from": "unaware", "to": "interested", "p": 0.3}]},
-        {"name": "social", "spend": 10.0, "start_day": 5, "end_day": 24,
-         "response": {"kind": "hill", "ec": 15.0, "slope": 2.0, "max_reach": 0.3},
-         "adstock": {"alpha": 0.5}, "effects": [{"from": "interested", "to": "customer", "p": 0.2}]},
-        {"name": "email", "kind": "owned", "reach": 0.1, "targets": ["interested"], "effects": [{"from": "interested", "to": "customer", "p": 0.05}]},
+        {
+            "name": "search",
+            "spend": 20.0,
+            "response": {"kind": "hill", "ec": 30.0, "slope": 1.0, "max_reach": 0.2},
+            "effects": [{"from": "unaware", "to": "interested", "p": 0.3}],
+        },
+        {
+            "name": "social",
+            "spend": 10.0,
+            "start_day": 5,
+            "end_day": 24,
+            "response": {"kind": "hill", "ec": 15.0, "slope": 2.0, "max_reach": 0.3},
+            "adstock": {"alpha": 0.5},
+            "effects": [{"from": "interested", "to": "customer", "p": 0.2}],
+        },
+        {
+            "name": "email",
+            "kind": "owned",
+            "reach": 0.1,
+            "targets": ["interested"],
+            "effects": [{"from": "interested", "to": "customer", "p": 0.05}],
+        },
     ],
     "population": {"customers": 3000, "days": 30},
     "economics": {"revenue_per_purchase": 10.0, "margin": 0.5},
@@ -52,19 +74,26 @@ def teaching_two_paid():
     from jsim.scenario.models import Touchpoint
 
     sc = load_scenario(ROOT / "scenarios" / "teaching.toml")
-    posters = Touchpoint.model_validate({
-        "name": "posters", "kind": "paid", "spend": 10.0,
-        "response": {"kind": "hill", "ec": 15.0, "slope": 2.0, "max_reach": 0.2}, "engagement": 0.5,
-        "targets": ["interested"], "effects": [{"from": "interested", "to": "customer", "p": 0.2}],
-    })
+    posters = Touchpoint.model_validate(
+        {
+            "name": "posters",
+            "kind": "paid",
+            "spend": 10.0,
+            "response": {"kind": "hill", "ec": 15.0, "slope": 2.0, "max_reach": 0.2},
+            "engagement": 0.5,
+            "targets": ["interested"],
+            "effects": [{"from": "interested", "to": "customer", "p": 0.2}],
+        }
+    )
     return sc.model_copy(update={"touchpoints": [*sc.touchpoints, posters]})
 
 
 # ---------------------------------------------------------------------------------------- budget
 
 
-@pytest.mark.parametrize("alloc", [{"search": 600.0, "social": 300.0}, {"search": 0.0, "social": 900.0},
-                                   {"search": 123.4, "social": 776.6}])
+@pytest.mark.parametrize(
+    "alloc", [{"search": 600.0, "social": 300.0}, {"search": 0.0, "social": 900.0}, {"search": 123.4, "social": 776.6}]
+)
 def test_allocation_replaces_budgets_exactly(two_channels, alloc):
     obj = ScenarioObjective(two_channels, 900.0)
     assert obj.names == ("search", "social")  # email has a fixed reach: nothing to allocate
@@ -97,9 +126,15 @@ def test_spend_override_is_the_recompiled_scenario(two_channels, weekly):
     """model_for changes spend on the compiled model; compiling the edited scenario gives the same arrays."""
     from jsim.model import compile_scenario
 
-    sc = parse_scenario({**TWO_CHANNELS, "events": [
-        {"kind": "flight", "touchpoint": "search", "spend_multiplier": 1.7, "start": 3, "end": 9},
-        {"kind": "shock", "touchpoint": "social", "reach_multiplier": 0.0, "start": 12, "end": 13}]})
+    sc = parse_scenario(
+        {
+            **TWO_CHANNELS,
+            "events": [
+                {"kind": "flight", "touchpoint": "search", "spend_multiplier": 1.7, "start": 3, "end": 9},
+                {"kind": "shock", "touchpoint": "social", "reach_multiplier": 0.0, "start": 12, "end": 13},
+            ],
+        }
+    )
     obj = ScenarioObjective(sc, 900.0, weekly=weekly)
     rng = np.random.default_rng(2)
     alloc = dict(zip(obj.names, 900.0 * rng.dirichlet(np.ones(len(obj.names)))))
@@ -139,25 +174,37 @@ def test_current_and_equal_splits(two_channels):
 
 BAD_LIBRARY_CALLS = {  # what the library is given -> its message, which names the parameter (no flag)
     "metric": (lambda sc: ScenarioObjective(sc, 900.0, metric="conversoins"), r"^metric: .*did you mean 'conversions'"),
-    "touchpoints": (lambda sc: ScenarioObjective(sc, 900.0, touchpoints=["search", "email"]),
-                    r"^touchpoints: .*'email' has a fixed reach"),
+    "touchpoints": (
+        lambda sc: ScenarioObjective(sc, 900.0, touchpoints=["search", "email"]),
+        r"^touchpoints: .*'email' has a fixed reach",
+    ),
     "no touchpoints": (lambda sc: ScenarioObjective(sc, 900.0, touchpoints=[]), r"^touchpoints: at least one"),
     "budget": (lambda sc: ScenarioObjective(sc, -5), r"^budget: must be a finite number > 0, got -5 \(use a positive"),
     "budget nan": (lambda sc: ScenarioObjective(sc, math.nan), r"^budget: .*got nan"),
     "budget inf": (lambda sc: ScenarioObjective(sc, math.inf), r"^budget: .*got inf"),
     "engine": (lambda sc: ScenarioObjective(sc, 900.0, engine="des"), r"^engine: must be one of"),
-    "reps": (lambda sc: ScenarioObjective(sc, 900.0, engine="fast", reps=0), r"^reps: must be a whole number >= 1, got 0"),
+    "reps": (
+        lambda sc: ScenarioObjective(sc, 900.0, engine="fast", reps=0),
+        r"^reps: must be a whole number >= 1, got 0",
+    ),
     "promote": (lambda sc: ScenarioObjective(sc, 900.0, promote=0), r"^promote: must be a whole number >= 1, got 0"),
-    "bounds": (lambda sc: parse_bounds(["search=500:100"], ["search", "social"], 900.0),
-               r"^bounds: 0 <= min <= max must hold, but got min=500, max=100"),
-    "bounds sum": (lambda sc: parse_bounds(["search=600:", "social=400:"], ["search", "social"], 900.0),
-                   r"^bounds: sum of minimums <= budget .*change the budget"),
+    "bounds": (
+        lambda sc: parse_bounds(["search=500:100"], ["search", "social"], 900.0),
+        r"^bounds: 0 <= min <= max must hold, but got min=500, max=100",
+    ),
+    "bounds sum": (
+        lambda sc: parse_bounds(["search=600:", "social=400:"], ["search", "social"], 900.0),
+        r"^bounds: sum of minimums <= budget .*change the budget",
+    ),
     "constraint": (lambda sc: parse_constraint("retention = 0.6"), r"^constraints: must read METRIC>=VALUE"),
-    "sampler": (lambda sc: optimise_scenario(ScenarioObjective(sc, 900.0, constraints=["cac<=40"]), sampler="cmaes"),
-                r"^sampler: with constraints must be 'auto', 'tpe' or 'nsga2'"),
-    "sampler objectives": (lambda sc: optimise_scenario(ScenarioObjective(sc, 900.0, metric=["conversions", "cost"]),
-                                                        sampler="cmaes"),
-                           r"^sampler: 'cmaes' handles one objective, got 2"),
+    "sampler": (
+        lambda sc: optimise_scenario(ScenarioObjective(sc, 900.0, constraints=["cac<=40"]), sampler="cmaes"),
+        r"^sampler: with constraints must be 'auto', 'tpe' or 'nsga2'",
+    ),
+    "sampler objectives": (
+        lambda sc: optimise_scenario(ScenarioObjective(sc, 900.0, metric=["conversions", "cost"]), sampler="cmaes"),
+        r"^sampler: 'cmaes' handles one objective, got 2",
+    ),
 }
 
 
@@ -171,11 +218,17 @@ def test_bad_inputs_name_the_parameter(two_channels, case):
 
 
 def test_where_names_the_value_in_the_callers_words():
-    with pytest.raises(ScenarioError, match=r"^--objective: .*\(did you mean 'conversions'\? e\.g\. --objective conversions\)$"):
+    with pytest.raises(
+        ScenarioError, match=r"^--objective: .*\(did you mean 'conversions'\? e\.g\. --objective conversions\)$"
+    ):
         parse_metric("conversoins", where="--objective")
-    with pytest.raises(ScenarioError, match=r"^--constraint: .*e\.g\. --constraint 'retention>=0\.6' or --constraint 'cac<=40'"):
+    with pytest.raises(
+        ScenarioError, match=r"^--constraint: .*e\.g\. --constraint 'retention>=0\.6' or --constraint 'cac<=40'"
+    ):
         parse_constraint("retention = 0.6", where="--constraint")
-    with pytest.raises(ScenarioError, match=r"^--bounds: must read TOUCHPOINT=MIN:MAX, got 'search' \(e\.g\. --bounds search=0:450\)"):
+    with pytest.raises(
+        ScenarioError, match=r"^--bounds: must read TOUCHPOINT=MIN:MAX, got 'search' \(e\.g\. --bounds search=0:450\)"
+    ):
         parse_bounds(["search"], ["search", "social"], 900.0, where="--bounds")
 
 
@@ -187,8 +240,12 @@ def test_allocations_name_every_decision_and_metrics_have_aliases(two_channels):
 
 
 def test_constraints_are_optuna_values(two_channels):
-    obj = ScenarioObjective(two_channels, 900.0, metric=["conversions", "profit"],
-                            constraints=["retention>=0.2", "cac<=1e9", "conversion>=0.99"])
+    obj = ScenarioObjective(
+        two_channels,
+        900.0,
+        metric=["conversions", "profit"],
+        constraints=["retention>=0.2", "cac<=1e9", "conversion>=0.99"],
+    )
     ev = obj.evaluate({"search": 600.0, "social": 300.0})
     rate = ev.metrics["retention_rate"][0]
     assert ev.constraints[0] == pytest.approx(0.2 - rate)
@@ -260,7 +317,7 @@ def test_explain_on_a_known_concave_objective():
 def _grid_best(obj, n=200):
     """Stand-in optimiser for a two-way split: the best of a fine grid, then a golden-section polish."""
     B = obj.budget
-    f = lambda s: obj({obj.names[0]: s, obj.names[1]: B - s})  # noqa: E731
+    f = lambda s: obj({obj.names[0]: s, obj.names[1]: B - s})
     xs = np.linspace(0, B, n + 1)
     k = int(np.argmax([f(x) for x in xs]))
     lo, hi = xs[max(k - 1, 0)], xs[min(k + 1, n)]

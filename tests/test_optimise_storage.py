@@ -107,8 +107,17 @@ def _run_worker(tmp_path, mode, *, storage="-", name="s", n_trials=12, kill_at=-
     """
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    args = [sys.executable, str(script), storage, str(tmp_path / "out"), name, mode, str(n_trials),
-            str(kill_at), str(tmp_path / "evaluations.jsonl")]
+    args = [
+        sys.executable,
+        str(script),
+        storage,
+        str(tmp_path / "out"),
+        name,
+        mode,
+        str(n_trials),
+        str(kill_at),
+        str(tmp_path / "evaluations.jsonl"),
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if not wait:
         return proc
@@ -281,8 +290,9 @@ def test_a_retry_that_fails_for_another_reason_is_not_taken_for_interrupted(tmp_
 def _postgres_url() -> str:
     url = os.environ.get("JSIM_TEST_POSTGRES_URL")
     if not url:
-        pytest.skip("PostgreSQL not available: JSIM_TEST_POSTGRES_URL is not set (.ci/run sets it "
-                    "when it can start a server)")
+        pytest.skip(
+            "PostgreSQL not available: JSIM_TEST_POSTGRES_URL is not set (.ci/run sets it when it can start a server)"
+        )
     try:
         import psycopg2
     except ImportError:
@@ -290,8 +300,9 @@ def _postgres_url() -> str:
     try:
         psycopg2.connect(url, connect_timeout=5).close()
     except psycopg2.Error as exc:
-        pytest.skip(f"PostgreSQL not available: cannot connect to JSIM_TEST_POSTGRES_URL: "
-                    f"{str(exc).strip().splitlines()[0]}")
+        pytest.skip(
+            f"PostgreSQL not available: cannot connect to JSIM_TEST_POSTGRES_URL: {str(exc).strip().splitlines()[0]}"
+        )
     return url
 
 
@@ -299,8 +310,7 @@ def test_two_workers_share_one_postgresql_study(tmp_path):
     url = _postgres_url()
     name = f"jsim-test-{uuid.uuid4().hex[:12]}"
     n_trials = 24
-    workers = [_run_worker(tmp_path, "worker", storage=url, name=name, n_trials=n_trials, wait=False)
-               for _ in range(2)]
+    workers = [_run_worker(tmp_path, "worker", storage=url, name=name, n_trials=n_trials, wait=False) for _ in range(2)]
     for proc in workers:
         out, err = proc.communicate(timeout=240)
         assert proc.returncode == 0, err
@@ -372,12 +382,18 @@ def test_unreachable_database_is_an_optimise_error(tmp_path):
 
 def test_resume_of_a_missing_study_lists_the_existing_ones(tmp_path):
     storage = open_storage(None, tmp_path)
-    with pytest.raises(OptimiseError, match=r"^resume_study: a resumed study must exist, got study_name='a', "
-                                             r"which does not exist in journal file .*holds no study"):
+    with pytest.raises(
+        OptimiseError,
+        match=r"^resume_study: a resumed study must exist, got study_name='a', "
+        r"which does not exist in journal file .*holds no study",
+    ):
         open_study(storage, "a", resume=True)
     open_study(storage, "b")
-    with pytest.raises(OptimiseError, match=r"studies there: 'b' \(call open_study without resume=True to start "
-                                             r"it, or pass the study_name and storage that hold it\)$") as info:
+    with pytest.raises(
+        OptimiseError,
+        match=r"studies there: 'b' \(call open_study without resume=True to start "
+        r"it, or pass the study_name and storage that hold it\)$",
+    ) as info:
         resume_study(storage, "a")
     assert "--" not in str(info.value)  # a library error names parameters, not CLI flags
 
@@ -386,23 +402,32 @@ def test_existing_study_without_resume_offers_resume(tmp_path):
     storage = open_storage(str(tmp_path), None)  # a directory: study.journal inside
     open_study(storage, "s")
     assert (tmp_path / JOURNAL_NAME).exists()
-    with pytest.raises(OptimiseError, match=r"^open_study: a new study must not exist yet, got study_name='s', "
-                                             r"which already exists in journal file .*\(pass resume=True to "
-                                             r"continue it, worker=True to join it, or another study_name or "
-                                             r"storage\)$") as info:
+    with pytest.raises(
+        OptimiseError,
+        match=r"^open_study: a new study must not exist yet, got study_name='s', "
+        r"which already exists in journal file .*\(pass resume=True to "
+        r"continue it, worker=True to join it, or another study_name or "
+        r"storage\)$",
+    ) as info:
         open_study(storage, "s")
     assert "--" not in str(info.value)
     assert open_study(storage, "s", worker=True).study_name == "s"
-    with pytest.raises(OptimiseError, match=r"^open_study: directions must match the stored study 's', got "
-                                             r"directions=\['minimize'\] but journal file .* holds \['maximize'\] \(pass "
-                                             r"directions=\['maximize'\], or another study_name\)$"):
+    with pytest.raises(
+        OptimiseError,
+        match=r"^open_study: directions must match the stored study 's', got "
+        r"directions=\['minimize'\] but journal file .* holds \['maximize'\] \(pass "
+        r"directions=\['maximize'\], or another study_name\)$",
+    ):
         open_study(storage, "s", directions=["minimize"], resume=True)
 
 
 def test_journal_needs_an_output_directory():
-    with pytest.raises(OptimiseError, match=r"^storage: a journal file needs an output directory, got "
-                                             r"url_or_path=None and out_dir=None \(pass out_dir=DIR .* or "
-                                             r"url_or_path=a postgresql:// or sqlite:/// URL") as info:
+    with pytest.raises(
+        OptimiseError,
+        match=r"^storage: a journal file needs an output directory, got "
+        r"url_or_path=None and out_dir=None \(pass out_dir=DIR .* or "
+        r"url_or_path=a postgresql:// or sqlite:/// URL",
+    ) as info:
         open_storage(None, None)
     assert "--out" not in str(info.value) and "--storage" not in str(info.value)
 

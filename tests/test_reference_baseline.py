@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import naive_simpy, reference_exact as ref  # noqa: E402
+from benchmarks import naive_simpy  # noqa: E402
+from benchmarks import reference_exact as ref  # noqa: E402
 
 
 def combine_sequential(a: np.ndarray) -> np.ndarray:
@@ -91,9 +92,7 @@ def test_daily_matrix_matches_hand_formula():
         np.testing.assert_allclose(1 - m[s, s], 1 - np.prod(1 - r), rtol=1e-12)
         np.testing.assert_allclose(m[s, ref.CHURNED], lam[0] / total * p_leave, rtol=1e-12)
         if s < 5:
-            np.testing.assert_allclose(
-                m[s, s + 1], lam[1:].sum() / total * p_leave, rtol=1e-12
-            )
+            np.testing.assert_allclose(m[s, s + 1], lam[1:].sum() / total * p_leave, rtol=1e-12)
 
 
 def test_exact_distribution():
@@ -136,9 +135,7 @@ def test_combine_two_sources():
     p_leave = 1 - (1 - r1) * (1 - r2)
     np.testing.assert_allclose(out, [0.0, l1 / (l1 + l2) * p_leave, l2 / (l1 + l2) * p_leave])
     # equal sources split evenly
-    np.testing.assert_allclose(
-        ref.combine_sources(np.array([[0.0, 0.5], [0.5, 0.0]])), [0.375, 0.375]
-    )
+    np.testing.assert_allclose(ref.combine_sources(np.array([[0.0, 0.5], [0.5, 0.0]])), [0.375, 0.375])
 
 
 def test_combine_sure_sources_share_equally():

@@ -22,8 +22,8 @@ import textwrap
 import numpy as np
 import pytest
 import simpy
-
 from conftest import ROOT, assert_close
+
 from jsim.engine.des import desk as desk_mod
 from jsim.engine.des.desk import HOUR, MINUTE, Distribution, ServiceDesk
 from jsim.engine.des.stats import ServiceStats
@@ -59,8 +59,12 @@ def erlang_a(lam: float, mu: float, theta: float, c: int, n_max: int = 2000) -> 
     p /= p.sum()
     assert p[-1] < 1e-30, "truncation too early"
     eq = float(np.dot(np.maximum(n - c, 0), p))
-    return {"p_wait": float(p[c:].sum()), "queue_mean": eq, "p_abandon": theta * eq / lam,
-            "utilisation": float(np.dot(np.minimum(n, c), p)) / c}
+    return {
+        "p_wait": float(p[c:].sum()),
+        "queue_mean": eq,
+        "p_abandon": theta * eq / lam,
+        "utilisation": float(np.dot(np.minimum(n, c), p)) / c,
+    }
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -76,18 +80,27 @@ def poisson_arrivals(env, desk, rate: float, rng: np.random.Generator, t_stop: f
         i += 1
 
 
-def run_desk(lam, agents, T, seed, patience=None, service=None, open_hours=(0.0, 24.0), max_agents=None,
-             at=()):
+def run_desk(lam, agents, T, seed, patience=None, service=None, open_hours=(0.0, 24.0), max_agents=None, at=()):
     """Run a desk with Poisson arrivals until ``T``; ``at``: (time, callable(desk)) actions."""
     desk_seed, arrival_seed = np.random.SeedSequence(seed).spawn(2)
     env = simpy.Environment()
-    desk = ServiceDesk(env, "chat", agents, service or Distribution("exponential", 1.0 / MU), patience,
-                       np.random.default_rng(desk_seed), open_hours=open_hours, max_agents=max_agents)
+    desk = ServiceDesk(
+        env,
+        "chat",
+        agents,
+        service or Distribution("exponential", 1.0 / MU),
+        patience,
+        np.random.default_rng(desk_seed),
+        open_hours=open_hours,
+        max_agents=max_agents,
+    )
     env.process(poisson_arrivals(env, desk, lam, np.random.default_rng(arrival_seed)))
     for t, action in at:
+
         def act(t=t, action=action):
             yield env.timeout(t)
             action(desk)
+
         env.process(act())
     env.run(until=T)
     return desk.stats
@@ -145,8 +158,12 @@ def test_mmc_with_abandonment_matches_erlang_a():
     s = run_desk(lam, c, T, seed=12, patience=Distribution("exponential", 1.0 / theta))
     check_conservation(s)
     th = erlang_a(lam, MU, theta, c)
-    stats = {"p_abandon": s.abandonment_rate, "p_wait": s.p_wait, "queue_mean": s.queue_length_mean,
-             "utilisation": s.utilisation}
+    stats = {
+        "p_abandon": s.abandonment_rate,
+        "p_wait": s.p_wait,
+        "queue_mean": s.queue_length_mean,
+        "utilisation": s.utilisation,
+    }
     print(f"\nM/M/{c}+M, lambda/(c mu) 1.0, theta/mu 0.5, {s.n_requests} requests:")
     for key, stat in stats.items():
         est, se = batch_means(stat, warm, T)
@@ -185,9 +202,16 @@ def closed_overlap(t0: np.ndarray, t1: np.ndarray, open_h: float, close_h: float
 def test_opening_hours(agents):
     days = 30
     schedule = (lambda d: 1 + d % 3) if agents == "by-day" else None
-    s = run_desk(100.0, schedule or agents, float(days), seed=14, open_hours=(9, 17),
-                 service=Distribution.from_minutes("exponential", 10),
-                 patience=Distribution.from_hours("exponential", 4), max_agents=3 if schedule else None)
+    s = run_desk(
+        100.0,
+        schedule or agents,
+        float(days),
+        seed=14,
+        open_hours=(9, 17),
+        service=Distribution.from_minutes("exponential", 10),
+        patience=Distribution.from_hours("exponential", 4),
+        max_agents=3 if schedule else None,
+    )
     check_conservation(s)
     served = s.is_served
     hour = (s.t_start[served] % 1.0) * 24
@@ -207,9 +231,11 @@ def test_opening_hours(agents):
     req_hour = (s.t_request[served] % 1.0) * 24
     overnight = served.nonzero()[0][(req_hour < 9) | (req_hour >= 17)]
     assert len(overnight) > 10
-    print(f"\nopen 9-17, agents {agents}: {s.n_requests} requests, {s.n_served} served, {s.n_abandoned} abandoned, "
-          f"{len(overnight)} served after waiting across closing; roster {s.scheduled_time() * 24:.1f} "
-          f"agent-hours, overtime {overtime * 24:.2f}, utilisation {s.utilisation():.3f}")
+    print(
+        f"\nopen 9-17, agents {agents}: {s.n_requests} requests, {s.n_served} served, {s.n_abandoned} abandoned, "
+        f"{len(overnight)} served after waiting across closing; roster {s.scheduled_time() * 24:.1f} "
+        f"agent-hours, overtime {overtime * 24:.2f}, utilisation {s.utilisation():.3f}"
+    )
 
 
 # -- 4. set_agents ------------------------------------------------------------------------------
@@ -294,8 +320,19 @@ def digest(s):
         h.update(getattr(s, name).tobytes())
     return h.hexdigest()
 """
-_ARRAYS = ("times", "queue_length", "n_busy", "n_available", "n_scheduled", "t_request", "t_start", "t_done",
-           "t_abandon", "service", "patience")
+_ARRAYS = (
+    "times",
+    "queue_length",
+    "n_busy",
+    "n_available",
+    "n_scheduled",
+    "t_request",
+    "t_start",
+    "t_done",
+    "t_abandon",
+    "service",
+    "patience",
+)
 
 
 def _scenario_namespace():
@@ -315,8 +352,9 @@ def test_same_seed_same_stats_different_seed_differs():
     assert ns["digest"](a) != ns["digest"](c)
     # a fresh interpreter gives the same bits
     code = _SCENARIO + "\nprint(digest(scenario(5)))\n"
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == ns["digest"](a)
 
 
@@ -349,8 +387,15 @@ def fourth_central_moment(dist: Distribution) -> float:
     return raw[4] - 4 * mean * raw[3] + 6 * mean**2 * raw[2] - 3 * mean**4
 
 
-@pytest.mark.parametrize("dist", [Distribution("exponential", 2.0), Distribution("lognormal", 2.0, 1.5),
-                                  Distribution("gamma", 2.0, 0.5), Distribution.from_hours("gamma", 48, 12)])
+@pytest.mark.parametrize(
+    "dist",
+    [
+        Distribution("exponential", 2.0),
+        Distribution("lognormal", 2.0, 1.5),
+        Distribution("gamma", 2.0, 0.5),
+        Distribution.from_hours("gamma", 48, 12),
+    ],
+)
 def test_distribution_moments(dist):
     """Sample mean and variance within 4.5 SE; SE(variance) = sqrt((mu4 - var^2) / n) from the exact mu4."""
     n = 200_000
@@ -364,8 +409,9 @@ def test_distribution_moments(dist):
 
 def test_agents_by_day_always_open():
     env = simpy.Environment()
-    desk = ServiceDesk(env, "courier", lambda d: d % 4, Distribution("fixed", 0.1), None, np.random.default_rng(0),
-                       max_agents=3)
+    desk = ServiceDesk(
+        env, "courier", lambda d: d % 4, Distribution("fixed", 0.1), None, np.random.default_rng(0), max_agents=3
+    )
     env.run(until=8.0)
     s = desk.stats
     np.testing.assert_allclose([s.scheduled_time(d, d + 1) for d in range(8)], [0, 1, 2, 3, 0, 1, 2, 3])
@@ -379,13 +425,16 @@ def test_fixed_draws_nothing():
     assert rng.bit_generator.state == state
 
 
-@pytest.mark.parametrize("args, match", [
-    (("weibull", 1.0), "kind must be one of"),
-    (("exponential", 0.0), "mean must be > 0, got 0.0"),
-    (("exponential", 1.0, 0.5), "takes no sd"),
-    (("gamma", 1.0), "sd must be a number > 0"),
-    (("fixed", -1.0), "mean must be > 0"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (("weibull", 1.0), "kind must be one of"),
+        (("exponential", 0.0), "mean must be > 0, got 0.0"),
+        (("exponential", 1.0, 0.5), "takes no sd"),
+        (("gamma", 1.0), "sd must be a number > 0"),
+        (("fixed", -1.0), "mean must be > 0"),
+    ],
+)
 def test_distribution_validation(args, match):
     with pytest.raises(ValueError, match=match):
         Distribution(*args)

@@ -24,13 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from conftest import Z  # noqa: E402
+
 import jsim  # noqa: E402
-from jsim.cli import main as cli_main  # noqa: E402
 from jsim.analysis import summarise  # noqa: E402
+from jsim.cli import main as cli_main  # noqa: E402
 from jsim.metrics import rep_metrics  # noqa: E402
 from jsim.scenario import parse_scenario  # noqa: E402
-
-from conftest import Z  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "support_understaffed.toml"
 SMALL = 2_000
@@ -44,8 +44,11 @@ def _des_available() -> bool:
     return True
 
 
-ENGINES = ["fast", "mean-field", pytest.param("des", marks=pytest.mark.skipif(not _des_available(),
-                                                                             reason="jsim.engine.des not present"))]
+ENGINES = [
+    "fast",
+    "mean-field",
+    pytest.param("des", marks=pytest.mark.skipif(not _des_available(), reason="jsim.engine.des not present")),
+]
 
 
 @pytest.fixture(scope="module")

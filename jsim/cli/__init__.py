@@ -17,11 +17,27 @@ from . import optimise, run, schema, validate
 EPILOG = "Docs: README.md and docs/model.md. Exit codes: 0 ok, 1 runtime failure, 2 invalid input."
 
 #: library parameter -> the flag that sets it (the library's errors name parameters; a command-line user reads flags)
-_FLAGS = {"budget": "--budget", "engine": "--engine", "touchpoints": "--touchpoints", "reps": "--reps",
-          "promote": "--promote", "sampler": "--sampler", "customers": "--customers", "days": "--days",
-          "metric": "--objective", "constraints": "--constraint", "bounds": "--bounds", "n_trials": "--trials",
-          "directions": "--objective", "resume": "--resume", "worker": "--worker", "study_name": "--study-name",
-          "storage": "--storage", "url_or_path": "--storage", "out_dir": "--out"}
+_FLAGS = {
+    "budget": "--budget",
+    "engine": "--engine",
+    "touchpoints": "--touchpoints",
+    "reps": "--reps",
+    "promote": "--promote",
+    "sampler": "--sampler",
+    "customers": "--customers",
+    "days": "--days",
+    "metric": "--objective",
+    "constraints": "--constraint",
+    "bounds": "--bounds",
+    "n_trials": "--trials",
+    "directions": "--objective",
+    "resume": "--resume",
+    "worker": "--worker",
+    "study_name": "--study-name",
+    "storage": "--storage",
+    "url_or_path": "--storage",
+    "out_dir": "--out",
+}
 
 
 def _flag_hint(exc: JsimError) -> str:
@@ -57,7 +73,9 @@ class _Group(click.Group):
             ctx.exit(1)
 
 
-@click.group(cls=_Group, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=_Group, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="jsim")
 def main():
     """jsim: simulate customer journeys through touchpoints and funnel stages.

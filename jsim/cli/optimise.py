@@ -32,8 +32,30 @@ from . import options as opt
 @opt.days
 @opt.quiet
 @opt.promote
-def optimise(scenario, budget, objectives, constraints, trials, reps, seed, bounds, touchpoints, engine, sampler, storage,
-             resume, worker, study_name, out, weekly, compare_reps, customers, days, quiet, promote):
+def optimise(
+    scenario,
+    budget,
+    objectives,
+    constraints,
+    trials,
+    reps,
+    seed,
+    bounds,
+    touchpoints,
+    engine,
+    sampler,
+    storage,
+    resume,
+    worker,
+    study_name,
+    out,
+    weekly,
+    compare_reps,
+    customers,
+    days,
+    quiet,
+    promote,
+):
     """Split --budget across SCENARIO's touchpoints to maximise --objective (several: a Pareto front).
 
     Prints the best split against the scenario's current split and an equal split (fresh seeds,
@@ -51,17 +73,37 @@ def optimise(scenario, budget, objectives, constraints, trials, reps, seed, boun
 
     if (resume or worker) and not (out or storage):
         raise click.UsageError("--resume and --worker need the study's --out DIR or --storage URL")
-    obj = ScenarioObjective(load_scenario(scenario), budget, touchpoints=touchpoints,
-                            metric=[parse_metric(m, where="--objective") for m in objectives],
-                            constraints=[parse_constraint(c, where="--constraint") for c in constraints],
-                            engine=engine, reps=reps, seed=seed, customers=customers, days=days, weekly=weekly,
-                            promote=promote)
+    obj = ScenarioObjective(
+        load_scenario(scenario),
+        budget,
+        touchpoints=touchpoints,
+        metric=[parse_metric(m, where="--objective") for m in objectives],
+        constraints=[parse_constraint(c, where="--constraint") for c in constraints],
+        engine=engine,
+        reps=reps,
+        seed=seed,
+        customers=customers,
+        days=days,
+        weekly=weekly,
+        promote=promote,
+    )
     limits = parse_bounds(bounds, list(obj.names), budget, where="--bounds")
     _quiet_optuna()
     with progress_bar(not quiet, f"optimising {obj.scenario.name}") as report:
-        result = optimise_scenario(obj, bounds=limits, n_trials=trials, seed=seed, sampler=sampler, storage=storage,
-                                   out=out, resume=resume, worker=worker, study_name=study_name,
-                                   callbacks=[_progress(report, trials)], compare_reps=compare_reps)
+        result = optimise_scenario(
+            obj,
+            bounds=limits,
+            n_trials=trials,
+            seed=seed,
+            sampler=sampler,
+            storage=storage,
+            out=out,
+            resume=resume,
+            worker=worker,
+            study_name=study_name,
+            callbacks=[_progress(report, trials)],
+            compare_reps=compare_reps,
+        )
     render_report(result, Console(file=sys.stdout, width=140))
     if out:
         written = write_report(result, out)

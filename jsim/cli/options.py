@@ -29,52 +29,154 @@ def _name_list(ctx, param, value):
 
 
 scenario_arg = click.argument("scenario", type=click.Path(dir_okay=False, path_type=str), metavar="SCENARIO")
-customers = click.option("--customers", "-n", type=click.IntRange(min=0), default=None,
-                         help="Customers on day 0 (overrides population.customers).")
-days = click.option("--days", "-d", type=click.IntRange(1, 100_000), default=None,
-                    help="Horizon in days (overrides population.days).")
-seed = click.option("--seed", "-s", type=click.IntRange(min=0), default=0, show_default=True,
-                    help="Root seed; the same seed gives bit-identical results on any thread count.")
-reps = click.option("--reps", "-r", type=click.IntRange(1, 10_000), default=1, show_default=True,
-                    help="Replications on spawned seeds; means are reported with 95% intervals.")
-engine = click.option("--engine", type=click.Choice(["fast", "mean-field", "des"]), default="fast", show_default=True,
-                      help="fast: numba event engine; mean-field: exact expected values (deterministic); "
-                           "des: SimPy discrete-event engine, service queues in continuous time (slower).")
-out = click.option("--out", "-o", type=click.Path(file_okay=False, path_type=str), default=None,
-                   help="Folder for summary.json, daily.csv, flows.csv, touchpoints.csv, segments.csv (+ journeys.csv).")
-fmt = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-                   help="table: readable summary; json: the summary JSON on stdout.")
-journeys = click.option("--journeys", type=click.IntRange(0, 1_000_000), default=0, show_default=True,
-                        help="Trace this many individual journeys (exposures and moves) into journeys.csv.")
+customers = click.option(
+    "--customers",
+    "-n",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Customers on day 0 (overrides population.customers).",
+)
+days = click.option(
+    "--days", "-d", type=click.IntRange(1, 100_000), default=None, help="Horizon in days (overrides population.days)."
+)
+seed = click.option(
+    "--seed",
+    "-s",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Root seed; the same seed gives bit-identical results on any thread count.",
+)
+reps = click.option(
+    "--reps",
+    "-r",
+    type=click.IntRange(1, 10_000),
+    default=1,
+    show_default=True,
+    help="Replications on spawned seeds; means are reported with 95% intervals.",
+)
+engine = click.option(
+    "--engine",
+    type=click.Choice(["fast", "mean-field", "des"]),
+    default="fast",
+    show_default=True,
+    help="fast: numba event engine; mean-field: exact expected values (deterministic); "
+    "des: SimPy discrete-event engine, service queues in continuous time (slower).",
+)
+out = click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="Folder for summary.json, daily.csv, flows.csv, touchpoints.csv, segments.csv (+ journeys.csv).",
+)
+fmt = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table: readable summary; json: the summary JSON on stdout.",
+)
+journeys = click.option(
+    "--journeys",
+    type=click.IntRange(0, 1_000_000),
+    default=0,
+    show_default=True,
+    help="Trace this many individual journeys (exposures and moves) into journeys.csv.",
+)
 quiet = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 plot = click.option("--plot", is_flag=True, help="With --out: also draw funnel.png (stage occupancy and conversion).")
 
 # jsim optimise
-budget = click.option("--budget", "-b", type=PositiveFloat(example="50000"), required=True,
-                      help="Total spend over the horizon to split across the touchpoints (currency).")
-objective = click.option("--objective", "objectives", multiple=True, default=("conversions",), show_default=True,
-                         help="conversions, retained, revenue, profit, clv or cost; repeat for a Pareto front.")
-constraint = click.option("--constraint", "constraints", multiple=True,
-                          help="METRIC>=VALUE or METRIC<=VALUE, e.g. 'retention>=0.6', 'cac<=40'; repeatable.")
-trials = click.option("--trials", type=click.IntRange(1, 1_000_000), default=200, show_default=True,
-                      help="Trials of the global search (a resumed study runs only the missing ones).")
-bounds = click.option("--bounds", "bounds", multiple=True, metavar="TOUCHPOINT=MIN:MAX",
-                      help="Spend bounds of one touchpoint (or TOUCHPOINT@wK with --weekly); repeatable.")
-touchpoints = click.option("--touchpoints", default=None, metavar="A,B,C", callback=_name_list,
-                           help="Touchpoints to split the budget over; default every one with a response curve.")
-opt_engine = click.option("--engine", type=click.Choice(["mean-field", "fast"]), default="mean-field", show_default=True,
-                          help="mean-field: fast deterministic expected values; fast: simulated, --reps on common seeds.")
-sampler = click.option("--sampler", type=click.Choice(["auto", "cmaes", "tpe", "gp", "nsga2", "random"]), default="auto",
-                       show_default=True, help="auto: CMA-ES for one objective, NSGA-II for several (TPE/NSGA-II with constraints).")
-storage = click.option("--storage", default=None, metavar="URL",
-                       help="Optuna storage: postgresql://... or sqlite:///..., or a journal file; default OUT/study.journal.")
+budget = click.option(
+    "--budget",
+    "-b",
+    type=PositiveFloat(example="50000"),
+    required=True,
+    help="Total spend over the horizon to split across the touchpoints (currency).",
+)
+objective = click.option(
+    "--objective",
+    "objectives",
+    multiple=True,
+    default=("conversions",),
+    show_default=True,
+    help="conversions, retained, revenue, profit, clv or cost; repeat for a Pareto front.",
+)
+constraint = click.option(
+    "--constraint",
+    "constraints",
+    multiple=True,
+    help="METRIC>=VALUE or METRIC<=VALUE, e.g. 'retention>=0.6', 'cac<=40'; repeatable.",
+)
+trials = click.option(
+    "--trials",
+    type=click.IntRange(1, 1_000_000),
+    default=200,
+    show_default=True,
+    help="Trials of the global search (a resumed study runs only the missing ones).",
+)
+bounds = click.option(
+    "--bounds",
+    "bounds",
+    multiple=True,
+    metavar="TOUCHPOINT=MIN:MAX",
+    help="Spend bounds of one touchpoint (or TOUCHPOINT@wK with --weekly); repeatable.",
+)
+touchpoints = click.option(
+    "--touchpoints",
+    default=None,
+    metavar="A,B,C",
+    callback=_name_list,
+    help="Touchpoints to split the budget over; default every one with a response curve.",
+)
+opt_engine = click.option(
+    "--engine",
+    type=click.Choice(["mean-field", "fast"]),
+    default="mean-field",
+    show_default=True,
+    help="mean-field: fast deterministic expected values; fast: simulated, --reps on common seeds.",
+)
+sampler = click.option(
+    "--sampler",
+    type=click.Choice(["auto", "cmaes", "tpe", "gp", "nsga2", "random"]),
+    default="auto",
+    show_default=True,
+    help="auto: CMA-ES for one objective, NSGA-II for several (TPE/NSGA-II with constraints).",
+)
+storage = click.option(
+    "--storage",
+    default=None,
+    metavar="URL",
+    help="Optuna storage: postgresql://... or sqlite:///..., or a journal file; default OUT/study.journal.",
+)
 resume = click.option("--resume", is_flag=True, help="Continue the study in --storage/--out after a crash or Ctrl-C.")
 worker = click.option("--worker", is_flag=True, help="Join the shared study in --storage as one more worker.")
-study_name = click.option("--study-name", default=None, help="Study name; default derived from scenario, objectives and budget.")
-weekly = click.option("--weekly", is_flag=True, help="One decision per touchpoint and week (carryover by the simulation).")
-compare_reps = click.option("--compare-reps", type=click.IntRange(2, 10_000), default=20, show_default=True,
-                            help="Replications on fresh seeds for the best vs current vs equal table.")
-opt_out = click.option("--out", "-o", type=click.Path(file_okay=False, path_type=str), default=None,
-                       help="Folder for allocation.json, trials.csv, pareto.csv, plots and the study journal.")
-promote = click.option("--promote", type=click.IntRange(1, 100), default=4, show_default=True,
-                       help="fast engine: re-evaluate promising trials on --reps x PROMOTE replications (1: off).")
+study_name = click.option(
+    "--study-name", default=None, help="Study name; default derived from scenario, objectives and budget."
+)
+weekly = click.option(
+    "--weekly", is_flag=True, help="One decision per touchpoint and week (carryover by the simulation)."
+)
+compare_reps = click.option(
+    "--compare-reps",
+    type=click.IntRange(2, 10_000),
+    default=20,
+    show_default=True,
+    help="Replications on fresh seeds for the best vs current vs equal table.",
+)
+opt_out = click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="Folder for allocation.json, trials.csv, pareto.csv, plots and the study journal.",
+)
+promote = click.option(
+    "--promote",
+    type=click.IntRange(1, 100),
+    default=4,
+    show_default=True,
+    help="fast engine: re-evaluate promising trials on --reps x PROMOTE replications (1: off).",
+)

@@ -32,8 +32,18 @@ def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt,
 
     if plot and not out:
         raise click.UsageError("--plot needs --out DIR to write funnel.png into")
-    summary, _ = run_scenario(scenario, customers=customers, days=days, seed=seed, reps=reps, engine=engine,
-                              journeys=journeys, out=out, plot=plot, progress=not quiet)
+    summary, _ = run_scenario(
+        scenario,
+        customers=customers,
+        days=days,
+        seed=seed,
+        reps=reps,
+        engine=engine,
+        journeys=journeys,
+        out=out,
+        plot=plot,
+        progress=not quiet,
+    )
     if fmt == "json":
         from ..io import to_json
 

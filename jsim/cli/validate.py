@@ -23,6 +23,8 @@ def validate(files):
             bad += 1
             click.echo(f"error: {exc}", err=True)
         else:
-            click.echo(f"{f}: ok ({len(sc.stages)} stages, {len(sc.touchpoints)} touchpoints, "
-                       f"{len(sc.segments) or 1} segments, {len(sc.word_of_mouth)} word-of-mouth rules)")
+            click.echo(
+                f"{f}: ok ({len(sc.stages)} stages, {len(sc.touchpoints)} touchpoints, "
+                f"{len(sc.segments) or 1} segments, {len(sc.word_of_mouth)} word-of-mouth rules)"
+            )
     sys.exit(2 if bad else 0)

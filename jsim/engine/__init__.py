@@ -13,13 +13,32 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["simulate", "SimulationResult", "Run", "ServiceRecord", "WaitLog", "DeskTimeline", "CalendarChange",
-           "Engine", "engine_names", "get_engine", "register_engine"]
+__all__ = [
+    "simulate",
+    "SimulationResult",
+    "Run",
+    "ServiceRecord",
+    "WaitLog",
+    "DeskTimeline",
+    "CalendarChange",
+    "Engine",
+    "engine_names",
+    "get_engine",
+    "register_engine",
+]
 
 _WHERE = {
-    "simulate": "simulation", "SimulationResult": "result", "Run": "records", "ServiceRecord": "records",
-    "WaitLog": "records", "DeskTimeline": "records", "CalendarChange": "records", "Engine": "registry",
-    "engine_names": "registry", "get_engine": "registry", "register_engine": "registry",
+    "simulate": "simulation",
+    "SimulationResult": "result",
+    "Run": "records",
+    "ServiceRecord": "records",
+    "WaitLog": "records",
+    "DeskTimeline": "records",
+    "CalendarChange": "records",
+    "Engine": "registry",
+    "engine_names": "registry",
+    "get_engine": "registry",
+    "register_engine": "registry",
 }
 
 

@@ -56,11 +56,22 @@ class FastEngine:
             out = _run_independent(model, arrivals, streams["customers"], self.chunk_size, progress)
         occ_start = start_of_day(model, out["occupancy"], arrivals)
         deliveries, engagements = draw_exposures(model, occ_start, streams["exposures"])
-        return Run(occupancy=out["occupancy"], occupancy_start=occ_start, arrivals=arrivals, moves=out["moves"],
-                   segment_flows=out["segment_flows"], new_converted=out["new_converted"], deliveries=deliveries,
-                   engagements=engagements, cost=model.cost(deliveries), shares=out["shares"],
-                   services=out["services"], calendar=tuple(calendar_changes(model)), coefficients=out["fx"],
-                   seconds=time.perf_counter() - t_start)
+        return Run(
+            occupancy=out["occupancy"],
+            occupancy_start=occ_start,
+            arrivals=arrivals,
+            moves=out["moves"],
+            segment_flows=out["segment_flows"],
+            new_converted=out["new_converted"],
+            deliveries=deliveries,
+            engagements=engagements,
+            cost=model.cost(deliveries),
+            shares=out["shares"],
+            services=out["services"],
+            calendar=tuple(calendar_changes(model)),
+            coefficients=out["fx"],
+            seconds=time.perf_counter() - t_start,
+        )
 
 
 def _cohorts(model, arrivals) -> kernels.Cohorts:
@@ -78,8 +89,9 @@ def _cohorts(model, arrivals) -> kernels.Cohorts:
     size += arrivals[tt, gg].tolist()
     start = np.zeros(len(size) + 1, dtype=np.int64)
     np.cumsum(np.asarray(size, dtype=np.int64), out=start[1:])
-    return kernels.Cohorts(start, np.asarray(day, dtype=np.int64), np.asarray(seg, dtype=np.int64),
-                           np.asarray(stg, dtype=np.int64))
+    return kernels.Cohorts(
+        start, np.asarray(day, dtype=np.int64), np.asarray(seg, dtype=np.int64), np.asarray(stg, dtype=np.int64)
+    )
 
 
 def _run_independent(model, arrivals, seq, chunk_size, progress) -> dict:
@@ -93,23 +105,42 @@ def _run_independent(model, arrivals, seq, chunk_size, progress) -> dict:
     states = chunk_states(seq, n_chunks)
     per_chunk = 8 * (G * S * (T + 2) + (T + 1) * X + G * S * S + (T + 1) * G)
     B = max(1, min(BATCH_CHUNKS, n_chunks, BATCH_BYTES // per_chunk))
-    bufs = kernels.ChunkCounts(np.zeros((B, G, S, T + 2), np.int64), np.zeros((B, T + 1, X), np.int64),
-                               np.zeros((B, G, S, S), np.int64), np.zeros((B, T + 1, G), np.int64))
+    bufs = kernels.ChunkCounts(
+        np.zeros((B, G, S, T + 2), np.int64),
+        np.zeros((B, T + 1, X), np.int64),
+        np.zeros((B, G, S, S), np.int64),
+        np.zeros((B, T + 1, G), np.int64),
+    )
     totals = [np.zeros(buf.shape[1:], np.int64) for buf in bufs]
     for lo in range(0, n_chunks, B):
         ids = np.arange(lo, min(lo + B, n_chunks), dtype=np.int64)
         for buf in bufs:
             buf[: len(ids)] = 0
-        kernels.independent_chunks(model, ids, chunk_size, n_total, cohorts, tables, states,
-                                   kernels.ChunkCounts(*(buf[: len(ids)] for buf in bufs)))
+        kernels.independent_chunks(
+            model,
+            ids,
+            chunk_size,
+            n_total,
+            cohorts,
+            tables,
+            states,
+            kernels.ChunkCounts(*(buf[: len(ids)] for buf in bufs)),
+        )
         for total, buf in zip(totals, bufs):
             total += buf[: len(ids)].sum(axis=0)
         if progress is not None:
             progress(min(n_total, (lo + len(ids)) * chunk_size), n_total)
     occ_diff, moves, seg_flows, newconv = totals
     occupancy = np.cumsum(occ_diff, axis=2)[:, :, : T + 1].transpose(2, 0, 1).copy()
-    return dict(occupancy=occupancy, moves=moves, segment_flows=seg_flows, new_converted=newconv,
-                shares=np.zeros((T + 1, model.n_wom)), services=(), fx=Coefficients.initial(model.exposure_effect))
+    return dict(
+        occupancy=occupancy,
+        moves=moves,
+        segment_flows=seg_flows,
+        new_converted=newconv,
+        shares=np.zeros((T + 1, model.n_wom)),
+        services=(),
+        fx=Coefficients.initial(model.exposure_effect),
+    )
 
 
 def _population(model, arrivals) -> kernels.Customers:
@@ -122,12 +153,12 @@ def _population(model, arrivals) -> kernels.Customers:
     for g in range(G):
         for s in range(S):
             n = int(model.initial[g, s])
-            stage[i:i + n], seg[i:i + n] = s, g
+            stage[i : i + n], seg[i : i + n] = s, g
             i += n
     for t in range(1, T + 1):
         for g in range(G):
             n = int(arrivals[t, g])
-            stage[i:i + n], seg[i:i + n] = model.arrival_stage, g
+            stage[i : i + n], seg[i : i + n] = model.arrival_stage, g
             i += n
     return kernels.Customers(stage, seg, np.zeros(n_total, dtype=np.uint8), np.zeros(n_total, dtype=np.float64))
 
@@ -147,10 +178,16 @@ def _run_coupled(model, arrivals, seq, chunk_size, progress) -> dict:
     seg_flows = np.zeros((G, S, S), dtype=np.int64)
     newconv = np.zeros((T + 1, G), dtype=np.int64)
     newconv[0] = (model.initial * model.is_converted).sum(axis=1)
-    day = kernels.DayCounts(np.zeros((n_chunks, G, S, S), np.int64), np.zeros((n_chunks, X), np.int64),
-                            np.zeros((n_chunks, G), np.int64))
-    step = dict(shares=np.zeros(W), service=np.zeros((V, 8)), prob=np.zeros(model.pair_src.shape),
-                hazard=np.zeros((G, S)), leave=np.zeros((G, S)))
+    day = kernels.DayCounts(
+        np.zeros((n_chunks, G, S, S), np.int64), np.zeros((n_chunks, X), np.int64), np.zeros((n_chunks, G), np.int64)
+    )
+    step = dict(
+        shares=np.zeros(W),
+        service=np.zeros((V, 8)),
+        prob=np.zeros(model.pair_src.shape),
+        hazard=np.zeros((G, S)),
+        leave=np.zeros((G, S)),
+    )
     share_path = np.zeros((T + 1, W))
     service = np.zeros((T + 1, V, 8))
     backlog = np.zeros(V)
@@ -158,15 +195,17 @@ def _run_coupled(model, arrivals, seq, chunk_size, progress) -> dict:
     cum_prev = np.zeros((G, S))
     n_active = n_initial
     for t in range(1, T + 1):
-        kernels.day_step(model, t, occupancy[t - 1].astype(np.float64), arrivals[t].astype(np.float64), fx, backlog,
-                         step)
+        kernels.day_step(
+            model, t, occupancy[t - 1].astype(np.float64), arrivals[t].astype(np.float64), fx, backlog, step
+        )
         share_path[t] = step["shares"]
         service[t] = step["service"]
         thresh, alias = kernels.alias_tables(step["prob"], model.n_pairs)
         cum_now = cum_prev + step["hazard"]
         n_before, n_active = n_active, n_active + int(arrivals[t].sum())
-        kernels.coupled_day(model, t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, fx, customers,
-                            states, day)
+        kernels.coupled_day(
+            model, t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, fx, customers, states, day
+        )
         used = -(-n_active // chunk_size)
         moved = day.flows[:used].sum(axis=0)
         occupancy[t] = occupancy[t - 1] - moved.sum(axis=2) + moved.sum(axis=1)
@@ -179,6 +218,12 @@ def _run_coupled(model, arrivals, seq, chunk_size, progress) -> dict:
             progress(t, T)
     occ_start = start_of_day(model, occupancy, arrivals)
     services = tuple(ServiceRecord.from_day_queue(model, v, service[:, v], occ_start, fx) for v in range(V))
-    return dict(occupancy=occupancy, moves=moves, segment_flows=seg_flows, new_converted=newconv, shares=share_path,
-                services=services, fx=fx)
-
+    return dict(
+        occupancy=occupancy,
+        moves=moves,
+        segment_flows=seg_flows,
+        new_converted=newconv,
+        shares=share_path,
+        services=services,
+        fx=fx,
+    )

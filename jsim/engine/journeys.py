@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import kernels
-from ..model import Coefficients
 from ..kernels import MOVE
+from ..model import Coefficients
 from ..rng import chunk_states, named_streams
 
 
@@ -39,8 +39,18 @@ class Journeys:
     start_stage: np.ndarray  # (n_customers,) int64
     shares: np.ndarray  # (T+1, W) word-of-mouth shares the journeys were traced under
 
-    columns = ("customer", "day", "time", "event", "touchpoint", "engaged", "stage_from", "stage_to", "customer_converted",
-               "source")
+    columns = (
+        "customer",
+        "day",
+        "time",
+        "event",
+        "touchpoint",
+        "engaged",
+        "stage_from",
+        "stage_to",
+        "customer_converted",
+        "source",
+    )
 
     @property
     def n_customers(self) -> int:
@@ -62,9 +72,20 @@ class Journeys:
         clocks, sources, route_source = m.clock_names, m.source_names, m.sources.route_source
         out = []
         for (cust, day, event, k, engaged, s_from, s_to, route), t in zip(self.records.tolist(), self.time.tolist()):
-            out.append([cust, day, round(t, 6), "move" if event == MOVE else "exposure", clocks[k], engaged,
-                        m.stage_names[s_from], m.stage_names[s_to], bool(self.converted[cust]),
-                        sources[route_source[route]] if route >= 0 else ""])
+            out.append(
+                [
+                    cust,
+                    day,
+                    round(t, 6),
+                    "move" if event == MOVE else "exposure",
+                    clocks[k],
+                    engaged,
+                    m.stage_names[s_from],
+                    m.stage_names[s_to],
+                    bool(self.converted[cust]),
+                    sources[route_source[route]] if route >= 0 else "",
+                ]
+            )
         return out
 
 
@@ -93,8 +114,9 @@ def trace_journeys(model, seed: np.random.SeedSequence, n_customers: int, shares
     while i < n_customers:
         rec_int = np.zeros((cap, 8), dtype=np.int64)
         rec_time = np.zeros(cap)
-        n, nxt = kernels.trace(model, i, n_customers, seg.astype(np.int64), stage.astype(np.int64), shares, fx, states,
-                               rec_int, rec_time)
+        n, nxt = kernels.trace(
+            model, i, n_customers, seg.astype(np.int64), stage.astype(np.int64), shares, fx, states, rec_int, rec_time
+        )
         recs.append(rec_int[:n])
         times.append(rec_time[:n])
         if nxt == i:
@@ -107,5 +129,12 @@ def trace_journeys(model, seed: np.random.SeedSequence, n_customers: int, shares
     converted = model.is_converted[stage].copy()
     moves = records[records[:, 2] == MOVE]
     converted[moves[model.is_converted[moves[:, 6]], 0]] = True
-    return Journeys(model=model, records=records, time=time, converted=converted, start_segment=seg.astype(np.int64),
-                    start_stage=stage.astype(np.int64), shares=shares)
+    return Journeys(
+        model=model,
+        records=records,
+        time=time,
+        converted=converted,
+        start_segment=seg.astype(np.int64),
+        start_stage=stage.astype(np.int64),
+        shares=shares,
+    )

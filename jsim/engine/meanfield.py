@@ -30,12 +30,25 @@ class MeanFieldEngine:
         n = out.occupancy_start[:, None, :, :] * model.target[None]  # (T+1, J, G, S)
         deliveries = n.sum(axis=(2, 3)) * model.delivery
         deliveries[0] = 0.0
-        services = tuple(ServiceRecord.from_day_queue(model, v, out.service[:, v], out.occupancy_start, fx)
-                         for v in range(len(model.services)))
+        services = tuple(
+            ServiceRecord.from_day_queue(model, v, out.service[:, v], out.occupancy_start, fx)
+            for v in range(len(model.services))
+        )
         if progress is not None:
             progress(model.n_days, model.n_days)
-        return Run(occupancy=out.occupancy, occupancy_start=out.occupancy_start, arrivals=arrivals, moves=out.moves,
-                   segment_flows=out.segment_flows, new_converted=out.new_converted, deliveries=deliveries,
-                   engagements=deliveries * model.engagement, cost=model.cost(deliveries), shares=out.shares,
-                   services=services, calendar=tuple(calendar_changes(model)), coefficients=fx,
-                   seconds=time.perf_counter() - t0)
+        return Run(
+            occupancy=out.occupancy,
+            occupancy_start=out.occupancy_start,
+            arrivals=arrivals,
+            moves=out.moves,
+            segment_flows=out.segment_flows,
+            new_converted=out.new_converted,
+            deliveries=deliveries,
+            engagements=deliveries * model.engagement,
+            cost=model.cost(deliveries),
+            shares=out.shares,
+            services=services,
+            calendar=tuple(calendar_changes(model)),
+            coefficients=fx,
+            seconds=time.perf_counter() - t0,
+        )

@@ -7,8 +7,16 @@ stochastic engines and float64 (expectations) for ``mean-field``.
 
 from __future__ import annotations
 
-__all__ = ["CalendarChange", "WaitLog", "DeskTimeline", "ServiceRecord", "Run", "RESOLUTIONS", "WAIT_OUTCOMES",
-           "SERVICE_DAY_FIELDS"]
+__all__ = [
+    "CalendarChange",
+    "WaitLog",
+    "DeskTimeline",
+    "ServiceRecord",
+    "Run",
+    "RESOLUTIONS",
+    "WAIT_OUTCOMES",
+    "SERVICE_DAY_FIELDS",
+]
 
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -117,15 +125,17 @@ class ServiceRecord:
         event_only = (self.waits, self.timeline)
         filled, other = (day_only, event_only) if self.resolution == "day" else (event_only, day_only)
         if any(v is None for v in filled) or any(v is not None for v in other):
-            raise ValueError(f"a {self.resolution}-resolution service record fills exactly its own optional fields "
-                             f"(service {self.name!r})")
+            raise ValueError(
+                f"a {self.resolution}-resolution service record fills exactly its own optional fields "
+                f"(service {self.name!r})"
+            )
 
     @property
     def n_reps(self) -> int:
         return self.requests.shape[0]
 
     @classmethod
-    def from_day_queue(cls, model, v: int, days: np.ndarray, occupancy_start: np.ndarray, fx) -> "ServiceRecord":
+    def from_day_queue(cls, model, v: int, days: np.ndarray, occupancy_start: np.ndarray, fx) -> ServiceRecord:
         """The record (one replication) of service ``v`` from its day-resolution queue.
 
         ``days (T+1, 8)``: the queue's record per day (:data:`SERVICE_DAY_FIELDS`);
@@ -137,25 +147,48 @@ class ServiceRecord:
         rec = {name: days[None, :, i].astype(np.float64) for i, name in enumerate(SERVICE_DAY_FIELDS)}
         requests = (occupancy_start * model.target[j]).sum(axis=(1, 2)) * model.delivery[:, j]
         return cls(
-            name=sv.name, touchpoint=j, resolution="day", requests=requests[None].astype(np.float64),
-            served=rec["served"], abandoned=rec["abandoned"], queue=rec["backlog"], utilisation=rec["utilisation"],
-            mean_wait=rec["mean_wait"], p_served=rec["p_served"], p_abandon=rec["p_abandon"], p_loss=rec["p_loss"],
+            name=sv.name,
+            touchpoint=j,
+            resolution="day",
+            requests=requests[None].astype(np.float64),
+            served=rec["served"],
+            abandoned=rec["abandoned"],
+            queue=rec["backlog"],
+            utilisation=rec["utilisation"],
+            mean_wait=rec["mean_wait"],
+            p_served=rec["p_served"],
+            p_abandon=rec["p_abandon"],
+            p_loss=rec["p_loss"],
             effect_coefficient=np.array(fx.eff[None, :, j]),
         )
 
     @classmethod
-    def gather(cls, records) -> "ServiceRecord":
+    def gather(cls, records) -> ServiceRecord:
         """One record over the replications of ``records`` (each the same service, in replication order)."""
         first = records[0]
-        cat = (lambda name: None if getattr(first, name) is None
-               else np.concatenate([getattr(r, name) for r in records]))  # noqa: E731
-        tup = (lambda name: None if getattr(first, name) is None
-               else tuple(x for r in records for x in getattr(r, name)))  # noqa: E731
+        cat = lambda name: None if getattr(first, name) is None else np.concatenate([getattr(r, name) for r in records])
+        tup = lambda name: None if getattr(first, name) is None else tuple(x for r in records for x in getattr(r, name))
         return cls(
-            name=first.name, touchpoint=first.touchpoint, resolution=first.resolution,
-            **{f: cat(f) for f in ("requests", "served", "abandoned", "queue", "utilisation", "mean_wait", "p_served",
-                                   "p_abandon", "p_loss", "effect_coefficient")},
-            waits=tup("waits"), timeline=tup("timeline"),
+            name=first.name,
+            touchpoint=first.touchpoint,
+            resolution=first.resolution,
+            **{
+                f: cat(f)
+                for f in (
+                    "requests",
+                    "served",
+                    "abandoned",
+                    "queue",
+                    "utilisation",
+                    "mean_wait",
+                    "p_served",
+                    "p_abandon",
+                    "p_loss",
+                    "effect_coefficient",
+                )
+            },
+            waits=tup("waits"),
+            timeline=tup("timeline"),
         )
 
 
@@ -209,15 +242,32 @@ class Run:
 
     def check(self, model) -> None:
         """Raise ValueError unless every array has the shape the model implies (the engine contract)."""
-        T, G, S, J, W, X = (model.n_days, model.n_segments, model.n_stages, model.n_touchpoints, model.n_wom,
-                            model.n_routes)
-        shapes = dict(occupancy=(T + 1, G, S), occupancy_start=(T + 1, G, S), arrivals=(T + 1, G), moves=(T + 1, X),
-                      segment_flows=(G, S, S), new_converted=(T + 1, G), deliveries=(T + 1, J),
-                      engagements=(T + 1, J), cost=(T + 1, J), shares=(T + 1, W))
+        T, G, S, J, W, X = (
+            model.n_days,
+            model.n_segments,
+            model.n_stages,
+            model.n_touchpoints,
+            model.n_wom,
+            model.n_routes,
+        )
+        shapes = dict(
+            occupancy=(T + 1, G, S),
+            occupancy_start=(T + 1, G, S),
+            arrivals=(T + 1, G),
+            moves=(T + 1, X),
+            segment_flows=(G, S, S),
+            new_converted=(T + 1, G),
+            deliveries=(T + 1, J),
+            engagements=(T + 1, J),
+            cost=(T + 1, J),
+            shares=(T + 1, W),
+        )
         for name, shape in shapes.items():
             got = getattr(self, name).shape
             if got != shape:
                 raise ValueError(f"Run.{name} must have shape {shape}, got {got}")
         if tuple(s.name for s in self.services) != model.service_names:
-            raise ValueError(f"Run.services must follow the model's services {model.service_names}, "
-                             f"got {tuple(s.name for s in self.services)}")
+            raise ValueError(
+                f"Run.services must follow the model's services {model.service_names}, "
+                f"got {tuple(s.name for s in self.services)}"
+            )

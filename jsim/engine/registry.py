@@ -22,7 +22,8 @@ __all__ = ["Engine", "register_engine", "get_engine", "engine_names"]
 
 import difflib
 import importlib
-from typing import Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 _BUILTIN = {
     "fast": "jsim.engine.fast:FastEngine",

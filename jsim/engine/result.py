@@ -81,15 +81,22 @@ class SimulationResult:
     timings: dict = field(default_factory=dict)
 
     @classmethod
-    def from_runs(cls, model, engine: str, seed: int, runs: list[Run], journeys=None, timings=None) -> "SimulationResult":
+    def from_runs(cls, model, engine: str, seed: int, runs: list[Run], journeys=None, timings=None) -> SimulationResult:
         """Gather replications (each checked against the model's shapes) into one result."""
         for run in runs:
             run.check(model)
         arrays = {name: np.stack([getattr(run, name) for run in runs]) for name in _STACKED}
         services = tuple(ServiceRecord.gather([run.services[v] for run in runs]) for v in range(len(model.services)))
-        return cls(model=model, engine=engine, seed=seed, services=services,
-                   calendar=tuple(CalendarChange(*c) for c in runs[0].calendar), journeys=journeys,
-                   timings=dict(timings or {}), **arrays)
+        return cls(
+            model=model,
+            engine=engine,
+            seed=seed,
+            services=services,
+            calendar=tuple(CalendarChange(*c) for c in runs[0].calendar),
+            journeys=journeys,
+            timings=dict(timings or {}),
+            **arrays,
+        )
 
     @property
     def n_reps(self) -> int:

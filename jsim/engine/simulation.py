@@ -13,8 +13,9 @@ from .registry import Engine, get_engine
 from .result import SimulationResult
 
 
-def simulate(model, *, seed: int | None = 0, reps: int = 1, engine: str = "fast", journeys: int = 0,
-             progress=None) -> SimulationResult:
+def simulate(
+    model, *, seed: int | None = 0, reps: int = 1, engine: str = "fast", journeys: int = 0, progress=None
+) -> SimulationResult:
     """Simulate a compiled scenario.
 
     Parameters
@@ -53,7 +54,7 @@ def simulate(model, *, seed: int | None = 0, reps: int = 1, engine: str = "fast"
     for r in range(n):
         report = None
         if progress is not None:
-            report = (lambda done, total, r=r: progress((r + done / max(total, 1)) / n))
+            report = lambda done, total, r=r: progress((r + done / max(total, 1)) / n)
         runs.append(eng.run(model, replication_seed(root, r), report))
     trace = None
     if journeys:

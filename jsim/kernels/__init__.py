@@ -49,8 +49,17 @@ from ._day import _day_step, _wom_shares
 from ._hazards import HAZARD_MAX, _all_days, _day_pairs, clock_hazard
 from ._journeys import EXPOSURE, MOVE, _trace
 from ._meanfield import MeanField, _mean_field
-from ._population import (ChunkCounts, Cohorts, Customers, DayCounts, JourneyTables, _coupled_day, _coupled_day_serial,
-                          _coupled_init, _independent_chunks)
+from ._population import (
+    ChunkCounts,
+    Cohorts,
+    Customers,
+    DayCounts,
+    JourneyTables,
+    _coupled_day,
+    _coupled_day_serial,
+    _coupled_init,
+    _independent_chunks,
+)
 from ._queue import _arrival_timing, _erlang_a, _service_day
 
 
@@ -112,8 +121,10 @@ def all_day_tables(model):
     """
 
     if model.is_coupled:
-        raise ValueError("all_day_tables needs a model without word of mouth or service queues; "
-                         "coupled models compute days one at a time (day_step)")
+        raise ValueError(
+            "all_day_tables needs a model without word of mouth or service queues; "
+            "coupled models compute days one at a time (day_step)"
+        )
     G, S, P = model.pair_src.shape
     T = model.n_days
     prob, cum, leave = np.zeros((T + 1, G, S, P)), np.zeros((G, S, T + 1)), np.zeros((T + 1, G, S))
@@ -149,7 +160,10 @@ def alias_tables(prob: np.ndarray, n_pairs: np.ndarray):
 
 
 def wom_shares(model, occupancy: np.ndarray) -> np.ndarray:
-    """(W,) word-of-mouth shares of a census ``occupancy (G, S)``: the share of everyone standing in each rule's advocate stages."""
+    """(W,) word-of-mouth shares of a census ``occupancy (G, S)``.
+
+    The share of everyone (absorbing stages included) standing in each rule's advocate stages.
+    """
 
     occ = np.ascontiguousarray(occupancy, dtype=np.float64)
     _check("occupancy", occ, (model.n_segments, model.n_stages), np.float64)
@@ -182,15 +196,33 @@ def day_step(model, t: int, occ_prev: np.ndarray, arrivals: np.ndarray, fx, back
     _check("occ_prev", occ_prev, (G, S), np.float64)
     _check("arrivals", arrivals, (G,), np.float64)
     _check("backlog", backlog, (V,), np.float64)
-    for name, shape in (("shares", (W,)), ("service", (V, 8)), ("prob", (G, S, P)), ("hazard", (G, S)),
-                        ("leave", (G, S))):
+    for name, shape in (
+        ("shares", (W,)),
+        ("service", (V, 8)),
+        ("prob", (G, S, P)),
+        ("hazard", (G, S)),
+        ("leave", (G, S)),
+    ):
         _check(f"out[{name!r}]", out[name], shape, np.float64)
-    _day_step(t, occ_prev, arrivals, np.zeros((0, W)), model.arrays, _coefficients(model, fx), backlog, out["shares"],
-              out["service"], out["prob"], out["hazard"], out["leave"])
+    _day_step(
+        t,
+        occ_prev,
+        arrivals,
+        np.zeros((0, W)),
+        model.arrays,
+        _coefficients(model, fx),
+        backlog,
+        out["shares"],
+        out["service"],
+        out["prob"],
+        out["hazard"],
+        out["leave"],
+    )
 
 
-def mean_field_arrays(model, x0: np.ndarray | None = None, arrivals: np.ndarray | None = None,
-                      shares: np.ndarray | None = None):
+def mean_field_arrays(
+    model, x0: np.ndarray | None = None, arrivals: np.ndarray | None = None, shares: np.ndarray | None = None
+):
     """Expected-value propagation of ``model`` (``_meanfield._mean_field``).
 
     Parameters
@@ -229,15 +261,31 @@ def mean_field_arrays(model, x0: np.ndarray | None = None, arrivals: np.ndarray 
         fixed = np.ascontiguousarray(shares, dtype=np.float64)
         _check("shares", fixed, (T + 1, W), np.float64)
     V = len(model.services)
-    out = MeanField(np.zeros((T + 1, G, S)), np.zeros((T + 1, G, S)), np.zeros((T + 1, model.n_routes)),
-                    np.zeros((G, S, S)), np.zeros((T + 1, G)), np.zeros((T + 1, W)), np.zeros((T + 1, V, 8)))
+    out = MeanField(
+        np.zeros((T + 1, G, S)),
+        np.zeros((T + 1, G, S)),
+        np.zeros((T + 1, model.n_routes)),
+        np.zeros((G, S, S)),
+        np.zeros((T + 1, G)),
+        np.zeros((T + 1, W)),
+        np.zeros((T + 1, V, 8)),
+    )
     fx = _coefficients(model, None)
     _mean_field(T, x0, arrivals, fixed, model.arrays, fx, out)
     return out, fx
 
 
-def service_day(n_new: float, backlog: float, agents: float, open_from: float, open_to: float, service_mean: float,
-                patience: float, loss_rate: float, req_hazard: float) -> np.ndarray:
+def service_day(
+    n_new: float,
+    backlog: float,
+    agents: float,
+    open_from: float,
+    open_to: float,
+    service_mean: float,
+    patience: float,
+    loss_rate: float,
+    req_hazard: float,
+) -> np.ndarray:
     """One day of a day-resolution service queue (``_queue._service_day``): returns its (8,) record.
 
     ``p_served, p_abandon, p_loss`` of one of today's requests, then the ``backlog`` after today,
@@ -251,11 +299,22 @@ def service_day(n_new: float, backlog: float, agents: float, open_from: float, o
     if not 0.0 <= open_from < open_to <= 1.0:
         raise ValueError(f"0 <= open_from < open_to <= 1 must hold (fractions of a day), got {open_from}, {open_to}")
     if service_mean <= 0 or not patience > 0 or not loss_rate >= 0:
-        raise ValueError(f"service_mean > 0, patience > 0 and loss_rate >= 0 must hold, got {service_mean}, "
-                         f"{patience}, {loss_rate}")
+        raise ValueError(
+            f"service_mean > 0, patience > 0 and loss_rate >= 0 must hold, got {service_mean}, {patience}, {loss_rate}"
+        )
     out = np.zeros(8)
-    _service_day(float(n_new), float(backlog), float(agents), float(open_from), float(open_to), float(service_mean),
-                 float(patience), float(loss_rate), float(req_hazard), out)
+    _service_day(
+        float(n_new),
+        float(backlog),
+        float(agents),
+        float(open_from),
+        float(open_to),
+        float(service_mean),
+        float(patience),
+        float(loss_rate),
+        float(req_hazard),
+        out,
+    )
     return out
 
 
@@ -263,7 +322,9 @@ def erlang_a(lam: float, mu: float, agents: int, patience: float) -> np.ndarray:
     """Stationary M/M/c+M queue (``_queue._erlang_a``): ``[P(wait), P(abandon), mean queue time, stable]``."""
 
     if not (lam >= 0 and mu > 0 and agents >= 0 and patience > 0):
-        raise ValueError(f"lam >= 0, mu > 0, agents >= 0 and patience > 0 must hold, got {lam}, {mu}, {agents}, {patience}")
+        raise ValueError(
+            f"lam >= 0, mu > 0, agents >= 0 and patience > 0 must hold, got {lam}, {mu}, {agents}, {patience}"
+        )
     out = np.zeros(4)
     _erlang_a(float(lam), float(mu), int(agents), float(patience), out)
     return out
@@ -278,8 +339,9 @@ def arrival_timing(open_from: float, open_to: float, hazard: float, patience: fl
     return _arrival_timing(float(open_from), float(open_to), float(hazard), float(patience))
 
 
-def independent_chunks(model, chunk_ids: np.ndarray, chunk_size: int, n_total: int, cohorts, tables, rng_states,
-                       out) -> None:
+def independent_chunks(
+    model, chunk_ids: np.ndarray, chunk_size: int, n_total: int, cohorts, tables, rng_states, out
+) -> None:
     """Simulate the whole journeys of chunks ``chunk_ids`` (``_population._independent_chunks``), adding into ``out``.
 
     ``cohorts``: :class:`~jsim.kernels._population.Cohorts`; ``tables``: ``JourneyTables`` from
@@ -294,8 +356,12 @@ def independent_chunks(model, chunk_ids: np.ndarray, chunk_size: int, n_total: i
     _check("rng_states", rng_states, rng_states.shape, np.uint64)
     if rng_states.ndim != 2 or rng_states.shape[1] != 4 or (B and chunk_ids.max() >= rng_states.shape[0]):
         raise ValueError(f"rng_states must be (n_chunks, 4) covering chunk_ids, got {rng_states.shape}")
-    for name, shape in (("occ_diff", (B, G, S, T + 2)), ("moves", (B, T + 1, X)), ("seg_flows", (B, G, S, S)),
-                        ("newconv", (B, T + 1, G))):
+    for name, shape in (
+        ("occ_diff", (B, G, S, T + 2)),
+        ("moves", (B, T + 1, X)),
+        ("seg_flows", (B, G, S, S)),
+        ("newconv", (B, T + 1, G)),
+    ):
         _check(f"out.{name}", getattr(out, name), shape, np.int64)
     _independent_chunks(chunk_ids, chunk_size, n_total, cohorts, tables, model.arrays, rng_states, out)
 
@@ -306,8 +372,21 @@ def coupled_init(model, n_initial: int, chunk_size: int, customers, rng_states) 
     _coupled_init(n_initial, chunk_size, customers, model.is_converted, rng_states)
 
 
-def coupled_day(model, t: int, n_before: int, n_active: int, chunk_size: int, cum_prev, cum_now, thresh, alias, fx,
-                customers, rng_states, out) -> None:
+def coupled_day(
+    model,
+    t: int,
+    n_before: int,
+    n_active: int,
+    chunk_size: int,
+    cum_prev,
+    cum_now,
+    thresh,
+    alias,
+    fx,
+    customers,
+    rng_states,
+    out,
+) -> None:
     """Advance the active customers through day ``t`` (``_population._coupled_day``; serial for one chunk)."""
 
     G, S, P = model.pair_src.shape
@@ -316,17 +395,41 @@ def coupled_day(model, t: int, n_before: int, n_active: int, chunk_size: int, cu
     _check("thresh", thresh, (G, S, P), np.float64)
     _check("alias", alias, (G, S, P), np.int64)
     advance = _coupled_day if n_active > chunk_size else _coupled_day_serial
-    advance(t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, model.arrays, fx, customers,
-            rng_states, out)
+    advance(
+        t,
+        n_before,
+        n_active,
+        chunk_size,
+        cum_prev,
+        cum_now,
+        thresh,
+        alias,
+        model.arrays,
+        fx,
+        customers,
+        rng_states,
+        out,
+    )
 
 
-def trace(model, first: int, last: int, seg: np.ndarray, stage: np.ndarray, shares: np.ndarray, fx, states,
-          rec_int: np.ndarray, rec_time: np.ndarray) -> tuple[int, int]:
+def trace(
+    model,
+    first: int,
+    last: int,
+    seg: np.ndarray,
+    stage: np.ndarray,
+    shares: np.ndarray,
+    fx,
+    states,
+    rec_int: np.ndarray,
+    rec_time: np.ndarray,
+) -> tuple[int, int]:
     """Trace journeys ``first..last-1`` at exposure level (``_journeys._trace``); returns (records, next customer)."""
 
     cap = rec_int.shape[0]
     _check("rec_int", rec_int, (cap, 8), np.int64)
     _check("rec_time", rec_time, (cap,), np.float64)
     _check("shares", shares, (model.n_days + 1, model.n_wom), np.float64)
-    return _trace(first, last, seg, stage, shares, model.arrays, _coefficients(model, fx), states, rec_int, rec_time,
-                  cap)
+    return _trace(
+        first, last, seg, stage, shares, model.arrays, _coefficients(model, fx), states, rec_int, rec_time, cap
+    )

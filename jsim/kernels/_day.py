@@ -50,15 +50,26 @@ def _service_step(t, occ_start, m, fx, backlog, out_service):
                 if m.target[j, g, s]:
                     targeted += occ_start[g, s]
         p = m.delivery[t, j]
-        _service_day(targeted * p, backlog[v], m.svc_agents[t, v], m.svc_params[v, 0], m.svc_params[v, 1],
-                     m.svc_params[v, 2], m.svc_params[v, 3], m.svc_loss[v], _clock_hazard(p), out_service[v])
+        _service_day(
+            targeted * p,
+            backlog[v],
+            m.svc_agents[t, v],
+            m.svc_params[v, 0],
+            m.svc_params[v, 1],
+            m.svc_params[v, 2],
+            m.svc_params[v, 3],
+            m.svc_loss[v],
+            _clock_hazard(p),
+            out_service[v],
+        )
         backlog[v] = out_service[v, 3]
         _service_coefficients(t, j, m, fx, out_service[v])
 
 
 @njit(cache=True)
-def _day_step(t, occ_prev, arrivals, fixed_shares, m, fx, backlog, out_shares, out_service, out_prob, out_hazard,
-              out_leave):
+def _day_step(
+    t, occ_prev, arrivals, fixed_shares, m, fx, backlog, out_shares, out_service, out_prob, out_hazard, out_leave
+):
     """Everything about day t that depends on the population, then its move tables.
 
     Parameters

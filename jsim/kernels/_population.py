@@ -73,7 +73,13 @@ class DayCounts(NamedTuple):
 def _independent_chunk(b, c, chunk_size, n_total, cohorts, tables, m, rng_states, out):
     """Whole journeys of chunk ``c``, counted into row ``b`` of ``out``; see :func:`_independent_chunks`."""
     cum, const_hazard, thresh, alias = tables
-    n_pairs, pair_dst, pair_route, is_absorbing, is_converted = m.n_pairs, m.pair_dst, m.pair_route, m.is_absorbing, m.is_converted
+    n_pairs, pair_dst, pair_route, is_absorbing, is_converted = (
+        m.n_pairs,
+        m.pair_dst,
+        m.pair_route,
+        m.is_absorbing,
+        m.is_converted,
+    )
     occ_diff, moves, seg_flows, newconv = out
     T = cum.shape[2] - 1
     state = rng_states[c].copy()
@@ -160,8 +166,9 @@ def _coupled_init(n_initial, chunk_size, customers, is_converted, rng_states):
 
 
 @njit(cache=True)
-def _coupled_chunk(c, t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, m, fx, customers,
-                   rng_states, out):
+def _coupled_chunk(
+    c, t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, m, fx, customers, rng_states, out
+):
     """Advance chunk ``c`` through day t; see :func:`_coupled_day`."""
     out.flows[c] = 0
     out.moves[c] = 0
@@ -191,8 +198,9 @@ def _coupled_chunk(c, t, n_before, n_active, chunk_size, cum_prev, cum_now, thre
 
 
 @njit(parallel=True, cache=True)
-def _coupled_day(t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, m, fx, customers, rng_states,
-                 out):
+def _coupled_day(
+    t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, m, fx, customers, rng_states, out
+):
     """Advance every active customer through day ``t`` (population-coupled hazards).
 
     Customers ``n_before <= i < n_active`` arrived today: their stage and segment are already
@@ -204,15 +212,18 @@ def _coupled_day(t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, a
     """
     n_chunks = (n_active + chunk_size - 1) // chunk_size
     for c in prange(n_chunks):
-        _coupled_chunk(c, t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, m, fx, customers,
-                       rng_states, out)
+        _coupled_chunk(
+            c, t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, m, fx, customers, rng_states, out
+        )
 
 
 @njit(cache=True)
-def _coupled_day_serial(t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, m, fx, customers,
-                        rng_states, out):
+def _coupled_day_serial(
+    t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, m, fx, customers, rng_states, out
+):
     """:func:`_coupled_day` without a parallel region (cheaper when one chunk is active)."""
     n_chunks = (n_active + chunk_size - 1) // chunk_size
     for c in range(n_chunks):
-        _coupled_chunk(c, t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, m, fx, customers,
-                       rng_states, out)
+        _coupled_chunk(
+            c, t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, m, fx, customers, rng_states, out
+        )

@@ -10,6 +10,7 @@ import math
 import numpy as np
 from numba import njit
 
+
 @njit(cache=True)
 def _erlang_a(lam, mu, c, theta, out):
     """Stationary M/M/c+M queue (Erlang-A; theta = mean patience, inf for M/M/c). Draws nothing.
@@ -65,6 +66,7 @@ def _arrival_timing(open_from, open_to, hazard, patience):
     exponential patience of mean ``patience`` days, and the mean time waited ``E[min(wait,
     patience)]`` (midpoint rule on 200 points per closed interval; the share is exact).
     """
+
     def density(x):
         if hazard < 1e-9:
             return 1.0
@@ -151,7 +153,9 @@ def _service_day(n_new, backlog, agents, open_from, open_to, service_mean, patie
     out[0] = p_reach * f_today
     out[1] = closed * (1.0 - s_closed) + p_reach * p_ab_open
     w_all = closed * (w_closed + s_closed * wq) + (1.0 - closed) * wq
-    out[2] = closed * -math.expm1(-loss_rate * (w_closed + s_closed * wq)) + (1.0 - closed) * -math.expm1(-loss_rate * wq)
+    out[2] = closed * -math.expm1(-loss_rate * (w_closed + s_closed * wq)) + (1.0 - closed) * -math.expm1(
+        -loss_rate * wq
+    )
     out[3] = carry
     out[4] = served
     out[5] = lost_closed + entering * p_ab_open

@@ -6,5 +6,13 @@ from .compiler import compile_scenario, largest_remainder
 from .services import CompiledService
 from .sources import SERVICE_OUTCOMES, Sources
 
-__all__ = ["CompiledModel", "CompiledService", "Coefficients", "ModelArrays", "SERVICE_OUTCOMES", "Sources",
-           "compile_scenario", "largest_remainder"]
+__all__ = [
+    "CompiledModel",
+    "CompiledService",
+    "Coefficients",
+    "ModelArrays",
+    "SERVICE_OUTCOMES",
+    "Sources",
+    "compile_scenario",
+    "largest_remainder",
+]

@@ -75,7 +75,10 @@ class Coefficients(NamedTuple):
     eff_l: np.ndarray
 
     @classmethod
-    def initial(cls, exposure_effect: np.ndarray) -> "Coefficients":
+    def initial(cls, exposure_effect: np.ndarray) -> Coefficients:
         """Working copies: ``exposure_effect`` and zeros."""
-        return cls(np.array(exposure_effect, dtype=np.float64), np.zeros(exposure_effect.shape),
-                   np.zeros(exposure_effect.shape))
+        return cls(
+            np.array(exposure_effect, dtype=np.float64),
+            np.zeros(exposure_effect.shape),
+            np.zeros(exposure_effect.shape),
+        )

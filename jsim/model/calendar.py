@@ -69,8 +69,11 @@ def build_calendar(sc, n_days: int, tp_index: dict, stage_index: dict) -> Calend
     spend_mult, effect_mult, reach_mult = np.ones((T + 1, J)), np.ones((T + 1, J)), np.ones((T + 1, J))
     day_mult = np.ones((T + 1, 3))
     arrivals_mult, revenue_mult = np.ones(T + 1), np.ones(T + 1)
-    agents = {tp_index[tp.name]: np.full(T + 1, tp.service.agents, dtype=np.int64)
-              for tp in sc.touchpoints if tp.service is not None}
+    agents = {
+        tp_index[tp.name]: np.full(T + 1, tp.service.agents, dtype=np.int64)
+        for tp in sc.touchpoints
+        if tp.service is not None
+    }
     season = sc.seasonality
     if season is not None:
         profile = np.ones(T + 1)
@@ -107,8 +110,15 @@ def build_calendar(sc, n_days: int, tp_index: dict, stage_index: dict) -> Calend
         if ev.agents is not None:
             agents[cols[0]][days] = ev.agents
         if ev.move is not None:
-            moves.append((ev.start, stage_index[ev.move.from_], stage_index[ev.move.to], ev.move.share,
-                          _unique(ev.name or f"{ev.kind}-day{ev.start}", [m[4] for m in moves])))
+            moves.append(
+                (
+                    ev.start,
+                    stage_index[ev.move.from_],
+                    stage_index[ev.move.to],
+                    ev.move.share,
+                    _unique(ev.name or f"{ev.kind}-day{ev.start}", [m[4] for m in moves]),
+                )
+            )
     return Calendar(spend_mult, effect_mult, reach_mult, day_mult, arrivals_mult, revenue_mult, moves, agents)
 
 
@@ -125,19 +135,27 @@ def watched_series(model) -> list[tuple[str, str, np.ndarray]]:
     """Every per-day quantity the calendar changes: ``(kind, where, values (T+1,))``."""
     out = []
     for j, name in enumerate(model.touchpoint_names):
-        out += [("spend", name, model.spend[:, j]), ("reach", name, model.delivery[:, j]),
-                ("effect", name, model.effect_mult[:, j])]
+        out += [
+            ("spend", name, model.spend[:, j]),
+            ("reach", name, model.delivery[:, j]),
+            ("effect", name, model.effect_mult[:, j]),
+        ]
     out += [("capacity", sv.name, sv.agents) for sv in model.services]
-    out += [("transitions", "", model.day_mult[:, DAY_TRANSITIONS]), ("word_of_mouth", "", model.day_mult[:, DAY_WOM]),
-            ("purchase", "", model.day_mult[:, DAY_PURCHASE]), ("arrivals", "", model.arrivals_mult),
-            ("revenue", "", model.revenue_mult)]
+    out += [
+        ("transitions", "", model.day_mult[:, DAY_TRANSITIONS]),
+        ("word_of_mouth", "", model.day_mult[:, DAY_WOM]),
+        ("purchase", "", model.day_mult[:, DAY_PURCHASE]),
+        ("arrivals", "", model.arrivals_mult),
+        ("revenue", "", model.revenue_mult),
+    ]
     return out
 
 
 def describe_move(model, e: int) -> str:
     """How the calendar trace describes one-off move ``e``: ``"0.05 of unaware -> aware"``."""
-    return (f"{model.move_share[e]:g} of {model.stage_names[model.move_from[e]]} -> "
-            f"{model.stage_names[model.move_to[e]]}")
+    return (
+        f"{model.move_share[e]:g} of {model.stage_names[model.move_from[e]]} -> {model.stage_names[model.move_to[e]]}"
+    )
 
 
 def calendar_changes(model) -> list[tuple[float, str, str, str]]:

@@ -181,8 +181,10 @@ class CompiledModel:
     def clock_names(self) -> tuple[str, ...]:
         """One label per clock: ``organic``, touchpoint names, ``wom:FROM->TO``, ``event:NAME``."""
         src = self.sources
-        return tuple(self.touchpoint_names[src.touchpoint[i]] if src.kinds[i] == "service" else src.names[i]
-                     for i in src.clock_source)
+        return tuple(
+            self.touchpoint_names[src.touchpoint[i]] if src.kinds[i] == "service" else src.names[i]
+            for i in src.clock_source
+        )
 
     @property
     def n_routes(self) -> int:
@@ -224,14 +226,34 @@ class CompiledModel:
     def arrays(self) -> ModelArrays:
         """The arrays the numba kernels read, as one typed tuple."""
         return ModelArrays(
-            p0=self.p0, q=self.q, qa=self.qa, ql=self.ql, day_mult=self.day_mult, is_purchase=self.is_purchase,
-            is_absorbing=self.is_absorbing, is_converted=self.is_converted, wom_p=self.wom_p, wom_q=self.wom_q,
-            wom_mult=self.wom_mult, wom_advocate=self.wom_advocate, move_day=self.move_day,
-            move_share=self.move_share, pair_src=self.sources.pair_src, pair_dst=self.sources.pair_dst,
-            n_pairs=self.sources.n_pairs, pair_route=self.sources.pair_route, is_service=self.is_service,
-            target=self.target, delivery=self.delivery, engagement=self.engagement,
-            exposure_effect=self.exposure_effect, svc_tp=self.svc_tp, svc_agents=self.svc_agents,
-            svc_params=self.svc_params, svc_loss=self.svc_loss, arrival_stage=int(self.arrival_stage),
+            p0=self.p0,
+            q=self.q,
+            qa=self.qa,
+            ql=self.ql,
+            day_mult=self.day_mult,
+            is_purchase=self.is_purchase,
+            is_absorbing=self.is_absorbing,
+            is_converted=self.is_converted,
+            wom_p=self.wom_p,
+            wom_q=self.wom_q,
+            wom_mult=self.wom_mult,
+            wom_advocate=self.wom_advocate,
+            move_day=self.move_day,
+            move_share=self.move_share,
+            pair_src=self.sources.pair_src,
+            pair_dst=self.sources.pair_dst,
+            n_pairs=self.sources.n_pairs,
+            pair_route=self.sources.pair_route,
+            is_service=self.is_service,
+            target=self.target,
+            delivery=self.delivery,
+            engagement=self.engagement,
+            exposure_effect=self.exposure_effect,
+            svc_tp=self.svc_tp,
+            svc_agents=self.svc_agents,
+            svc_params=self.svc_params,
+            svc_loss=self.svc_loss,
+            arrival_stage=int(self.arrival_stage),
         )
 
     # -- derived quantities ---------------------------------------------------------------------------
@@ -239,7 +261,7 @@ class CompiledModel:
         """Money spent per day and touchpoint: ``spend + cost_per_exposure * deliveries`` (..., T+1, J)."""
         return self.spend + deliveries * self.cost_per_exposure
 
-    def with_spend(self, spend) -> "CompiledModel":
+    def with_spend(self, spend) -> CompiledModel:
         """The same model with another daily spend (the optimiser's spend override).
 
         Parameters
@@ -266,10 +288,23 @@ class CompiledModel:
         if np.any(spend[0] != 0):
             raise ValueError(f"spend on day 0 (the initial state) must be 0, got {spend[0].tolist()}")
         delivery, fatigue, exposure_effect = deliver(self.media, spend)
-        check_day_probabilities(self.p0, self.q, fatigue * self.effect_mult, self.day_mult, self.is_purchase,
-                                self.stage_names, self.touchpoint_names)
+        check_day_probabilities(
+            self.p0,
+            self.q,
+            fatigue * self.effect_mult,
+            self.day_mult,
+            self.is_purchase,
+            self.stage_names,
+            self.touchpoint_names,
+        )
         exposure_effect = np.ascontiguousarray(exposure_effect)
         for a in (spend, delivery, fatigue, exposure_effect):
             a.setflags(write=False)
-        return dataclasses.replace(self, spend=spend, delivery=delivery, fatigue=fatigue,
-                                   exposure_effect=exposure_effect, spend_overridden=True)
+        return dataclasses.replace(
+            self,
+            spend=spend,
+            delivery=delivery,
+            fatigue=fatigue,
+            exposure_effect=exposure_effect,
+            spend_overridden=True,
+        )

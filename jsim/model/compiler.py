@@ -40,14 +40,26 @@ def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
 def _horizon(sc: Scenario, customers, days) -> tuple[int, int, int]:
     """(T, N, the scenario's own N): days and day-0 customers, overrides applied."""
     if customers is not None and (not isinstance(customers, (int, np.integer)) or customers < 0):
-        raise ScenarioError(ScenarioIssue("customers", f"must be a whole number >= 0, got {customers!r}",
-                                          "give a count of customers such as 100000"))
+        raise ScenarioError(
+            ScenarioIssue(
+                "customers",
+                f"must be a whole number >= 0, got {customers!r}",
+                "give a count of customers such as 100000",
+            )
+        )
     if days is not None and (not isinstance(days, (int, np.integer)) or not 1 <= days <= 100_000):
-        raise ScenarioError(ScenarioIssue("days", f"must be a whole number within [1, 100000], got {days!r}",
-                                          "give a horizon in days such as 90"))
+        raise ScenarioError(
+            ScenarioIssue(
+                "days", f"must be a whole number within [1, 100000], got {days!r}", "give a horizon in days such as 90"
+            )
+        )
     pop = sc.population
     default_n = int(sum(pop.initial.values())) if pop.initial_counts else pop.customers
-    return int(days if days is not None else pop.days), int(customers if customers is not None else default_n), default_n
+    return (
+        int(days if days is not None else pop.days),
+        int(customers if customers is not None else default_n),
+        default_n,
+    )
 
 
 def _stages(sc: Scenario) -> dict:
@@ -57,8 +69,9 @@ def _stages(sc: Scenario) -> dict:
         is_converted=np.array([s.converted for s in sc.stages], dtype=np.bool_),
         is_retained=np.array([s.retained for s in sc.stages], dtype=np.bool_),
         is_purchase=np.array([s.purchase for s in sc.stages], dtype=np.bool_),
-        purchase_value=np.array([(s.value if s.value is not None else value) if s.purchase else 0.0 for s in sc.stages],
-                                dtype=np.float64),
+        purchase_value=np.array(
+            [(s.value if s.value is not None else value) if s.purchase else 0.0 for s in sc.stages], dtype=np.float64
+        ),
     )
 
 
@@ -113,7 +126,8 @@ def _word_of_mouth(sc: Scenario, sidx: dict) -> dict:
     return dict(
         wom_from=np.array([sidx[w.from_] for w in rules], dtype=np.int64),
         wom_to=np.array([sidx[w.to] for w in rules], dtype=np.int64),
-        wom_p=np.array([w.p for w in rules], dtype=np.float64), wom_q=np.array([w.q for w in rules], dtype=np.float64),
+        wom_p=np.array([w.p for w in rules], dtype=np.float64),
+        wom_q=np.array([w.q for w in rules], dtype=np.float64),
         wom_advocate=advocate,
     )
 
@@ -169,7 +183,9 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
     delivery, fatigue, exposure_effect = deliver(media, spend)
     q, target = _effects(sc, sidx, seg, stages["is_absorbing"])
     wom = _word_of_mouth(sc, sidx)
-    check_day_probabilities(p0, q, fatigue * cal.effect_mult, cal.day_mult, stages["is_purchase"], stage_names, tp_names)
+    check_day_probabilities(
+        p0, q, fatigue * cal.effect_mult, cal.day_mult, stages["is_purchase"], stage_names, tp_names
+    )
     services = compile_services(tps, cal, sidx, seg["names"], stages["is_absorbing"], stages["is_converted"])
     svc = service_arrays(services, target, stages["is_absorbing"], T)
     moves = dict(
@@ -184,27 +200,69 @@ def compile_scenario(scenario: Scenario, *, customers: int | None = None, days: 
         is_service[sv.touchpoint] = True
         loss_stage[sv.touchpoint] = sv.loss_stage
     sources = compile_sources(
-        p0=p0, q=q, qa=svc["qa"], ql=svc["ql"], is_absorbing=stages["is_absorbing"], wom_from=wom["wom_from"],
-        wom_to=wom["wom_to"], wom_p=wom["wom_p"], wom_q=wom["wom_q"], wom_mult=seg["wom"], move_from=moves["move_from"],
-        move_to=moves["move_to"], move_share=moves["move_share"], is_service=is_service, loss_stage=loss_stage,
-        stage_names=stage_names, touchpoint_names=tp_names, move_names=[m[4] for m in cal.moves])
+        p0=p0,
+        q=q,
+        qa=svc["qa"],
+        ql=svc["ql"],
+        is_absorbing=stages["is_absorbing"],
+        wom_from=wom["wom_from"],
+        wom_to=wom["wom_to"],
+        wom_p=wom["wom_p"],
+        wom_q=wom["wom_q"],
+        wom_mult=seg["wom"],
+        move_from=moves["move_from"],
+        move_to=moves["move_to"],
+        move_share=moves["move_share"],
+        is_service=is_service,
+        loss_stage=loss_stage,
+        stage_names=stage_names,
+        touchpoint_names=tp_names,
+        move_names=[m[4] for m in cal.moves],
+    )
     pop = sc.population
     arrays = dict(
-        **stages, seg_share=seg["share"], p0=p0, q=q, target=target, spend=spend, delivery=delivery,
-        engagement=media.engagement, fatigue=fatigue, exposure_effect=np.ascontiguousarray(exposure_effect),
-        cost_per_exposure=np.array([tp.cost_per_exposure for tp in tps], dtype=np.float64), **wom,
-        wom_mult=seg["wom"], initial=_initial(sc, sidx, seg["share"], N, default_n),
-        arrivals_mean=(pop.arrivals_per_day * seg["share"]).astype(np.float64), effect_mult=cal.effect_mult,
-        day_mult=cal.day_mult, arrivals_mult=cal.arrivals_mult, revenue_mult=cal.revenue_mult, **moves, **svc,
+        **stages,
+        seg_share=seg["share"],
+        p0=p0,
+        q=q,
+        target=target,
+        spend=spend,
+        delivery=delivery,
+        engagement=media.engagement,
+        fatigue=fatigue,
+        exposure_effect=np.ascontiguousarray(exposure_effect),
+        cost_per_exposure=np.array([tp.cost_per_exposure for tp in tps], dtype=np.float64),
+        **wom,
+        wom_mult=seg["wom"],
+        initial=_initial(sc, sidx, seg["share"], N, default_n),
+        arrivals_mean=(pop.arrivals_per_day * seg["share"]).astype(np.float64),
+        effect_mult=cal.effect_mult,
+        day_mult=cal.day_mult,
+        arrivals_mult=cal.arrivals_mult,
+        revenue_mult=cal.revenue_mult,
+        **moves,
+        **svc,
     )
     for a in (*arrays.values(), *(v for v in vars(sources).values() if isinstance(v, np.ndarray))):
         a.setflags(write=False)
     return CompiledModel(
-        name=sc.name, scenario_hash=scenario_hash(sc), stage_names=stage_names, segment_names=seg["names"],
-        touchpoint_names=tp_names, touchpoint_kinds=tuple(tp.kind for tp in tps), n_days=T, n_customers=N,
-        currency=sc.economics.currency, margin=sc.economics.margin,
+        name=sc.name,
+        scenario_hash=scenario_hash(sc),
+        stage_names=stage_names,
+        segment_names=seg["names"],
+        touchpoint_names=tp_names,
+        touchpoint_kinds=tuple(tp.kind for tp in tps),
+        n_days=T,
+        n_customers=N,
+        currency=sc.economics.currency,
+        margin=sc.economics.margin,
         arrival_stage=sidx[pop.arrival_stage] if pop.arrival_stage is not None else 0,
-        move_names=tuple(m[4] for m in cal.moves), services=services, media=media, sources=sources,
-        stage_index=sidx, touchpoint_index={name: j for j, name in enumerate(tp_names)},
-        segment_index={name: g for g, name in enumerate(seg["names"])}, **arrays,
+        move_names=tuple(m[4] for m in cal.moves),
+        services=services,
+        media=media,
+        sources=sources,
+        stage_index=sidx,
+        touchpoint_index={name: j for j, name in enumerate(tp_names)},
+        segment_index={name: g for g, name in enumerate(seg["names"])},
+        **arrays,
     )

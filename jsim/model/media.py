@@ -81,8 +81,11 @@ def compile_media(touchpoints, n_days: int, calendar) -> Media:
             r = tp.response
             params = r.model_dump(exclude={"kind", "max_reach"})
             response.append((r.kind, params, r.max_reach))
-        adstock.append(None if tp.adstock is None or tp.response is None else
-                       adstock_weights(tp.adstock.alpha, tp.adstock.l_max or T, tp.adstock.normalize, T + 1))
+        adstock.append(
+            None
+            if tp.adstock is None or tp.response is None
+            else adstock_weights(tp.adstock.alpha, tp.adstock.l_max or T, tp.adstock.normalize, T + 1)
+        )
         if tp.frequency_cap is not None:
             cap[j] = tp.frequency_cap.exposures / tp.frequency_cap.days
         if tp.fatigue is not None:
@@ -90,8 +93,19 @@ def compile_media(touchpoints, n_days: int, calendar) -> Media:
             strength[j] = tp.fatigue.strength
     spend_shape = in_flight * calendar.spend_mult
     engagement = np.array([tp.engagement for tp in touchpoints], dtype=np.float64)
-    return Media(tuple(response), reach, tuple(adstock), cap, delta, strength, in_flight, spend_shape,
-                 calendar.reach_mult, calendar.effect_mult, engagement)
+    return Media(
+        tuple(response),
+        reach,
+        tuple(adstock),
+        cap,
+        delta,
+        strength,
+        in_flight,
+        spend_shape,
+        calendar.reach_mult,
+        calendar.effect_mult,
+        engagement,
+    )
 
 
 def scenario_spend(touchpoints, media: Media) -> np.ndarray:

@@ -5,12 +5,14 @@ functions, and :mod:`jsim.optimise.response_curves` wraps the same functions for
 allocation, so a curve means the same thing everywhere. Names follow the marketing-mix tools so
 fitted parameters carry over:
 
-| curve | formula | names from |
-|---|---|---|
-| :func:`hill` | ``beta * x**slope / (x**slope + ec**slope)`` | Meridian (``ec``, ``slope``); PyMC-Marketing ``hill_function`` calls ``ec`` ``kappa``; Robyn calls ``slope`` ``alpha`` and the inflexion ``gamma`` (rescale it to spend) |
-| :func:`michaelis_menten` | ``alpha * x / (lam + x)`` | PyMC-Marketing |
-| :func:`exponential` | ``beta * (1 - exp(-lam * x))`` | PyMC-Marketing ``saturation`` with ``lam``; jsim scenarios |
-| :func:`adstock_weights` | ``alpha**l``, ``l < l_max``, optionally normalised | PyMC-Marketing / Meridian geometric adstock |
+- :func:`hill`: ``beta * x**slope / (x**slope + ec**slope)``. Meridian's names (``ec``,
+  ``slope``); PyMC-Marketing's ``hill_function`` calls ``ec`` ``kappa``; Robyn calls ``slope``
+  ``alpha`` and the inflexion ``gamma`` (rescale it to spend).
+- :func:`michaelis_menten`: ``alpha * x / (lam + x)``, PyMC-Marketing's names.
+- :func:`exponential`: ``beta * (1 - exp(-lam * x))``, PyMC-Marketing's ``saturation`` with
+  ``lam``; jsim scenarios.
+- :func:`adstock_weights`: ``alpha**l`` for ``l < l_max``, optionally normalised: the geometric
+  adstock of PyMC-Marketing and Meridian.
 
 Each curve maps spend ``x`` (>= 0, scalar or array) to a response and has a ``*_marginal``
 derivative (response per extra unit of spend). They are safe at ``x = 0`` and for steep Hill

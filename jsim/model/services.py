@@ -66,8 +66,11 @@ class CompiledService:
 def _compile_service(tp, j, agents, sidx, seg_names, is_absorbing, is_converted) -> CompiledService:
     sv = tp.service
     S, G = len(sidx), len(seg_names)
-    loss = sidx[sv.loss_stage] if sv.loss_stage is not None else next(
-        (i for i in range(S) if is_absorbing[i] and not is_converted[i]), -1)
+    loss = (
+        sidx[sv.loss_stage]
+        if sv.loss_stage is not None
+        else next((i for i in range(S) if is_absorbing[i] and not is_converted[i]), -1)
+    )
     abandon_q = np.zeros((G, S, S))
     seg_ok = np.array([tp.segments is None or name in tp.segments for name in seg_names])
     for e in sv.abandon_effects:
@@ -77,20 +80,30 @@ def _compile_service(tp, j, agents, sidx, seg_names, is_absorbing, is_converted)
     agents.setflags(write=False)
     abandon_q.setflags(write=False)
     return CompiledService(
-        touchpoint=j, name=tp.name, agents=agents, service_dist=sv.service_time.dist,
+        touchpoint=j,
+        name=tp.name,
+        agents=agents,
+        service_dist=sv.service_time.dist,
         service_mean=sv.service_time.mean / HOURS_PER_DAY,
         service_sd=(sv.service_time.sd or np.nan) / HOURS_PER_DAY,
-        patience_dist=pat.dist if pat is not None else "", patience_mean=pat.mean / HOURS_PER_DAY if pat else np.inf,
+        patience_dist=pat.dist if pat is not None else "",
+        patience_mean=pat.mean / HOURS_PER_DAY if pat else np.inf,
         patience_sd=((pat.sd or np.nan) / HOURS_PER_DAY) if pat else np.nan,
-        open_from=sv.open[0] / HOURS_PER_DAY, open_to=sv.open[1] / HOURS_PER_DAY,
-        wait_loss_rate=sv.wait_loss_per_hour * HOURS_PER_DAY, loss_stage=loss, abandon_q=abandon_q,
+        open_from=sv.open[0] / HOURS_PER_DAY,
+        open_to=sv.open[1] / HOURS_PER_DAY,
+        wait_loss_rate=sv.wait_loss_per_hour * HOURS_PER_DAY,
+        loss_stage=loss,
+        abandon_q=abandon_q,
     )
 
 
 def compile_services(touchpoints, calendar, stage_index, segment_names, is_absorbing, is_converted) -> tuple:
     """One :class:`CompiledService` per touchpoint with a ``service`` block, in touchpoint order."""
-    return tuple(_compile_service(tp, j, calendar.agents[j], stage_index, segment_names, is_absorbing, is_converted)
-                 for j, tp in enumerate(touchpoints) if tp.service is not None)
+    return tuple(
+        _compile_service(tp, j, calendar.agents[j], stage_index, segment_names, is_absorbing, is_converted)
+        for j, tp in enumerate(touchpoints)
+        if tp.service is not None
+    )
 
 
 def service_arrays(services, target, is_absorbing, n_days: int) -> dict:
@@ -116,9 +129,13 @@ def service_arrays(services, target, is_absorbing, n_days: int) -> dict:
         svc_capacity[:, v] = sv.agents * sv.open_fraction / sv.service_mean
         svc_agents[:, v] = sv.agents
     return dict(
-        qa=qa, ql=ql, svc_tp=np.array([sv.touchpoint for sv in services], dtype=np.int64), svc_capacity=svc_capacity,
+        qa=qa,
+        ql=ql,
+        svc_tp=np.array([sv.touchpoint for sv in services], dtype=np.int64),
+        svc_capacity=svc_capacity,
         svc_agents=svc_agents,
-        svc_params=np.array([[sv.open_from, sv.open_to, sv.service_mean, sv.patience_mean] for sv in services],
-                            dtype=np.float64).reshape(V, 4),
+        svc_params=np.array(
+            [[sv.open_from, sv.open_to, sv.service_mean, sv.patience_mean] for sv in services], dtype=np.float64
+        ).reshape(V, 4),
         svc_loss=np.array([sv.wait_loss_rate for sv in services], dtype=np.float64),
     )

@@ -118,8 +118,27 @@ def _source_table(touchpoint_names, is_service, wom_from, wom_to, stage_names, m
     return tuple(names), tuple(kinds), np.array(tps, dtype=np.int64), np.array(clock_source, dtype=np.int64)
 
 
-def compile_sources(*, p0, q, qa, ql, is_absorbing, wom_from, wom_to, wom_p, wom_q, wom_mult, move_from, move_to,
-                    move_share, is_service, loss_stage, stage_names, touchpoint_names, move_names) -> Sources:
+def compile_sources(
+    *,
+    p0,
+    q,
+    qa,
+    ql,
+    is_absorbing,
+    wom_from,
+    wom_to,
+    wom_p,
+    wom_q,
+    wom_mult,
+    move_from,
+    move_to,
+    move_share,
+    is_service,
+    loss_stage,
+    stage_names,
+    touchpoint_names,
+    move_names,
+) -> Sources:
     """The :class:`Sources` of a model from its arrays (axis letters as in :mod:`jsim.model.compiled`).
 
     ``is_service (J,)`` marks service touchpoints and ``loss_stage (J,)`` the stage each loses
@@ -130,8 +149,9 @@ def compile_sources(*, p0, q, qa, ql, is_absorbing, wom_from, wom_to, wom_p, wom
     """
     G, J, S, _ = q.shape
     W, E = len(wom_from), len(move_from)
-    names, kinds, tps, clock_source = _source_table(touchpoint_names, is_service, wom_from, wom_to, stage_names,
-                                                    move_names)
+    names, kinds, tps, clock_source = _source_table(
+        touchpoint_names, is_service, wom_from, wom_to, stage_names, move_names
+    )
     # (clock, destination, outcome routes as (source, to)) for every (segment, stage)
     pairs = [[[] for _ in range(S)] for _ in range(G)]
     for g in range(G):
@@ -169,7 +189,6 @@ def compile_sources(*, p0, q, qa, ql, is_absorbing, wom_from, wom_to, wom_p, wom
             lost = int(clock_source[1 + j]) + 2
             routes.update((s, lost, int(loss_stage[j])) for s in range(S) if not is_absorbing[s] and s != loss_stage[j])
     routes = sorted(routes)
-    X = len(routes)
     route_index = np.full((S, len(names), S), -1, dtype=np.int64)
     for x, (s, src, d) in enumerate(routes):
         route_index[s, src, d] = x
@@ -186,6 +205,7 @@ def compile_sources(*, p0, q, qa, ql, is_absorbing, wom_from, wom_to, wom_p, wom
                 for src, o in outcomes(g, s, k, d):
                     pair_route[g, s, i, o] = route_index[s, src, d]
             n_pairs[g, s] = len(pairs[g][s])
-    arr = lambda col: np.array([r[col] for r in routes], dtype=np.int64)  # noqa: E731
-    return Sources(names, kinds, tps, clock_source, arr(0), arr(2), arr(1), pair_src, pair_dst, n_pairs, pair_route,
-                   route_index)
+    arr = lambda col: np.array([r[col] for r in routes], dtype=np.int64)
+    return Sources(
+        names, kinds, tps, clock_source, arr(0), arr(2), arr(1), pair_src, pair_dst, n_pairs, pair_route, route_index
+    )

@@ -15,8 +15,8 @@ __all__ = ["AllocationResult", "optimise_allocation", "SAMPLERS"]
 import importlib.util
 import math
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import optuna
@@ -102,7 +102,9 @@ def _make_sampler(sampler, n_objectives: int, seed, space: BudgetSpace, x0: dict
         sampler = "nsga2" if n_objectives > 1 else "cmaes"
         if sampler == "cmaes" and importlib.util.find_spec("cmaes") is None:
             # without the optional cmaes package, multivariate TPE is the next best (see benchmarks/README.md)
-            warnings.warn("sampler 'auto': the cmaes package is not installed, using 'tpe' (pip install cmaes)", stacklevel=3)
+            warnings.warn(
+                "sampler 'auto': the cmaes package is not installed, using 'tpe' (pip install cmaes)", stacklevel=3
+            )
             sampler = "tpe"
     if sampler == "cmaes" and n_objectives > 1:
         raise OptimiseError(f"sampler 'cmaes' handles one objective, got {n_objectives} (use 'nsga2' or 'tpe')")
@@ -116,7 +118,9 @@ def _make_sampler(sampler, n_objectives: int, seed, space: BudgetSpace, x0: dict
         return optuna.samplers.NSGAIISampler(seed=main_seed)
     if sampler == "gp":
         if importlib.util.find_spec("torch") is None:
-            raise OptimiseError("sampler 'gp' needs PyTorch, which is not installed (pip install torch, or use 'cmaes')")
+            raise OptimiseError(
+                "sampler 'gp' needs PyTorch, which is not installed (pip install torch, or use 'cmaes')"
+            )
         return optuna.samplers.GPSampler(seed=main_seed, deterministic_objective=False)
     # cmaes
     if importlib.util.find_spec("cmaes") is None:
@@ -258,7 +262,9 @@ def optimise_allocation(
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         raise OptimiseError(f"no trial of study {study.study_name!r} completed (every objective call failed)")
-    history = [(t.number, _trial_allocation(space, t), t.value if n_objectives == 1 else tuple(t.values)) for t in complete]
+    history = [
+        (t.number, _trial_allocation(space, t), t.value if n_objectives == 1 else tuple(t.values)) for t in complete
+    ]
 
     if n_objectives > 1:
         pareto_trials = sorted(
@@ -266,9 +272,7 @@ def optimise_allocation(
         )
         pareto = [(_trial_allocation(space, t), tuple(t.values)) for t in pareto_trials]
         pick = _compromise(pareto, directions)
-        return AllocationResult(
-            pareto[pick][0], pareto[pick][1], study, history, pareto, n_calls, False, space
-        )
+        return AllocationResult(pareto[pick][0], pareto[pick][1], study, history, pareto, n_calls, False, space)
 
     sense = 1.0 if directions[0] == "maximize" else -1.0
     best = study.best_trial
@@ -369,7 +373,11 @@ def _polish(objective, space: BudgetSpace, starts: list[np.ndarray], sense: floa
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             minimize(
-                loss, start / budget, method="SLSQP", bounds=box, constraints=[constraint],
+                loss,
+                start / budget,
+                method="SLSQP",
+                bounds=box,
+                constraints=[constraint],
                 options={"ftol": 1e-15, "maxiter": 100},
             )
     if best is None:

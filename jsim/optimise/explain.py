@@ -12,8 +12,15 @@ equal split on fresh seeds, with paired 95% intervals on the uplift.
 
 from __future__ import annotations
 
-__all__ = ["MarginalRow", "ShiftRow", "Explanation", "explain_allocation", "compare_allocations", "response_curves",
-           "scalar_objective"]
+__all__ = [
+    "MarginalRow",
+    "ShiftRow",
+    "Explanation",
+    "explain_allocation",
+    "compare_allocations",
+    "response_curves",
+    "scalar_objective",
+]
 
 import math
 from dataclasses import dataclass, field
@@ -86,10 +93,15 @@ class Explanation:
         return (max(vals) - min(vals)) / scale if scale > 0 else 0.0
 
     def as_dict(self) -> dict:
-        return {"metric": self.metric, "value": self.value, "step": self.step,
-                "marginal_returns": [r.__dict__ for r in self.marginals],
-                "active_bounds": self.active_bounds, "interior_spread": self.interior_spread,
-                "shift_10pct": [r.__dict__ for r in self.shifts]}
+        return {
+            "metric": self.metric,
+            "value": self.value,
+            "step": self.step,
+            "marginal_returns": [r.__dict__ for r in self.marginals],
+            "active_bounds": self.active_bounds,
+            "interior_spread": self.interior_spread,
+            "shift_10pct": [r.__dict__ for r in self.shifts],
+        }
 
 
 def _bounds_of(names, bounds, budget):
@@ -97,9 +109,17 @@ def _bounds_of(names, bounds, budget):
     return {n: (float(bounds.get(n, (0.0, budget))[0]), float(bounds.get(n, (0.0, budget))[1])) for n in names}
 
 
-def explain_allocation(objective, allocation: dict, *, budget: float | None = None, bounds: dict | None = None,
-                       metric: str | None = None, step: float | None = None, shift: float = 0.1,
-                       tol: float | None = None) -> Explanation:
+def explain_allocation(
+    objective,
+    allocation: dict,
+    *,
+    budget: float | None = None,
+    bounds: dict | None = None,
+    metric: str | None = None,
+    step: float | None = None,
+    shift: float = 0.1,
+    tol: float | None = None,
+) -> Explanation:
     """Marginal return per decision, active bounds, and the cost of shifting ``shift`` of each decision's spend.
 
     Parameters
@@ -169,8 +189,16 @@ def explain_allocation(objective, allocation: dict, *, budget: float | None = No
     return ex
 
 
-def response_curves(objective, allocation: dict, *, bounds: dict | None = None, budget: float | None = None,
-                    metric: str | None = None, n_points: int = 25, span: float = 2.0) -> dict:
+def response_curves(
+    objective,
+    allocation: dict,
+    *,
+    bounds: dict | None = None,
+    budget: float | None = None,
+    metric: str | None = None,
+    n_points: int = 25,
+    span: float = 2.0,
+) -> dict:
     """The objective along each decision's spend, the others held at ``allocation``.
 
     Returns ``{name: (spend (n,), value (n,))}`` over ``[min, min(max, span * spend or budget / n))]``
@@ -190,8 +218,15 @@ def response_curves(objective, allocation: dict, *, bounds: dict | None = None, 
     return out
 
 
-def compare_allocations(objective, best: dict, *, reps: int = 20, seed: int | None = None, engine: str | None = None,
-                        extra: dict | None = None) -> list[dict]:
+def compare_allocations(
+    objective,
+    best: dict,
+    *,
+    reps: int = 20,
+    seed: int | None = None,
+    engine: str | None = None,
+    extra: dict | None = None,
+) -> list[dict]:
     """Best allocation vs the scenario's current split (scaled to the budget) vs an equal split, on fresh seeds.
 
     All allocations run on the same fresh replication seeds, so each uplift is a paired difference
@@ -214,10 +249,19 @@ def compare_allocations(objective, best: dict, *, reps: int = 20, seed: int | No
     for name, alloc in allocations.items():
         r = vs_current[name]
         expected = objective.evaluate(alloc, engine="mean-field").values
-        rows.append({
-            "name": name, "allocation": alloc, "totals": objective.totals(alloc), "metrics": r["metrics"],
-            "expected": dict(zip(objective.metrics, expected)), "constraints": r["constraints"],
-            "uplift_vs_current": r["uplift"], "uplift_vs_equal": vs_equal[name]["uplift"],
-            "reps": r["reps"], "seed": r["seed"], "engine": r["engine"],
-        })
+        rows.append(
+            {
+                "name": name,
+                "allocation": alloc,
+                "totals": objective.totals(alloc),
+                "metrics": r["metrics"],
+                "expected": dict(zip(objective.metrics, expected)),
+                "constraints": r["constraints"],
+                "uplift_vs_current": r["uplift"],
+                "uplift_vs_equal": vs_equal[name]["uplift"],
+                "reps": r["reps"],
+                "seed": r["seed"],
+                "engine": r["engine"],
+            }
+        )
     return rows

@@ -49,15 +49,31 @@ METRICS = {
     "cost": ("cost", "minimize"),
 }
 _METRIC_ALIASES = {
-    "conversion": "conversions", "new_customers": "conversions", "retention": "retained",
-    "net_profit": "profit", "lifetime_value": "clv", "ltv": "clv", "customer_lifetime_value": "clv",
+    "conversion": "conversions",
+    "new_customers": "conversions",
+    "retention": "retained",
+    "net_profit": "profit",
+    "lifetime_value": "clv",
+    "ltv": "clv",
+    "customer_lifetime_value": "clv",
 }
 #: names a constraint may use -> per-replication metric
 CONSTRAINT_METRICS = {
-    "conversion": "conversion_rate", "conversion_rate": "conversion_rate", "conversions": "new_customers",
-    "new_customers": "new_customers", "retention": "retention_rate", "retention_rate": "retention_rate",
-    "retained": "retained", "revenue": "revenue", "profit": "net_profit", "net_profit": "net_profit",
-    "gross_profit": "gross_profit", "cost": "cost", "cac": "cac", "roi": "roi", "purchases": "purchases",
+    "conversion": "conversion_rate",
+    "conversion_rate": "conversion_rate",
+    "conversions": "new_customers",
+    "new_customers": "new_customers",
+    "retention": "retention_rate",
+    "retention_rate": "retention_rate",
+    "retained": "retained",
+    "revenue": "revenue",
+    "profit": "net_profit",
+    "net_profit": "net_profit",
+    "gross_profit": "gross_profit",
+    "cost": "cost",
+    "cac": "cac",
+    "roi": "roi",
+    "purchases": "purchases",
     "clv": "clv",
 }
 ENGINES = ("mean-field", "fast")
@@ -82,8 +98,13 @@ def parse_metric(name: str, where: str = "metric") -> str:
     key = str(name).strip().lower().replace("-", "_")
     key = _METRIC_ALIASES.get(key, key)
     if key not in METRICS:
-        raise ScenarioError(ScenarioIssue(where, f"must be one of {sorted(METRICS)}, got {name!r}",
-                                          f"{_did_you_mean(key, METRICS)}e.g. {_example(where, 'conversions')}"))
+        raise ScenarioError(
+            ScenarioIssue(
+                where,
+                f"must be one of {sorted(METRICS)}, got {name!r}",
+                f"{_did_you_mean(key, METRICS)}e.g. {_example(where, 'conversions')}",
+            )
+        )
     return key
 
 
@@ -113,16 +134,28 @@ def parse_constraint(text: str, where: str = "constraints") -> Constraint:
     """
     m = _CONSTRAINT_RE.match(str(text))
     if not m:
-        raise ScenarioError(ScenarioIssue(where, f"must read METRIC>=VALUE or METRIC<=VALUE, got {text!r}",
-                                          f"e.g. {_example(where, 'retention>=0.6')} or {_example(where, 'cac<=40')}"))
+        raise ScenarioError(
+            ScenarioIssue(
+                where,
+                f"must read METRIC>=VALUE or METRIC<=VALUE, got {text!r}",
+                f"e.g. {_example(where, 'retention>=0.6')} or {_example(where, 'cac<=40')}",
+            )
+        )
     name, op, raw = m.group(1).lower(), m.group(2), m.group(3)
     if name not in CONSTRAINT_METRICS:
-        raise ScenarioError(ScenarioIssue(where, f"metric must be one of {sorted(CONSTRAINT_METRICS)}, got {name!r}",
-                                          f"{_did_you_mean(name, CONSTRAINT_METRICS)}e.g. 'retention>=0.6'"))
+        raise ScenarioError(
+            ScenarioIssue(
+                where,
+                f"metric must be one of {sorted(CONSTRAINT_METRICS)}, got {name!r}",
+                f"{_did_you_mean(name, CONSTRAINT_METRICS)}e.g. 'retention>=0.6'",
+            )
+        )
     try:
         bound = float(raw)
     except ValueError:
-        raise ScenarioError(ScenarioIssue(where, f"bound must be a number, got {raw!r} in {text!r}", "e.g. 'cac<=40'")) from None
+        raise ScenarioError(
+            ScenarioIssue(where, f"bound must be a number, got {raw!r} in {text!r}", "e.g. 'cac<=40'")
+        ) from None
     return Constraint(f"{name}{op}{bound:g}", CONSTRAINT_METRICS[name], op, bound)
 
 
@@ -140,30 +173,47 @@ def parse_bounds(items, names, budget: float, where: str = "bounds") -> dict[str
     for item in items or ():
         if "=" not in item or ":" not in item.split("=", 1)[1]:
             example = f"{names[0] if names else 'search'}=0:{budget / 2:g}"
-            raise ScenarioError(ScenarioIssue(where, f"must read TOUCHPOINT=MIN:MAX, got {item!r}",
-                                              f"e.g. {_example(where, example)}"))
+            raise ScenarioError(
+                ScenarioIssue(where, f"must read TOUCHPOINT=MIN:MAX, got {item!r}", f"e.g. {_example(where, example)}")
+            )
         name, rng = item.split("=", 1)
         name = name.strip()
         if name not in names:
-            raise ScenarioError(ScenarioIssue(where, f"touchpoint must be one of the optimised touchpoints {list(names)}, "
-                                                     f"got {name!r}", f"{_did_you_mean(name, names)}check the name"))
+            raise ScenarioError(
+                ScenarioIssue(
+                    where,
+                    f"touchpoint must be one of the optimised touchpoints {list(names)}, got {name!r}",
+                    f"{_did_you_mean(name, names)}check the name",
+                )
+            )
         lo_txt, hi_txt = (s.strip() for s in rng.split(":", 1))
         try:
             lo = float(lo_txt) if lo_txt else 0.0
             hi = float(hi_txt) if hi_txt else float(budget)
         except ValueError:
-            raise ScenarioError(ScenarioIssue(where, f"MIN and MAX must be numbers, got {item!r}",
-                                              f"e.g. {name}=0:{budget / 2:g}")) from None
+            raise ScenarioError(
+                ScenarioIssue(where, f"MIN and MAX must be numbers, got {item!r}", f"e.g. {name}=0:{budget / 2:g}")
+            ) from None
         if not (0 <= lo <= hi) or not all(map(math.isfinite, (lo, hi))):
-            raise ScenarioError(ScenarioIssue(where, f"0 <= min <= max must hold, but got min={lo:g}, max={hi:g} for {name!r}",
-                                              f"e.g. {name}={min(lo, hi):g}:{max(lo, hi):g}"))
+            raise ScenarioError(
+                ScenarioIssue(
+                    where,
+                    f"0 <= min <= max must hold, but got min={lo:g}, max={hi:g} for {name!r}",
+                    f"e.g. {name}={min(lo, hi):g}:{max(lo, hi):g}",
+                )
+            )
         out[name] = (lo, hi)
     lo_sum = sum(out.get(n, (0.0, budget))[0] for n in names)
     hi_sum = sum(out.get(n, (0.0, budget))[1] for n in names)
     if not lo_sum <= budget + 1e-9 * max(budget, 1) <= hi_sum + 2e-9 * max(budget, 1):
-        raise ScenarioError(ScenarioIssue(where, f"sum of minimums <= budget <= sum of maximums must hold, but got "
-                                                 f"{lo_sum:g} <= {budget:g} <= {hi_sum:g}",
-                                          "lower some minimums or raise some maximums, or change the budget"))
+        raise ScenarioError(
+            ScenarioIssue(
+                where,
+                f"sum of minimums <= budget <= sum of maximums must hold, but got "
+                f"{lo_sum:g} <= {budget:g} <= {hi_sum:g}",
+                "lower some minimums or raise some maximums, or change the budget",
+            )
+        )
     return out
 
 
@@ -225,22 +275,46 @@ class ScenarioObjective:
         precise value is the one reported. 1 turns this off.
     """
 
-    def __init__(self, scenario, budget: float, touchpoints=None, metric="conversions", engine: str = "mean-field",
-                 reps: int = 1, seed: int = 0, constraints=None, customers: int | None = None,
-                 days: int | None = None, weekly: bool = False, promote: int = 4):
+    def __init__(
+        self,
+        scenario,
+        budget: float,
+        touchpoints=None,
+        metric="conversions",
+        engine: str = "mean-field",
+        reps: int = 1,
+        seed: int = 0,
+        constraints=None,
+        customers: int | None = None,
+        days: int | None = None,
+        weekly: bool = False,
+        promote: int = 4,
+    ):
         from ..model import compile_scenario
 
         if engine not in ENGINES:
-            raise ScenarioError(ScenarioIssue("engine", f"must be one of {list(ENGINES)}, got {engine!r}",
-                                              "'mean-field' for a fast deterministic objective, 'fast' for simulated noise"))
+            raise ScenarioError(
+                ScenarioIssue(
+                    "engine",
+                    f"must be one of {list(ENGINES)}, got {engine!r}",
+                    "'mean-field' for a fast deterministic objective, 'fast' for simulated noise",
+                )
+            )
         if not (isinstance(budget, (int, float, np.floating, np.integer)) and math.isfinite(budget) and budget > 0):
-            raise ScenarioError(ScenarioIssue("budget", f"must be a finite number > 0, got {budget!r}",
-                                              "use a positive amount of currency such as 50000"))
+            raise ScenarioError(
+                ScenarioIssue(
+                    "budget",
+                    f"must be a finite number > 0, got {budget!r}",
+                    "use a positive amount of currency such as 50000",
+                )
+            )
         if not isinstance(reps, (int, np.integer)) or reps < 1:
             raise ScenarioError(ScenarioIssue("reps", f"must be a whole number >= 1, got {reps!r}", "e.g. 8"))
         metrics = [metric] if isinstance(metric, str) else list(metric)
         if not metrics:
-            raise ScenarioError(ScenarioIssue("metric", "at least one objective is needed, got none", "e.g. 'conversions'"))
+            raise ScenarioError(
+                ScenarioIssue("metric", "at least one objective is needed, got none", "e.g. 'conversions'")
+            )
         self.metrics = tuple(dict.fromkeys(parse_metric(m) for m in metrics))
         self.directions = tuple(METRICS[m][1] for m in self.metrics)
         self.constraints = tuple(c if isinstance(c, Constraint) else parse_constraint(c) for c in (constraints or ()))
@@ -251,13 +325,26 @@ class ScenarioObjective:
         for name in touchpoints:
             if name not in allowed:
                 fixed = [tp.name for tp in scenario.touchpoints]
-                rule = ("has a fixed reach, so spend does not change its delivery" if name in fixed
-                        else "is not a touchpoint of the scenario")
-                raise ScenarioError(ScenarioIssue("touchpoints", f"every touchpoint must have a response curve; {name!r} {rule}",
-                                                  f"{_did_you_mean(name, allowed)}choose among {allowed}"))
+                rule = (
+                    "has a fixed reach, so spend does not change its delivery"
+                    if name in fixed
+                    else "is not a touchpoint of the scenario"
+                )
+                raise ScenarioError(
+                    ScenarioIssue(
+                        "touchpoints",
+                        f"every touchpoint must have a response curve; {name!r} {rule}",
+                        f"{_did_you_mean(name, allowed)}choose among {allowed}",
+                    )
+                )
         if not touchpoints:
-            raise ScenarioError(ScenarioIssue("touchpoints", "at least one touchpoint with a response curve is needed, got none",
-                                              "give a touchpoint spend and a response = { kind = \"hill\", ... }"))
+            raise ScenarioError(
+                ScenarioIssue(
+                    "touchpoints",
+                    "at least one touchpoint with a response curve is needed, got none",
+                    'give a touchpoint spend and a response = { kind = "hill", ... }',
+                )
+            )
         self.scenario = scenario
         self.budget = float(budget)
         self.touchpoints = tuple(touchpoints)
@@ -272,8 +359,11 @@ class ScenarioObjective:
         self._flight = {name: self._flight_days(name) for name in self.touchpoints}
         self.names = tuple(self._decision_names())
         if not isinstance(promote, (int, np.integer)) or promote < 1:
-            raise ScenarioError(ScenarioIssue("promote", f"must be a whole number >= 1, got {promote!r}",
-                                              "e.g. 4, or 1 to turn promotion off"))
+            raise ScenarioError(
+                ScenarioIssue(
+                    "promote", f"must be a whole number >= 1, got {promote!r}", "e.g. 4, or 1 to turn promotion off"
+                )
+            )
         self.promote = int(promote)
         self.n_promoted = 0
         self._best: float | None = None
@@ -288,7 +378,7 @@ class ScenarioObjective:
 
     def _weeks(self, name: str) -> list[np.ndarray]:
         days = self._flight[name]
-        return [days[i:i + 7] for i in range(0, len(days), 7)]
+        return [days[i : i + 7] for i in range(0, len(days), 7)]
 
     def _decision_names(self):
         for name in self.touchpoints:
@@ -312,7 +402,11 @@ class ScenarioObjective:
         spend = self._base.spend
         per_day = {name: spend[:, self._base.touchpoint_index[name]] for name in self.touchpoints}
         if self.weekly:
-            raw = {f"{n}@w{k + 1}": float(per_day[n][w].sum()) for n in self.touchpoints for k, w in enumerate(self._weeks(n))}
+            raw = {
+                f"{n}@w{k + 1}": float(per_day[n][w].sum())
+                for n in self.touchpoints
+                for k, w in enumerate(self._weeks(n))
+            }
         else:
             raw = {n: float(per_day[n].sum()) for n in self.touchpoints}
         total = sum(raw.values())
@@ -333,8 +427,10 @@ class ScenarioObjective:
         missing = set(self.names) - set(allocation)
         extra = set(allocation) - set(self.names)
         if missing or extra:
-            raise OptimiseError(f"an allocation must name exactly the decisions {list(self.names)}, "
-                                f"got missing {sorted(missing)}, unknown {sorted(extra)}")
+            raise OptimiseError(
+                f"an allocation must name exactly the decisions {list(self.names)}, "
+                f"got missing {sorted(missing)}, unknown {sorted(extra)}"
+            )
         bad = {k: v for k, v in allocation.items() if not (math.isfinite(float(v)) and float(v) >= -1e-9)}
         if bad:
             raise OptimiseError(f"every spend must be a finite number >= 0, got {bad}")
@@ -383,15 +479,24 @@ class ScenarioObjective:
                 tps.append(tp.model_copy(update={"spend": 1.0, "budget": None}))
                 for k, days in enumerate(self._weeks(tp.name)):
                     daily = max(float(allocation[f"{tp.name}@w{k + 1}"]), 0.0) / len(days)
-                    events.append(Event(kind="flight", start=int(days[0]), end=int(days[-1]), touchpoint=tp.name,
-                                        spend_multiplier=daily, name=f"optimise {tp.name} week {k + 1}"))
+                    events.append(
+                        Event(
+                            kind="flight",
+                            start=int(days[0]),
+                            end=int(days[-1]),
+                            touchpoint=tp.name,
+                            spend_multiplier=daily,
+                            name=f"optimise {tp.name} week {k + 1}",
+                        )
+                    )
         return self.scenario.model_copy(update={"touchpoints": tps, "events": events})
 
-    def evaluate(self, allocation: dict, *, reps: int | None = None, seed: int | None = None,
-                 engine: str | None = None) -> Evaluation:
+    def evaluate(
+        self, allocation: dict, *, reps: int | None = None, seed: int | None = None, engine: str | None = None
+    ) -> Evaluation:
         """Simulate ``allocation`` and score it (cached for the objective's own seed and engine)."""
-        from ..engine import simulate
         from ..analysis import lifetime_value
+        from ..engine import simulate
         from ..metrics import rep_metrics
 
         engine = engine or self.engine
@@ -439,8 +544,14 @@ class ScenarioObjective:
         """A seed independent of the optimisation's (for re-evaluation), derived from it deterministically."""
         return derive_seed(self.seed, f"reevaluate:{offset}")
 
-    def reevaluate(self, allocations: dict, reps: int = 20, seed: int | None = None, engine: str | None = None,
-                   baseline: str | None = None) -> dict:
+    def reevaluate(
+        self,
+        allocations: dict,
+        reps: int = 20,
+        seed: int | None = None,
+        engine: str | None = None,
+        baseline: str | None = None,
+    ) -> dict:
         """Evaluate named allocations on fresh seeds; means and 95% intervals.
 
         Parameters
@@ -475,7 +586,9 @@ class ScenarioObjective:
                 "allocation": dict(allocations[name]),
                 "metrics": {m: estimate(ev.metrics[METRICS[m][0]]) for m in self.metrics},
                 "constraints": {c.text: estimate(ev.metrics[c.metric]) for c in self.constraints},
-                "reps": reps, "seed": seed, "engine": engine,
+                "reps": reps,
+                "seed": seed,
+                "engine": engine,
             }
             if baseline is not None and baseline in evals:
                 base = evals[baseline]

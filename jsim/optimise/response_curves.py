@@ -6,11 +6,8 @@ Each curve maps spend ``x`` (>= 0, any currency unit, scalar or array) to a resp
 ``*_marginal`` derivative (response per extra unit of spend). They are safe at ``x = 0`` and for
 steep Hill slopes (no overflow, no 0/0, no warnings).
 
-| curve | formula | names from |
-|---|---|---|
-| :func:`hill` | ``beta * x**slope / (x**slope + ec**slope)`` | Meridian (``ec``, ``slope``); PyMC-Marketing ``hill_function`` calls ``ec`` ``kappa``; Robyn calls ``slope`` ``alpha`` and the inflexion ``gamma`` (rescale it to spend) |
-| :func:`michaelis_menten` | ``alpha * x / (lam + x)`` | PyMC-Marketing |
-| :func:`exponential` | ``beta * (1 - exp(-lam * x))`` | PyMC-Marketing ``saturation`` with ``lam``; jsim scenarios |
+The formulas and where their parameter names come from (Meridian, PyMC-Marketing, Robyn) are
+listed in :mod:`jsim.model.response`.
 
 :class:`ResponseModel` sums one curve per touchpoint; it is a ready objective for
 :func:`jsim.optimise.optimise_allocation`.
@@ -33,11 +30,18 @@ __all__ = [
 
 import difflib
 import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
-from ..model.response import (exponential, exponential_marginal, hill, hill_marginal, michaelis_menten,
-                              michaelis_menten_marginal)
+from ..model.response import (
+    exponential,
+    exponential_marginal,
+    hill,
+    hill_marginal,
+    michaelis_menten,
+    michaelis_menten_marginal,
+)
+
 
 @dataclass(frozen=True)
 class Hill:

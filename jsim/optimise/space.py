@@ -13,7 +13,7 @@ from __future__ import annotations
 __all__ = ["BudgetSpace"]
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -199,7 +199,9 @@ class BudgetSpace:
         """Whether ``alloc`` sums to the budget (to ``rtol`` relative) and respects every bound."""
         a = self._vector(alloc)
         tol = rtol * self.budget
-        return bool(abs(a.sum() - self.budget) <= tol and np.all(a >= self.lower - tol) and np.all(a <= self.upper + tol))
+        return bool(
+            abs(a.sum() - self.budget) <= tol and np.all(a >= self.lower - tol) and np.all(a <= self.upper + tol)
+        )
 
     def active_bounds(self, alloc, rtol: float = 1e-6) -> dict[str, str]:
         """Touchpoints whose spend sits at a bound (within ``rtol * budget``): name -> ``"min"`` or ``"max"``.

@@ -196,7 +196,7 @@ def _open_rdb(url: str, scheme: str, heartbeat_interval: int, grace_period: int,
         # Name the driver: SQLAlchemy's default for a bare postgresql:// changed from
         # psycopg2 to psycopg (3) in 2.1; use whichever is installed, psycopg2 first.
         driver = next((m for m in ("psycopg2", "psycopg") if importlib.util.find_spec(m)), "psycopg2")
-        url = f"postgresql+{driver}" + url[len(scheme):]
+        url = f"postgresql+{driver}" + url[len(scheme) :]
     module = driver or _RDB_DRIVERS[dialect][0]
     if importlib.util.find_spec(module) is None:
         package = _DRIVER_PACKAGES.get(module, module)
@@ -291,7 +291,10 @@ class _RetryCallback:
         if len(history) >= self.max_retry:
             _logger.warning(
                 "trial %d failed, try %d of trial %d (max_retry=%d); not re-queued again",
-                trial.number, len(history) + 1, history[0] if history else trial.number, self.max_retry,
+                trial.number,
+                len(history) + 1,
+                history[0] if history else trial.number,
+                self.max_retry,
             )
             return False
         retry = copy.deepcopy(trial)  # Optuna's callback appends to the retry_history it is given
@@ -354,9 +357,7 @@ def resumable(objective):
     return wrapped
 
 
-def requeue_stale_trials(
-    study: optuna.Study, *, max_retry: int = 3, only_dead_here: bool = False
-) -> list[int]:
+def requeue_stale_trials(study: optuna.Study, *, max_retry: int = 3, only_dead_here: bool = False) -> list[int]:
     """Fail the trials a dead process left RUNNING, and enqueue them again with Ctrl-C'd ones.
 
     A RUNNING trial of a journal storage is left alone when its process (recorded by the

@@ -13,8 +13,6 @@ __all__ = ["OptimisationReport", "optimise_scenario", "default_study_name"]
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..errors import OptimiseError, ScenarioError, ScenarioIssue
 from ..rng import derive_seed
 from .explain import Explanation, compare_allocations, explain_allocation, response_curves
@@ -64,11 +62,21 @@ def _check_sampler(sampler, n_objectives: int) -> None:
     if not isinstance(sampler, str):
         return
     if sampler not in SAMPLERS:
-        raise ScenarioError(ScenarioIssue("sampler", f"must be one of {list(SAMPLERS)} or an Optuna sampler, got {sampler!r}",
-                                          "leave it at 'auto'"))
+        raise ScenarioError(
+            ScenarioIssue(
+                "sampler",
+                f"must be one of {list(SAMPLERS)} or an Optuna sampler, got {sampler!r}",
+                "leave it at 'auto'",
+            )
+        )
     if sampler == "cmaes" and n_objectives > 1:
-        raise ScenarioError(ScenarioIssue("sampler", f"'cmaes' handles one objective, got {n_objectives}",
-                                          "use 'nsga2' or 'tpe', or leave it at 'auto'"))
+        raise ScenarioError(
+            ScenarioIssue(
+                "sampler",
+                f"'cmaes' handles one objective, got {n_objectives}",
+                "use 'nsga2' or 'tpe', or leave it at 'auto'",
+            )
+        )
 
 
 def _constrained_sampler(sampler, objective, n_objectives: int, seed: int):
@@ -78,8 +86,14 @@ def _constrained_sampler(sampler, objective, n_objectives: int, seed: int):
     if isinstance(sampler, optuna.samplers.BaseSampler):
         return sampler
     if sampler not in ("auto", "tpe", "nsga2"):
-        raise ScenarioError(ScenarioIssue("sampler", f"with constraints must be 'auto', 'tpe' or 'nsga2' (samplers that "
-                                                     f"take Optuna constraints), got {sampler!r}", "leave it at 'auto'"))
+        raise ScenarioError(
+            ScenarioIssue(
+                "sampler",
+                f"with constraints must be 'auto', 'tpe' or 'nsga2' (samplers that "
+                f"take Optuna constraints), got {sampler!r}",
+                "leave it at 'auto'",
+            )
+        )
 
     def constraints_func(trial):
         alloc = trial.user_attrs.get("allocation")
@@ -95,23 +109,46 @@ def _constrained_sampler(sampler, objective, n_objectives: int, seed: int):
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if sampler == "nsga2" or (sampler == "auto" and n_objectives > 1):
             return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints_func)
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=10,
-                                          constraints_func=constraints_func)
+        return optuna.samplers.TPESampler(
+            seed=seed, multivariate=True, n_startup_trials=10, constraints_func=constraints_func
+        )
 
 
 def default_study_name(objective) -> str:
     """A study name fixed by the problem (scenario, objectives, budget, decisions), so ``resume=True`` finds it."""
     import hashlib
 
-    key = repr((objective.scenario.name, objective.metrics, objective.budget, objective.names, objective.engine,
-                objective.reps, objective.seed, [c.text for c in objective.constraints]))
+    key = repr(
+        (
+            objective.scenario.name,
+            objective.metrics,
+            objective.budget,
+            objective.names,
+            objective.engine,
+            objective.reps,
+            objective.seed,
+            [c.text for c in objective.constraints],
+        )
+    )
     return f"jsim-{objective.scenario.name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
-def optimise_scenario(objective, *, bounds: dict | None = None, n_trials: int = 200, seed: int = 0,
-                      sampler="auto", storage=None, out=None, resume: bool = False, worker: bool = False,
-                      study_name: str | None = None, callbacks=None, compare_reps: int = 20,
-                      compare_engine: str | None = None) -> OptimisationReport:
+def optimise_scenario(
+    objective,
+    *,
+    bounds: dict | None = None,
+    n_trials: int = 200,
+    seed: int = 0,
+    sampler="auto",
+    storage=None,
+    out=None,
+    resume: bool = False,
+    worker: bool = False,
+    study_name: str | None = None,
+    callbacks=None,
+    compare_reps: int = 20,
+    compare_engine: str | None = None,
+) -> OptimisationReport:
     """Optimise a :class:`ScenarioObjective`, explain the answer and compare it with the current and equal splits.
 
     Parameters
@@ -154,23 +191,45 @@ def optimise_scenario(objective, *, bounds: dict | None = None, n_trials: int = 
         name = study_name or default_study_name(objective)
         open_study(study_storage, name, directions=objective.directions, resume=resume, worker=worker)
     try:
-        result = optimise_allocation(objective, objective.budget, bounds=bounds, names=list(objective.names),
-                                     n_trials=n_trials, seed=seed, sampler=smp, directions=list(objective.directions),
-                                     storage=study_storage, study_name=name, polish=not constrained,
-                                     callbacks=callbacks, initial=[objective.equal_allocation(),
-                                                                   objective.current_allocation()])
+        result = optimise_allocation(
+            objective,
+            objective.budget,
+            bounds=bounds,
+            names=list(objective.names),
+            n_trials=n_trials,
+            seed=seed,
+            sampler=smp,
+            directions=list(objective.directions),
+            storage=study_storage,
+            study_name=name,
+            polish=not constrained,
+            callbacks=callbacks,
+            initial=[objective.equal_allocation(), objective.current_allocation()],
+        )
     except ValueError as exc:
         if constrained and "feasible" in str(exc):
-            raise OptimiseError(f"no allocation tried met the constraints {[c.text for c in objective.constraints]} "
-                                f"in {n_trials} trials (relax a constraint, or raise the budget or the number of trials)") from None
+            raise OptimiseError(
+                f"no allocation tried met the constraints {[c.text for c in objective.constraints]} "
+                f"in {n_trials} trials (relax a constraint, or raise the budget or the number of trials)"
+            ) from None
         raise
     best = dict(result.allocation)
     feasible = objective.evaluate(best).feasible
     comparison = compare_allocations(objective, best, reps=compare_reps, engine=compare_engine)
     explanation = explain_allocation(objective, best, budget=objective.budget, bounds=bounds)
     curves = response_curves(objective, best, bounds=bounds, budget=objective.budget)
-    settings = {"seed": seed, "replication_seed": objective.seed, "engine": objective.engine, "reps": objective.reps,
-                "trials": n_trials, "sampler": sampler if isinstance(sampler, str) else type(sampler).__name__,
-                "study_name": result.study.study_name, "compare_reps": compare_reps,
-                "compare_seed": comparison[0]["seed"], "weekly": objective.weekly}
-    return OptimisationReport(objective, result, dict(bounds or {}), comparison, explanation, curves, feasible, settings)
+    settings = {
+        "seed": seed,
+        "replication_seed": objective.seed,
+        "engine": objective.engine,
+        "reps": objective.reps,
+        "trials": n_trials,
+        "sampler": sampler if isinstance(sampler, str) else type(sampler).__name__,
+        "study_name": result.study.study_name,
+        "compare_reps": compare_reps,
+        "compare_seed": comparison[0]["seed"],
+        "weekly": objective.weekly,
+    }
+    return OptimisationReport(
+        objective, result, dict(bounds or {}), comparison, explanation, curves, feasible, settings
+    )

@@ -46,8 +46,16 @@ def get_funnel_info(result) -> FunnelInfo:
         half = t975(result.n_reps - 1) * conv.std(axis=0, ddof=1) / np.sqrt(result.n_reps)
         low, high = conv.mean(axis=0) - half, conv.mean(axis=0) + half
     title = f"{m.name}: {int(m.initial.sum()):,} customers, {m.n_days} days ({result.engine}, {result.n_reps} rep)"
-    return FunnelInfo(title, np.arange(m.n_days + 1), m.stage_names, m.is_absorbing.copy(), occ.mean(axis=0),
-                      conv.mean(axis=0), low, high)
+    return FunnelInfo(
+        title,
+        np.arange(m.n_days + 1),
+        m.stage_names,
+        m.is_absorbing.copy(),
+        occ.mean(axis=0),
+        conv.mean(axis=0),
+        low,
+        high,
+    )
 
 
 def plot_funnel(result, path) -> None:

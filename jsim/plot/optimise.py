@@ -5,10 +5,18 @@
 
 from __future__ import annotations
 
-__all__ = ["ParetoInfo", "HistoryInfo", "ResponseInfo", "get_pareto_info", "get_history_info", "get_response_info",
-           "plot_pareto", "plot_history", "plot_response_curves"]
+__all__ = [
+    "ParetoInfo",
+    "HistoryInfo",
+    "ResponseInfo",
+    "get_pareto_info",
+    "get_history_info",
+    "get_response_info",
+    "plot_pareto",
+    "plot_history",
+    "plot_response_curves",
+]
 
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -75,10 +83,15 @@ def get_response_info(report) -> ResponseInfo:
     """Data of :func:`plot_response_curves` from the report's curves and explanation."""
     names = tuple(report.curves)
     marginal = {r.name: r.marginal for r in report.explanation.marginals}
-    return ResponseInfo(report.explanation.metric, names, tuple(report.curves[n][0] for n in names),
-                        tuple(report.curves[n][1] for n in names),
-                        np.array([report.allocation[n] for n in names], dtype=np.float64),
-                        float(report.explanation.value), np.array([marginal.get(n, np.nan) for n in names]))
+    return ResponseInfo(
+        report.explanation.metric,
+        names,
+        tuple(report.curves[n][0] for n in names),
+        tuple(report.curves[n][1] for n in names),
+        np.array([report.allocation[n] for n in names], dtype=np.float64),
+        float(report.explanation.value),
+        np.array([marginal.get(n, np.nan) for n in names]),
+    )
 
 
 def _plt():

@@ -26,23 +26,44 @@ def report_tables(report) -> dict:
         line = [row["name"], *(f"{row['totals'][t]:,.0f}" for t in obj.touchpoints)]
         for m in obj.metrics:
             uc, ue = row["uplift_vs_current"][m], row["uplift_vs_equal"][m]
-            line += [_fmt_est(row["metrics"][m]), f"{row['expected'][m]:.6g}",
-                     f"{uc['difference']:.4g} ({uc['relative']:+.2%})", f"{ue['difference']:.4g} ({ue['relative']:+.2%})"]
+            line += [
+                _fmt_est(row["metrics"][m]),
+                f"{row['expected'][m]:.6g}",
+                f"{uc['difference']:.4g} ({uc['relative']:+.2%})",
+                f"{ue['difference']:.4g} ({ue['relative']:+.2%})",
+            ]
         comp_rows.append(line)
     ex = report.explanation
-    exp_rows = [[r.name, f"{r.spend:,.2f}", f"{r.share:.1%}", f"{r.low:g}:{r.high:g}", r.bound or "interior",
-                 f"{r.marginal:.6g}", r.method] for r in ex.marginals]
+    exp_rows = [
+        [
+            r.name,
+            f"{r.spend:,.2f}",
+            f"{r.share:.1%}",
+            f"{r.low:g}:{r.high:g}",
+            r.bound or "interior",
+            f"{r.marginal:.6g}",
+            r.method,
+        ]
+        for r in ex.marginals
+    ]
     shift_rows = [[s.source, s.target, f"{s.amount:,.2f}", f"{s.change:+.6g}", f"{s.relative:+.3%}"] for s in ex.shifts]
     tables = {
         "comparison": (comp_header, comp_rows),
-        "explanation": (["decision", "spend", "share", "bounds", "bound", f"marginal {ex.metric} per unit", "finite difference"],
-                        exp_rows),
-        "shifts": (["move 10% from", "to (best alternative)", "amount", f"change in {ex.metric}", "relative"], shift_rows),
+        "explanation": (
+            ["decision", "spend", "share", "bounds", "bound", f"marginal {ex.metric} per unit", "finite difference"],
+            exp_rows,
+        ),
+        "shifts": (
+            ["move 10% from", "to (best alternative)", "amount", f"change in {ex.metric}", "relative"],
+            shift_rows,
+        ),
     }
     if report.result.pareto:
         header = [*obj.names, *obj.metrics]
-        rows = [[*(round(float(a[n]), 6) for n in obj.names), *(round(float(v), 6) for v in vals)]
-                for a, vals in report.result.pareto]
+        rows = [
+            [*(round(float(a[n]), 6) for n in obj.names), *(round(float(v), 6) for v in vals)]
+            for a, vals in report.result.pareto
+        ]
         tables["pareto"] = (header, rows)
     return tables
 
@@ -54,13 +75,16 @@ def render_report(report, console) -> None:
     obj = report.objective
     tables = report_tables(report)
     s = report.settings
-    console.print(f"[bold]{obj.scenario.name}[/]: budget {obj.budget:,.2f} over {', '.join(obj.touchpoints)}; "
-                  f"objective {' x '.join(obj.metrics)} on {obj.engine} (seed {s['replication_seed']}, "
-                  f"{obj.reps} rep); {s['trials']} trials, study {s['study_name']}")
+    console.print(
+        f"[bold]{obj.scenario.name}[/]: budget {obj.budget:,.2f} over {', '.join(obj.touchpoints)}; "
+        f"objective {' x '.join(obj.metrics)} on {obj.engine} (seed {s['replication_seed']}, "
+        f"{obj.reps} rep); {s['trials']} trials, study {s['study_name']}"
+    )
     titles = {
-        "comparison": f"Best vs current (scenario's shares, scaled to the budget) vs equal split: simulated on fresh seeds "
-                      f"({s['compare_reps']} reps, seed {s['compare_seed']}, mean [95% interval]); expected = "
-                      f"expected-value model",
+        "comparison": "Best vs current (scenario's shares, scaled to the budget) vs equal split: "
+        f"simulated on fresh seeds "
+        f"({s['compare_reps']} reps, seed {s['compare_seed']}, mean [95% interval]); expected = "
+        f"expected-value model",
         "explanation": "Why: marginal return per touchpoint at the best split (equal where interior)",
         "shifts": "What a 10% shift would cost",
         "pareto": "Pareto front",
@@ -80,16 +104,32 @@ def render_report(report, console) -> None:
 def trial_rows(report) -> tuple[list, list]:
     """One row per trial of the study: number, state, objectives, allocation, constraint values."""
     obj = report.objective
-    header = ["trial", "state", *obj.metrics, *obj.names, *(f"constraint {c.text}" for c in obj.constraints),
-              "feasible", "polished"]
+    header = [
+        "trial",
+        "state",
+        *obj.metrics,
+        *obj.names,
+        *(f"constraint {c.text}" for c in obj.constraints),
+        "feasible",
+        "polished",
+    ]
     rows = []
     for t in report.result.study.get_trials(deepcopy=False):
         alloc = t.user_attrs.get("allocation") or {}
         vals = list(t.values) if t.values is not None else [None] * len(obj.metrics)
         cons = list(obj.constraint_values(alloc)) if (alloc and obj.constraints) else [None] * len(obj.constraints)
         feasible = all(c <= 0 for c in cons) if cons and None not in cons else (None if obj.constraints else True)
-        rows.append([t.number, t.state.name, *vals, *(alloc.get(n) for n in obj.names), *cons, feasible,
-                     bool(t.user_attrs.get("polished", False))])
+        rows.append(
+            [
+                t.number,
+                t.state.name,
+                *vals,
+                *(alloc.get(n) for n in obj.names),
+                *cons,
+                feasible,
+                bool(t.user_attrs.get("polished", False)),
+            ]
+        )
     return header, [["" if v is None else v for v in r] for r in rows]
 
 
@@ -97,21 +137,40 @@ def report_json(report) -> dict:
     """``allocation.json``: the best allocation, its values, the comparison and explanation, and the settings."""
     obj = report.objective
     return {
-        "scenario": obj.scenario.name, "budget": obj.budget, "touchpoints": list(obj.touchpoints),
-        "objectives": list(obj.metrics), "directions": list(obj.directions),
-        "constraints": [c.text for c in obj.constraints], "feasible": report.feasible,
-        "allocation": report.allocation, "totals": obj.totals(report.allocation),
-        "value": list(_as_tuple(report.result.value)), "bounds": {k: list(v) for k, v in report.bounds.items()},
-        "active_bounds": report.explanation.active_bounds, "polished": bool(report.result.polished),
-        "n_evaluations": int(report.result.n_evaluations), "settings": report.settings,
-        "comparison": [{"split": r["name"], "allocation": r["allocation"], "totals": r["totals"],
-                        "metrics": {m: e.as_dict() for m, e in r["metrics"].items()}, "expected": r["expected"],
-                        "constraints": {k: e.as_dict() for k, e in r["constraints"].items()},
-                        "uplift_vs_current": {m: {"difference": u["difference"].as_dict(), "relative": u["relative"]}
-                                              for m, u in r["uplift_vs_current"].items()},
-                        "uplift_vs_equal": {m: {"difference": u["difference"].as_dict(), "relative": u["relative"]}
-                                            for m, u in r["uplift_vs_equal"].items()}}
-                       for r in report.comparison],
+        "scenario": obj.scenario.name,
+        "budget": obj.budget,
+        "touchpoints": list(obj.touchpoints),
+        "objectives": list(obj.metrics),
+        "directions": list(obj.directions),
+        "constraints": [c.text for c in obj.constraints],
+        "feasible": report.feasible,
+        "allocation": report.allocation,
+        "totals": obj.totals(report.allocation),
+        "value": list(_as_tuple(report.result.value)),
+        "bounds": {k: list(v) for k, v in report.bounds.items()},
+        "active_bounds": report.explanation.active_bounds,
+        "polished": bool(report.result.polished),
+        "n_evaluations": int(report.result.n_evaluations),
+        "settings": report.settings,
+        "comparison": [
+            {
+                "split": r["name"],
+                "allocation": r["allocation"],
+                "totals": r["totals"],
+                "metrics": {m: e.as_dict() for m, e in r["metrics"].items()},
+                "expected": r["expected"],
+                "constraints": {k: e.as_dict() for k, e in r["constraints"].items()},
+                "uplift_vs_current": {
+                    m: {"difference": u["difference"].as_dict(), "relative": u["relative"]}
+                    for m, u in r["uplift_vs_current"].items()
+                },
+                "uplift_vs_equal": {
+                    m: {"difference": u["difference"].as_dict(), "relative": u["relative"]}
+                    for m, u in r["uplift_vs_equal"].items()
+                },
+            }
+            for r in report.comparison
+        ],
         "explanation": report.explanation.as_dict(),
     }
 

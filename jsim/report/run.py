@@ -25,8 +25,10 @@ def render_summary(summary: dict, console) -> None:
     cur = summary["currency"]
     m = summary["metrics"]
     interval = "mean [95% interval]" if summary["reps"] > 1 else "value"
-    head = (f"[bold]{summary['scenario']}[/bold]  {summary['customers_day0']:,} customers on day 0, "
-            f"{summary['days']} days, engine {summary['engine']}, seed {summary['seed']}, reps {summary['reps']}")
+    head = (
+        f"[bold]{summary['scenario']}[/bold]  {summary['customers_day0']:,} customers on day 0, "
+        f"{summary['days']} days, engine {summary['engine']}, seed {summary['seed']}, reps {summary['reps']}"
+    )
     console.print(head)
     kpi = Table(title="Key figures", title_justify="left", show_edge=False)
     kpi.add_column("metric")
@@ -58,17 +60,38 @@ def render_summary(summary: dict, console) -> None:
     console.print(st)
     if summary["touchpoints"]:
         tp = Table(title="Touchpoints", title_justify="left", show_edge=False)
-        for col in ("touchpoint", "kind", f"cost ({cur})", "deliveries", "engaged", "moves", "revenue",
-                    "incr. revenue", "incr. ROI"):
-            tp.add_column(col, justify="left" if col in ("touchpoint", "kind") else "right", no_wrap=col == "touchpoint")
+        for col in (
+            "touchpoint",
+            "kind",
+            f"cost ({cur})",
+            "deliveries",
+            "engaged",
+            "moves",
+            "revenue",
+            "incr. revenue",
+            "incr. ROI",
+        ):
+            tp.add_column(
+                col, justify="left" if col in ("touchpoint", "kind") else "right", no_wrap=col == "touchpoint"
+            )
         for r in summary["touchpoints"]:
-            tp.add_row(r["touchpoint"], r["kind"], _num(r["cost"]), _num(r["deliveries"]), _num(r["engagements"]),
-                       _num(r["moves_caused"]), _num(r["revenue_caused"]), _num(r["incremental_revenue"]),
-                       _num(r["incremental_roi"], ".0%"))
+            tp.add_row(
+                r["touchpoint"],
+                r["kind"],
+                _num(r["cost"]),
+                _num(r["deliveries"]),
+                _num(r["engagements"]),
+                _num(r["moves_caused"]),
+                _num(r["revenue_caused"]),
+                _num(r["incremental_revenue"]),
+                _num(r["incremental_roi"], ".0%"),
+            )
         console.print(tp)
         _render_services(summary, console)
-        console.print("[dim]moves, revenue: moves the touchpoint triggered and the purchases among them; incr.: "
-                      "expected-value model with and without the touchpoint (ROI on its cost).[/dim]")
+        console.print(
+            "[dim]moves, revenue: moves the touchpoint triggered and the purchases among them; incr.: "
+            "expected-value model with and without the touchpoint (ROI on its cost).[/dim]"
+        )
 
 
 def _render_services(summary: dict, console) -> None:
@@ -77,11 +100,28 @@ def _render_services(summary: dict, console) -> None:
     if not summary.get("services"):
         return
     tb = Table(title="Service touchpoints (queues)", title_justify="left", show_edge=False)
-    for col in ("service", "requests", "served", "abandoned", "abandon rate", "mean wait (h)", "utilisation",
-                "lost waiting", "model"):
+    for col in (
+        "service",
+        "requests",
+        "served",
+        "abandoned",
+        "abandon rate",
+        "mean wait (h)",
+        "utilisation",
+        "lost waiting",
+        "model",
+    ):
         tb.add_column(col, justify="left" if col in ("service", "model") else "right", no_wrap=col == "service")
     for r in summary["services"]:
-        tb.add_row(r["service"], _fmt(r["requests"]), _fmt(r["served"]), _fmt(r["abandoned"]),
-                   _fmt(r["abandonment_rate"], ".1%"), _fmt(r["mean_wait_hours"], ".2f"), _fmt(r["utilisation"], ".0%"),
-                   _fmt(r["lost_while_waiting"]), r["resolution"])
+        tb.add_row(
+            r["service"],
+            _fmt(r["requests"]),
+            _fmt(r["served"]),
+            _fmt(r["abandoned"]),
+            _fmt(r["abandonment_rate"], ".1%"),
+            _fmt(r["mean_wait_hours"], ".2f"),
+            _fmt(r["utilisation"], ".0%"),
+            _fmt(r["lost_while_waiting"]),
+            r["resolution"],
+        )
     console.print(tb)

@@ -32,7 +32,7 @@ def _named(section: str, i: int, name: str | None) -> str:
 def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
     """Return every cross-field problem of a field-valid scenario (empty when it is valid)."""
     issues: list[ScenarioIssue] = []
-    add = lambda loc, msg, fix="": issues.append(ScenarioIssue(loc, msg, fix))  # noqa: E731
+    add = lambda loc, msg, fix="": issues.append(ScenarioIssue(loc, msg, fix))
 
     names = [s.name for s in sc.stages]
     absorbing = {s.name for s in sc.stages if s.absorbing}
@@ -42,14 +42,22 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
             add(f"stages[{i}].name", f"stage names must be unique, got '{s.name}' twice", "rename one of them")
         seen.add(s.name)
     if all(s.absorbing for s in sc.stages):
-        add("stages", "at least one stage must not be absorbing, but all are", "set absorbing = false on the entry stage")
+        add(
+            "stages",
+            "at least one stage must not be absorbing, but all are",
+            "set absorbing = false on the entry stage",
+        )
 
     def stage_ref(loc: str, value: str, *, leaving: bool = False) -> bool:
         if value not in seen:
             add(loc, f"must name a stage, got '{value}'", did_you_mean(value, names))
             return False
         if leaving and value in absorbing:
-            add(loc, f"customers never leave an absorbing stage, got '{value}'", "remove this entry or set absorbing = false on that stage")
+            add(
+                loc,
+                f"customers never leave an absorbing stage, got '{value}'",
+                "remove this entry or set absorbing = false on that stage",
+            )
             return False
         return True
 
@@ -66,7 +74,11 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
             if stays is not None and e.from_ == e.to:
                 if stage_ref(f"{eloc}.from", e.from_):
                     if e.from_ in stays:
-                        add(eloc, f"each (from, to) pair may appear once, got '{e.from_}' -> '{e.to}' again", "merge them")
+                        add(
+                            eloc,
+                            f"each (from, to) pair may appear once, got '{e.from_}' -> '{e.to}' again",
+                            "merge them",
+                        )
                     stays[e.from_] = e.p
                 continue
             if not (stage_ref(f"{eloc}.from", e.from_, leaving=True) & stage_ref(f"{eloc}.to", e.to)):
@@ -75,7 +87,11 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
                 add(eloc, f"from and to must differ, got '{e.from_}' for both", same_fix)
                 continue
             if (e.from_, e.to) in pairs:
-                add(eloc, f"each (from, to) pair may appear once, got '{e.from_}' -> '{e.to}' again", "merge the entries into one p")
+                add(
+                    eloc,
+                    f"each (from, to) pair may appear once, got '{e.from_}' -> '{e.to}' again",
+                    "merge the entries into one p",
+                )
             pairs.add((e.from_, e.to))
             total[e.from_] += e.p
         return total
@@ -97,14 +113,23 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
     out_total = check_moves(sc.transitions, "transitions", "", stays=stays)
     for stage, p_stay in stays.items():
         if p_stay + out_total.get(stage, 0.0) > 1 + _TOL:
-            add("transitions", f"the row of stage '{stage}' (staying {p_stay:.6g} plus moves {out_total.get(stage, 0.0):.6g}) "
-                f"must total <= 1, got {p_stay + out_total.get(stage, 0.0):.6g}", "lower some p values of that stage")
-    for stage, total in out_total.items():
-        if total * max_transition_mult > 1 + _TOL:
-            extra = f" after the largest segment transition_multiplier {max_transition_mult:g}" if max_transition_mult != 1 else ""
             add(
                 "transitions",
-                f"outgoing daily probabilities of stage '{stage}' must total <= 1{extra}, got {total * max_transition_mult:.6g}",
+                f"the row of stage '{stage}' (staying {p_stay:.6g} plus moves {out_total.get(stage, 0.0):.6g}) "
+                f"must total <= 1, got {p_stay + out_total.get(stage, 0.0):.6g}",
+                "lower some p values of that stage",
+            )
+    for stage, total in out_total.items():
+        if total * max_transition_mult > 1 + _TOL:
+            extra = (
+                f" after the largest segment transition_multiplier {max_transition_mult:g}"
+                if max_transition_mult != 1
+                else ""
+            )
+            add(
+                "transitions",
+                f"outgoing daily probabilities of stage '{stage}' must total <= 1{extra}, "
+                f"got {total * max_transition_mult:.6g}",
                 "lower some p values of that stage",
             )
 
@@ -122,49 +147,84 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
         if tp.segments is not None:
             for k, sg in enumerate(tp.segments):
                 if sg not in seg_names:
-                    add(f"{loc}.segments[{k}]", f"must name a segment, got '{sg}'", did_you_mean(sg, seg_names) or "define it under [[segments]]")
+                    add(
+                        f"{loc}.segments[{k}]",
+                        f"must name a segment, got '{sg}'",
+                        did_you_mean(sg, seg_names) or "define it under [[segments]]",
+                    )
         reached = [g for g in sc.segments if tp.segments is None or g.name in tp.segments]
         max_mult = max([g.effect_multiplier * g.touchpoint_multipliers.get(tp.name, 1.0) for g in reached] or [1.0])
         eff_total = check_moves(tp.effects, f"{loc}.effects", "an exposure that changes nothing needs no effect entry")
         for k, e in enumerate(tp.effects):
             if tp.targets is not None and e.from_ in seen and e.from_ not in tp.targets:
-                add(f"{loc}.effects[{k}].from", f"effects must start from a targeted stage, got '{e.from_}' not in targets "
-                    f"{tp.targets}", f"add '{e.from_}' to targets")
+                add(
+                    f"{loc}.effects[{k}].from",
+                    f"effects must start from a targeted stage, got '{e.from_}' not in targets {tp.targets}",
+                    f"add '{e.from_}' to targets",
+                )
         for stage, total in eff_total.items():
             if total * max_mult > 1 + _TOL:
                 extra = f" after the largest segment multiplier {max_mult:g}" if max_mult != 1 else ""
-                add(f"{loc}.effects", f"effects from stage '{stage}' must total <= 1{extra}, got {total * max_mult:.6g}", "lower some p values")
+                add(
+                    f"{loc}.effects",
+                    f"effects from stage '{stage}' must total <= 1{extra}, got {total * max_mult:.6g}",
+                    "lower some p values",
+                )
     for i, g in enumerate(sc.segments):
         for key in g.touchpoint_multipliers:
             if key not in tp_names:
-                add(f"{_named('segments', i, g.name)}.touchpoint_multipliers.{key}", f"must name a touchpoint, got '{key}'", did_you_mean(key, tp_names))
+                add(
+                    f"{_named('segments', i, g.name)}.touchpoint_multipliers.{key}",
+                    f"must name a touchpoint, got '{key}'",
+                    did_you_mean(key, tp_names),
+                )
 
     # services
     for i, tp in enumerate(sc.touchpoints):
         if tp.service is None:
             continue
         loc = f"{_named('touchpoints', i, tp.name)}.service"
-        for stage, total in check_moves(tp.service.abandon_effects, f"{loc}.abandon_effects",
-                                        "abandoning that changes nothing needs no entry").items():
+        for stage, total in check_moves(
+            tp.service.abandon_effects, f"{loc}.abandon_effects", "abandoning that changes nothing needs no entry"
+        ).items():
             if total > 1 + _TOL:
-                add(f"{loc}.abandon_effects", f"effects from stage '{stage}' must total <= 1, got {total:.6g}", "lower some p values")
+                add(
+                    f"{loc}.abandon_effects",
+                    f"effects from stage '{stage}' must total <= 1, got {total:.6g}",
+                    "lower some p values",
+                )
         if tp.service.loss_stage is not None:
             stage_ref(f"{loc}.loss_stage", tp.service.loss_stage)
         elif tp.service.wait_loss_per_hour > 0 and not any(st.absorbing and not st.converted for st in sc.stages):
-            add(f"{loc}.wait_loss_per_hour", "waiting loses customers to an absorbing stage that is not converted, but there is none",
-                "add loss_stage = \"<stage>\" or an absorbing stage such as 'lost'")
+            add(
+                f"{loc}.wait_loss_per_hour",
+                "waiting loses customers to an absorbing stage that is not converted, but there is none",
+                "add loss_stage = \"<stage>\" or an absorbing stage such as 'lost'",
+            )
         if tp.service.open[1] - tp.service.open[0] < tp.service.service_time.mean / 60:
-            add(f"{loc}.open", f"opening hours {list(tp.service.open)} are shorter than a minute's worth of service", "widen them")
+            add(
+                f"{loc}.open",
+                f"opening hours {list(tp.service.open)} are shorter than a minute's worth of service",
+                "widen them",
+            )
 
     # calendar events
     services = {tp.name for tp in sc.touchpoints if tp.service is not None}
     for i, ev in enumerate(sc.events):
         loc = f"events[{i}]" + (f" ({ev.name})" if ev.name else "")
         if ev.touchpoint is not None and ev.touchpoint not in tp_names:
-            add(f"{loc}.touchpoint", f"must name a touchpoint, got '{ev.touchpoint}'", did_you_mean(ev.touchpoint, tp_names))
+            add(
+                f"{loc}.touchpoint",
+                f"must name a touchpoint, got '{ev.touchpoint}'",
+                did_you_mean(ev.touchpoint, tp_names),
+            )
         elif ev.kind == "capacity" and ev.touchpoint not in services:
-            add(f"{loc}.touchpoint", f"capacity events change a service's agents, but '{ev.touchpoint}' has no service block",
-                f"add [touchpoints.service] to '{ev.touchpoint}' or name a service: {sorted(services) or 'none defined'}")
+            add(
+                f"{loc}.touchpoint",
+                f"capacity events change a service's agents, but '{ev.touchpoint}' has no service block",
+                f"add [touchpoints.service] to '{ev.touchpoint}' or name a service: "
+                f"{sorted(services) or 'none defined'}",
+            )
         if ev.move is not None:
             ok = stage_ref(f"{loc}.move.from", ev.move.from_, leaving=True) & stage_ref(f"{loc}.move.to", ev.move.to)
             if ok and ev.move.from_ == ev.move.to:
@@ -178,11 +238,17 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
         total = sum(pop.initial.values())
         if pop.initial_counts:
             if "customers" in pop.model_fields_set and pop.customers != int(total):
-                add("population", f"initial counts sum to {int(total)} customers but customers = {pop.customers}",
-                    "drop customers (the counts set the size) or make them agree")
+                add(
+                    "population",
+                    f"initial counts sum to {int(total)} customers but customers = {pop.customers}",
+                    "drop customers (the counts set the size) or make them agree",
+                )
         elif abs(total - 1.0) > 1e-6:
-            add("population.initial", f"stage shares must sum to 1 (or be whole-number counts), got {total:.6g}",
-                "rescale the shares so they add up to 1, or give counts of customers")
+            add(
+                "population.initial",
+                f"stage shares must sum to 1 (or be whole-number counts), got {total:.6g}",
+                "rescale the shares so they add up to 1, or give counts of customers",
+            )
     if pop.arrival_stage is not None:
         stage_ref("population.arrival_stage", pop.arrival_stage)
 
@@ -195,7 +261,11 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
             add(loc, f"from and to must differ, got '{w.from_}' for both")
         if w.advocates is None:
             if not advocate_default:
-                add(f"{loc}.advocates", "no advocates: the rule names none and no stage has advocate = true", "add advocates = [\"loyal\"] or mark a stage advocate = true")
+                add(
+                    f"{loc}.advocates",
+                    "no advocates: the rule names none and no stage has advocate = true",
+                    'add advocates = ["loyal"] or mark a stage advocate = true',
+                )
         else:
             for k, a in enumerate(w.advocates):
                 stage_ref(f"{loc}.advocates[{k}]", a)

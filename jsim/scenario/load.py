@@ -35,29 +35,46 @@ def load_scenario(path) -> Scenario:
     path = Path(path)
     src = str(path)
     if not path.exists():
-        raise ScenarioError(ScenarioIssue("", f"no such scenario file '{path}'", "check the path; bundled scenarios live in scenarios/"), source=None)
+        raise ScenarioError(
+            ScenarioIssue(
+                "", f"no such scenario file '{path}'", "check the path; bundled scenarios live in scenarios/"
+            ),
+            source=None,
+        )
     if path.is_dir():
-        raise ScenarioError(ScenarioIssue("", f"'{path}' is a folder, not a scenario file", "name a .toml or .yaml file inside it"))
+        raise ScenarioError(
+            ScenarioIssue("", f"'{path}' is a folder, not a scenario file", "name a .toml or .yaml file inside it")
+        )
     suffix = path.suffix.lower()
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(ScenarioIssue("", f"cannot read the file: {exc}", "save it as UTF-8 text"), source=src) from None
+        raise ScenarioError(
+            ScenarioIssue("", f"cannot read the file: {exc}", "save it as UTF-8 text"), source=src
+        ) from None
     if suffix == ".toml":
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ScenarioError(ScenarioIssue("", f"not valid TOML: {exc}", "fix the syntax at that line"), source=src) from None
+            raise ScenarioError(
+                ScenarioIssue("", f"not valid TOML: {exc}", "fix the syntax at that line"), source=src
+            ) from None
     elif suffix in (".yaml", ".yml"):
         import yaml
 
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise ScenarioError(ScenarioIssue("", f"not valid YAML: {exc}", "fix the syntax at that line"), source=src) from None
+            raise ScenarioError(
+                ScenarioIssue("", f"not valid YAML: {exc}", "fix the syntax at that line"), source=src
+            ) from None
     else:
         raise ScenarioError(
-            ScenarioIssue("", f"scenario files must end in .toml, .yaml or .yml, got '{path.name}'", "rename the file or convert it to TOML"),
+            ScenarioIssue(
+                "",
+                f"scenario files must end in .toml, .yaml or .yml, got '{path.name}'",
+                "rename the file or convert it to TOML",
+            ),
         )
     return parse_scenario(data, source=src)
 
@@ -66,7 +83,11 @@ def parse_scenario(data, source: str | None = None) -> Scenario:
     """Validate already-parsed scenario data (a dict) into a :class:`Scenario`."""
     if not isinstance(data, dict):
         raise ScenarioError(
-            ScenarioIssue("", f"a scenario must be a table of keys, got {type(data).__name__}", "start from scenarios/minimal.toml"),
+            ScenarioIssue(
+                "",
+                f"a scenario must be a table of keys, got {type(data).__name__}",
+                "start from scenarios/minimal.toml",
+            ),
             source=source,
         )
     try:
@@ -94,6 +115,7 @@ def scenario_hash(scenario: Scenario) -> str:
 
 
 # --- translating pydantic errors -------------------------------------------------------------
+
 
 def _unwrap_model(annotation, value):
     """The BaseModel class an annotation holds (through Optional, list, dict, Annotated, unions)."""
@@ -178,20 +200,50 @@ def _translate(err: dict, data) -> ScenarioIssue:
         else:
             rule = f"must be {sym} {bound}"
         return ScenarioIssue(path, f"{rule}, got {shown}", fix)
-    if kind in ("float_type", "float_parsing", "int_type", "int_parsing", "int_from_float", "bool_type", "bool_parsing",
-                "string_type", "list_type", "dict_type", "model_type", "model_attributes_type", "finite_number"):
-        expected = {"float": "a number", "int": "a whole number", "bool": "true or false", "string": "text in quotes",
-                    "list": "a list [...]", "dict": "a table", "model": "a table", "finite": "a finite number"}
+    if kind in (
+        "float_type",
+        "float_parsing",
+        "int_type",
+        "int_parsing",
+        "int_from_float",
+        "bool_type",
+        "bool_parsing",
+        "string_type",
+        "list_type",
+        "dict_type",
+        "model_type",
+        "model_attributes_type",
+        "finite_number",
+    ):
+        expected = {
+            "float": "a number",
+            "int": "a whole number",
+            "bool": "true or false",
+            "string": "text in quotes",
+            "list": "a list [...]",
+            "dict": "a table",
+            "model": "a table",
+            "finite": "a finite number",
+        }
         want = next((v for k, v in expected.items() if kind.startswith(k)), "another type")
         return ScenarioIssue(path, f"must be {want}, got {shown} ({type(value).__name__})", f"write it as {want}")
     if kind == "literal_error":
-        options = [o.strip().strip("'\"") for o in str(ctx.get("expected", "")).replace(" or ", ",").split(",") if o.strip()]
-        return ScenarioIssue(path, f"must be one of {ctx.get('expected')}, got {shown}", did_you_mean(str(value), options))
+        options = [
+            o.strip().strip("'\"") for o in str(ctx.get("expected", "")).replace(" or ", ",").split(",") if o.strip()
+        ]
+        return ScenarioIssue(
+            path, f"must be one of {ctx.get('expected')}, got {shown}", did_you_mean(str(value), options)
+        )
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        return ScenarioIssue(path + ".kind", f"response kind must be 'hill' or 'exponential', got {ctx.get('tag', value)!r}",
-                             did_you_mean(str(ctx.get("tag", "")), ["hill", "exponential"]) or "write kind = \"hill\"")
+        return ScenarioIssue(
+            path + ".kind",
+            f"response kind must be 'hill' or 'exponential', got {ctx.get('tag', value)!r}",
+            did_you_mean(str(ctx.get("tag", "")), ["hill", "exponential"]) or 'write kind = "hill"',
+        )
     if kind == "too_short":
-        return ScenarioIssue(path, f"needs at least {ctx.get('min_length', 1)} entry, got none", "add a [[stages]] table with a name")
+        return ScenarioIssue(
+            path, f"needs at least {ctx.get('min_length', 1)} entry, got none", "add a [[stages]] table with a name"
+        )
     if kind == "value_error":
         msg = str(ctx.get("error", err["msg"]))
         return ScenarioIssue(path or "scenario", msg)

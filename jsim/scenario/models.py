@@ -29,7 +29,7 @@ __all__ = [
     "Scenario",
 ]
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
@@ -50,8 +50,12 @@ class Stage(_Strict):
     converted: bool = Field(False, description="Standing here counts as converted (a customer).")
     retained: bool = Field(False, description="Standing here at the horizon counts as retained (loyal, active).")
     advocate: bool = Field(False, description="Counts toward word-of-mouth share when a rule names no advocates.")
-    purchase: bool = Field(False, description="Entering this stage counts one purchase (a stage loop counts each entry).")
-    value: NonNegative | None = Field(None, description="Revenue per purchase on entering this stage; default economics.revenue_per_purchase.")
+    purchase: bool = Field(
+        False, description="Entering this stage counts one purchase (a stage loop counts each entry)."
+    )
+    value: NonNegative | None = Field(
+        None, description="Revenue per purchase on entering this stage; default economics.revenue_per_purchase."
+    )
     description: str = ""
 
 
@@ -93,14 +97,18 @@ class ExponentialResponse(_Strict):
     max_reach: Probability = 1.0
 
 
-Response = Annotated[Union[HillResponse, ExponentialResponse], Field(discriminator="kind")]
+Response = Annotated[HillResponse | ExponentialResponse, Field(discriminator="kind")]
 
 
 class Adstock(_Strict):
     """Geometric adstock (carryover) of daily spend."""
 
-    alpha: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(description="Daily retention rate of the carryover, in [0, 1).")
-    l_max: Annotated[int, Field(ge=1)] | None = Field(None, description="Longest lag in days; default the whole horizon.")
+    alpha: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        description="Daily retention rate of the carryover, in [0, 1)."
+    )
+    l_max: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Longest lag in days; default the whole horizon."
+    )
     normalize: bool = Field(True, description="Divide the weights by their sum (steady spend keeps its level).")
 
 
@@ -128,7 +136,9 @@ class Distribution(_Strict):
     @model_validator(mode="after")
     def _sd_rule(self):
         if self.dist in ("lognormal", "gamma") and self.sd is None:
-            raise ValueError(f"a {self.dist} distribution needs sd (hours) as well as mean; add e.g. sd = {self.mean / 2:g}")
+            raise ValueError(
+                f"a {self.dist} distribution needs sd (hours) as well as mean; add e.g. sd = {self.mean / 2:g}"
+            )
         if self.dist in ("exponential", "fixed") and self.sd is not None:
             raise ValueError(f"an {self.dist} distribution is set by its mean alone; remove sd = {self.sd:g}")
         return self
@@ -145,12 +155,18 @@ class Service(_Strict):
 
     agents: Annotated[int, Field(ge=0, le=100_000)] = Field(description="Agents (servers) working when open.")
     service_time: Distribution = Field(description="Time an agent spends on one request, in hours.")
-    patience: Distribution | None = Field(None, description="How long a customer waits before abandoning, in hours; default infinite.")
+    patience: Distribution | None = Field(
+        None, description="How long a customer waits before abandoning, in hours; default infinite."
+    )
     open: tuple[Annotated[float, Field(ge=0, le=24)], Annotated[float, Field(ge=0, le=24)]] = Field(
-        (0.0, 24.0), description="Opening hours [from, to) of each day, in hours.")
-    abandon_effects: list["Effect"] = Field(default_factory=list, description="What abandoning the queue does.")
+        (0.0, 24.0), description="Opening hours [from, to) of each day, in hours."
+    )
+    abandon_effects: list[Effect] = Field(default_factory=list, description="What abandoning the queue does.")
     wait_loss_per_hour: NonNegative = Field(0.0, description="Hazard of loss per hour waited (served or not).")
-    loss_stage: Name | None = Field(None, description="Stage that waiting loses customers to; default the first absorbing stage that is not converted.")
+    loss_stage: Name | None = Field(
+        None,
+        description="Stage that waiting loses customers to; default the first absorbing stage that is not converted.",
+    )
 
     @model_validator(mode="after")
     def _hours_rule(self):
@@ -167,17 +183,23 @@ class Touchpoint(_Strict):
     description: str = ""
     spend: NonNegative | None = Field(None, description="Daily spend (currency per day).")
     budget: NonNegative | None = Field(None, description="Spend over the whole flight, spread evenly over its days.")
-    cost_per_exposure: NonNegative = Field(0.0, description="Variable cost of each delivery (email send, support contact).")
+    cost_per_exposure: NonNegative = Field(
+        0.0, description="Variable cost of each delivery (email send, support contact)."
+    )
     reach: Probability | None = Field(None, description="Fixed daily delivery probability (no response curve).")
     response: Response | None = Field(None, description="Saturation of spend into daily delivery probability.")
     adstock: Adstock | None = None
-    engagement: Probability = Field(1.0, description="Probability a delivery is engaged (opened, viewed); only engaged exposures act.")
+    engagement: Probability = Field(
+        1.0, description="Probability a delivery is engaged (opened, viewed); only engaged exposures act."
+    )
     fatigue: Fatigue | None = None
     frequency_cap: FrequencyCap | None = None
     targets: list[Name] | None = Field(None, description="Stages reached; default every stage an effect starts from.")
     segments: list[Name] | None = Field(None, description="Segments reached; default all.")
     start_day: Annotated[int, Field(ge=1)] = Field(1, description="First day of the flight.")
-    end_day: Annotated[int, Field(ge=1)] | None = Field(None, description="Last day of the flight; default the horizon.")
+    end_day: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Last day of the flight; default the horizon."
+    )
     effects: list[Effect] = Field(default_factory=list)
     service: Service | None = Field(None, description="Makes deliveries service requests that queue for agents.")
 
@@ -185,17 +207,20 @@ class Touchpoint(_Strict):
     def _delivery_rule(self):
         if self.spend is not None and self.budget is not None:
             raise ValueError(
-                f"give either spend (daily) or budget (whole flight), not both; got spend={self.spend}, budget={self.budget}"
+                "give either spend (daily) or budget (whole flight), not both; "
+                f"got spend={self.spend}, budget={self.budget}"
             )
         if self.reach is not None and self.response is not None:
             raise ValueError("give either a fixed reach or a response curve, not both")
         if self.reach is None and self.response is None:
             raise ValueError(
                 "needs a fixed reach (daily delivery probability) or a response curve; "
-                "add e.g. reach = 0.1, or response = { kind = \"hill\", ec = 100, slope = 1 } with spend"
+                'add e.g. reach = 0.1, or response = { kind = "hill", ec = 100, slope = 1 } with spend'
             )
         if self.response is not None and self.spend is None and self.budget is None:
-            raise ValueError("a response curve turns spend into reach, but no spend or budget was given; add spend = <daily amount>")
+            raise ValueError(
+                "a response curve turns spend into reach, but no spend or budget was given; add spend = <daily amount>"
+            )
         if self.end_day is not None and self.end_day < self.start_day:
             raise ValueError(f"start_day <= end_day must hold, got start_day={self.start_day}, end_day={self.end_day}")
         return self
@@ -207,7 +232,9 @@ class Segment(_Strict):
     name: Name
     share: Probability = Field(description="Share of the population, in [0, 1]; shares sum to 1.")
     effect_multiplier: NonNegative = Field(1.0, description="Multiplies every touchpoint effect.")
-    touchpoint_multipliers: dict[str, NonNegative] = Field(default_factory=dict, description="Per-touchpoint effect multipliers (on top of effect_multiplier).")
+    touchpoint_multipliers: dict[str, NonNegative] = Field(
+        default_factory=dict, description="Per-touchpoint effect multipliers (on top of effect_multiplier)."
+    )
     transition_multiplier: NonNegative = Field(1.0, description="Multiplies baseline transitions.")
     word_of_mouth_multiplier: NonNegative = Field(1.0, description="Multiplies word-of-mouth hazards.")
 
@@ -218,8 +245,10 @@ class Population(_Strict):
     customers: Annotated[int, Field(ge=0)] = Field(10_000, description="Customers on day 0.")
     days: Annotated[int, Field(ge=1, le=100_000)] = Field(90, description="Horizon in days.")
     initial: dict[str, NonNegative] | None = Field(
-        None, description="Day-0 customers per stage: shares summing to 1, or whole-number counts (which then set the "
-                          "population size); default everyone in the first stage.")
+        None,
+        description="Day-0 customers per stage: shares summing to 1, or whole-number counts (which then set the "
+        "population size); default everyone in the first stage.",
+    )
     arrivals_per_day: NonNegative = Field(0.0, description="Mean daily arrivals of new prospects (Poisson).")
     arrival_stage: Name | None = Field(None, description="Stage new arrivals join; default the first stage.")
 
@@ -240,18 +269,25 @@ class WordOfMouth(_Strict):
     to: Name
     p: NonNegative = Field(description="Innovation hazard per day (independent of advocates).")
     q: NonNegative = Field(description="Imitation hazard per day when everyone is an advocate.")
-    advocates: list[Name] | None = Field(None, description="Stages whose share drives the rule; default stages with advocate = true.")
+    advocates: list[Name] | None = Field(
+        None, description="Stages whose share drives the rule; default stages with advocate = true."
+    )
 
 
 class Seasonality(_Strict):
     """Weekly and yearly profiles multiplying arrivals and touchpoint effects (1.0 = average)."""
 
-    weekly: list[NonNegative] | None = Field(None, min_length=7, max_length=7, description="Seven multipliers, Monday first.")
-    yearly: list[NonNegative] | None = Field(None, min_length=12, max_length=12, description="Twelve monthly multipliers, January first.")
+    weekly: list[NonNegative] | None = Field(
+        None, min_length=7, max_length=7, description="Seven multipliers, Monday first."
+    )
+    yearly: list[NonNegative] | None = Field(
+        None, min_length=12, max_length=12, description="Twelve monthly multipliers, January first."
+    )
     start_weekday: Annotated[int, Field(ge=0, le=6)] = Field(0, description="Weekday of day 1 (0 = Monday).")
     start_month: Annotated[int, Field(ge=1, le=12)] = Field(1, description="Month of day 1 (1 = January).")
     applies_to: list[Literal["arrivals", "effects", "transitions"]] = Field(
-        default_factory=lambda: ["arrivals", "effects"], description="What the profile multiplies.")
+        default_factory=lambda: ["arrivals", "effects"], description="What the profile multiplies."
+    )
 
 
 class Move(_Strict):
@@ -270,33 +306,58 @@ class Event(_Strict):
     start: Annotated[int, Field(ge=1)]
     end: Annotated[int, Field(ge=1)] | None = None
     name: str = ""
-    touchpoint: Name | None = Field(None, description="Touchpoint concerned; flights, capacity and reach shocks need one; promotions default to all.")
+    touchpoint: Name | None = Field(
+        None,
+        description="Touchpoint concerned; flights, capacity and reach shocks need one; promotions default to all.",
+    )
     spend_multiplier: NonNegative | None = Field(None, description="flight: multiplies the touchpoint's spend.")
-    effect_multiplier: NonNegative | None = Field(None, description="promotion: multiplies effects (of one touchpoint, or all).")
-    agents: Annotated[int, Field(ge=0, le=100_000)] | None = Field(None, description="capacity: agents from start to end.")
+    effect_multiplier: NonNegative | None = Field(
+        None, description="promotion: multiplies effects (of one touchpoint, or all)."
+    )
+    agents: Annotated[int, Field(ge=0, le=100_000)] | None = Field(
+        None, description="capacity: agents from start to end."
+    )
     revenue_multiplier: NonNegative | None = Field(None, description="price: multiplies revenue per purchase.")
-    purchase_multiplier: NonNegative | None = Field(None, description="price: multiplies every move into a purchase stage (demand response).")
-    reach_multiplier: NonNegative | None = Field(None, description="shock: multiplies a touchpoint's delivery (0 = outage).")
+    purchase_multiplier: NonNegative | None = Field(
+        None, description="price: multiplies every move into a purchase stage (demand response)."
+    )
+    reach_multiplier: NonNegative | None = Field(
+        None, description="shock: multiplies a touchpoint's delivery (0 = outage)."
+    )
     word_of_mouth_multiplier: NonNegative | None = Field(None, description="shock: multiplies word-of-mouth hazards.")
     move: Move | None = Field(None, description="shock: a one-off move on the start day.")
 
     @model_validator(mode="after")
     def _kind_rule(self):
         allowed = {
-            "flight": {"spend_multiplier"}, "promotion": {"effect_multiplier"}, "capacity": {"agents"},
+            "flight": {"spend_multiplier"},
+            "promotion": {"effect_multiplier"},
+            "capacity": {"agents"},
             "price": {"revenue_multiplier", "purchase_multiplier"},
             "shock": {"reach_multiplier", "word_of_mouth_multiplier", "move", "effect_multiplier"},
         }[self.kind]
-        given = {k for k in ("spend_multiplier", "effect_multiplier", "agents", "revenue_multiplier", "purchase_multiplier",
-                             "reach_multiplier", "word_of_mouth_multiplier", "move") if getattr(self, k) is not None}
+        given = {
+            k
+            for k in (
+                "spend_multiplier",
+                "effect_multiplier",
+                "agents",
+                "revenue_multiplier",
+                "purchase_multiplier",
+                "reach_multiplier",
+                "word_of_mouth_multiplier",
+                "move",
+            )
+            if getattr(self, k) is not None
+        }
         if not given:
             raise ValueError(f"a {self.kind} event needs one of {sorted(allowed)}")
         if given - allowed:
             raise ValueError(f"a {self.kind} event takes {sorted(allowed)}, got {sorted(given - allowed)}")
         if self.kind in ("flight", "capacity") and self.touchpoint is None:
-            raise ValueError(f"a {self.kind} event needs touchpoint = \"<name>\"")
+            raise ValueError(f'a {self.kind} event needs touchpoint = "<name>"')
         if self.reach_multiplier is not None and self.touchpoint is None:
-            raise ValueError("a reach shock needs touchpoint = \"<name>\" (the touchpoint that fails)")
+            raise ValueError('a reach shock needs touchpoint = "<name>" (the touchpoint that fails)')
         if self.end is not None and self.end < self.start:
             raise ValueError(f"start <= end must hold, got start={self.start}, end={self.end}")
         return self

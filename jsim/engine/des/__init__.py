@@ -109,11 +109,22 @@ class DesEngine:
             engagements[:, sv.touchpoint] = tally.served[v]
             services.append(service_record(sv.name, sv.touchpoint, desk.stats, request_day, T))
         moves, segment_flows, new_converted = tally.counts(model)
-        return Run(occupancy=tally.occupancy, occupancy_start=occ_start, arrivals=arrivals, moves=moves,
-                   segment_flows=segment_flows, new_converted=new_converted, deliveries=deliveries,
-                   engagements=engagements, cost=model.cost(deliveries), shares=tally.shares,
-                   services=tuple(services), calendar=tuple(sorted(tally.calendar)),
-                   coefficients=Coefficients.initial(model.exposure_effect), seconds=time.perf_counter() - t_start)
+        return Run(
+            occupancy=tally.occupancy,
+            occupancy_start=occ_start,
+            arrivals=arrivals,
+            moves=moves,
+            segment_flows=segment_flows,
+            new_converted=new_converted,
+            deliveries=deliveries,
+            engagements=engagements,
+            cost=model.cost(deliveries),
+            shares=tally.shares,
+            services=tuple(services),
+            calendar=tuple(sorted(tally.calendar)),
+            coefficients=Coefficients.initial(model.exposure_effect),
+            seconds=time.perf_counter() - t_start,
+        )
 
 
 class Replication(NamedTuple):
@@ -131,8 +142,9 @@ class Replication(NamedTuple):
         return self.tally
 
 
-def build_replication(model, arrivals: np.ndarray, customers_seed: np.random.SeedSequence,
-                      progress=None) -> Replication:
+def build_replication(
+    model, arrivals: np.ndarray, customers_seed: np.random.SeedSequence, progress=None
+) -> Replication:
     """The desks, day-0 customers, calendar processes and daily clock of one replication, at time 0.
 
     Parameters

@@ -40,8 +40,8 @@ from __future__ import annotations
 __all__ = ["ThresholdClocks", "DailyClock", "settle", "exact_delay", "start_calendar"]
 
 import math
+from collections.abc import Iterator
 from heapq import heapify, heappop, heappush
-from typing import Iterator
 
 import numpy as np
 
@@ -124,8 +124,17 @@ class DailyClock:
         ``progress(t, T)`` once per day.
     """
 
-    def __init__(self, env, model, customers, stages: ThresholdClocks, requests: ThresholdClocks,
-                 arrivals: np.ndarray, tally, progress=None):
+    def __init__(
+        self,
+        env,
+        model,
+        customers,
+        stages: ThresholdClocks,
+        requests: ThresholdClocks,
+        arrivals: np.ndarray,
+        tally,
+        progress=None,
+    ):
         self.env, self.model, self.customers = env, model, customers
         self.stages, self.requests = stages, requests
         self.arrivals, self.tally, self.progress = arrivals, tally, progress
@@ -133,8 +142,9 @@ class DailyClock:
         eff = np.array(model.exposure_effect)
         eff[:, model.svc_tp] = 0.0
         self.table_coefficients = Coefficients.initial(eff)
-        self.request_hazard = [[kernels.clock_hazard(p) for p in model.delivery[:, sv.touchpoint].tolist()]
-                               for sv in model.services]
+        self.request_hazard = [
+            [kernels.clock_hazard(p) for p in model.delivery[:, sv.touchpoint].tolist()] for sv in model.services
+        ]
         self.active = [s for s in range(model.n_stages) if not model.is_absorbing[s]]
 
     def run(self):
@@ -211,8 +221,9 @@ def start_calendar(env, model, desks, trace: list) -> None:
 
     Capacity changes staff ``desks`` (one per service, in the model's order).
     """
-    staff = {("capacity", sv.name): (lambda n, desk=desk: desk.set_agents(int(n)))
-             for sv, desk in zip(model.services, desks)}
+    staff = {
+        ("capacity", sv.name): (lambda n, desk=desk: desk.set_agents(int(n))) for sv, desk in zip(model.services, desks)
+    }
     for kind, where, values in watched_series(model):
         if len(change_days(values)):
             env.process(_watch(env, trace, kind, where, values, staff.get((kind, where))))

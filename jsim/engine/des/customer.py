@@ -76,11 +76,18 @@ class Customers:
         self.pair_dst = m.pair_dst.tolist()
         self.pair_route = m.sources.pair_route[..., 0].tolist()
         self.services = m.services
-        self.svc_targets = [[tuple(v for v, sv in enumerate(m.services) if m.target[sv.touchpoint, g, s])
-                             for s in range(S)] for g in range(G)]
+        self.svc_targets = [
+            [tuple(v for v, sv in enumerate(m.services) if m.target[sv.touchpoint, g, s]) for s in range(S)]
+            for g in range(G)
+        ]
         # route of each outcome of service v from stage s to stage d: [v][outcome][s][d] (-1: none)
-        self.outcome_route = [[m.sources.route_index[:, int(m.sources.clock_source[1 + sv.touchpoint]) + o, :].tolist()
-                               for o in (_SERVED, _ABANDONED, _LOST)] for sv in m.services]
+        self.outcome_route = [
+            [
+                m.sources.route_index[:, int(m.sources.clock_source[1 + sv.touchpoint]) + o, :].tolist()
+                for o in (_SERVED, _ABANDONED, _LOST)
+            ]
+            for sv in m.services
+        ]
         # (T+1, J) engagement * fatigue * calendar effect multiplier: what an exposure's effects are
         # multiplied by on a day it is delivered (requests are only made on such days)
         self.served_factor = m.engagement[None, :] * m.fatigue * m.effect_mult
@@ -189,8 +196,12 @@ class Customers:
         d, kind = s, -1
         if not self.is_absorbing[s]:
             loss = sv.loss_stage
-            if (loss >= 0 and loss != s and sv.wait_loss_rate > 0.0
-                    and next(self._unif_out) < -math.expm1(-sv.wait_loss_rate * outcome.wait)):
+            if (
+                loss >= 0
+                and loss != s
+                and sv.wait_loss_rate > 0.0
+                and next(self._unif_out) < -math.expm1(-sv.wait_loss_rate * outcome.wait)
+            ):
                 d, kind = loss, _LOST
             else:
                 if outcome.served:
@@ -211,8 +222,10 @@ class Customers:
         if d != s:
             route = self.outcome_route[v][kind][s][d]
             if route < 0:
-                raise RuntimeError(f"service {sv.name!r}: no route for a {('served', 'abandoned', 'lost')[kind]} "
-                                   f"move from stage {s} to {d} (model.sources is inconsistent with the services)")
+                raise RuntimeError(
+                    f"service {sv.name!r}: no route for a {('served', 'abandoned', 'lost')[kind]} "
+                    f"move from stage {s} to {d} (model.sources is inconsistent with the services)"
+                )
             self._move(i, g, s, d, route)
         else:
             self._arm_requests(i, g, s)

@@ -56,8 +56,8 @@ import math
 import operator
 from array import array
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import simpy
@@ -117,8 +117,10 @@ class Distribution:
             sd = float(sd)
         elif sd is not None:
             implied = "sd = mean" if kind == "exponential" else "sd = 0"
-            raise ValueError(f"Distribution({kind!r}) takes no sd ({implied}), got sd={sd!r} (leave sd out, "
-                             f"or use 'gamma'/'lognormal' for another spread)")
+            raise ValueError(
+                f"Distribution({kind!r}) takes no sd ({implied}), got sd={sd!r} (leave sd out, "
+                f"or use 'gamma'/'lognormal' for another spread)"
+            )
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "sd", sd)
         a = b = 0.0
@@ -132,12 +134,12 @@ class Distribution:
         object.__setattr__(self, "_b", b)
 
     @classmethod
-    def from_hours(cls, kind: str, mean: float, sd: float | None = None) -> "Distribution":
+    def from_hours(cls, kind: str, mean: float, sd: float | None = None) -> Distribution:
         """The distribution with ``mean`` and ``sd`` given in hours."""
         return cls(kind, mean * HOUR, None if sd is None else sd * HOUR)
 
     @classmethod
-    def from_minutes(cls, kind: str, mean: float, sd: float | None = None) -> "Distribution":
+    def from_minutes(cls, kind: str, mean: float, sd: float | None = None) -> Distribution:
         """The distribution with ``mean`` and ``sd`` given in minutes."""
         return cls(kind, mean * MINUTE, None if sd is None else sd * MINUTE)
 
@@ -276,28 +278,44 @@ class ServiceDesk:
     :class:`ServiceOutcome`. Customers must not be interrupted while at the desk.
     """
 
-    def __init__(self, env: simpy.Environment, name: str, agents: int | Callable[[int], int],
-                 service: Distribution, patience: Distribution | None, rng: np.random.Generator,
-                 open_hours: tuple[float, float] = (0.0, 24.0), max_agents: int | None = None):
+    def __init__(
+        self,
+        env: simpy.Environment,
+        name: str,
+        agents: int | Callable[[int], int],
+        service: Distribution,
+        patience: Distribution | None,
+        rng: np.random.Generator,
+        open_hours: tuple[float, float] = (0.0, 24.0),
+        max_agents: int | None = None,
+    ):
         where = f"ServiceDesk({name!r})"
         if not isinstance(service, Distribution):
             raise TypeError(f"{where}: service must be a Distribution, got {type(service).__name__}")
         if patience is not None and not isinstance(patience, Distribution):
             raise TypeError(f"{where}: patience must be a Distribution or None, got {type(patience).__name__}")
         if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"{where}: rng must be a numpy.random.Generator, got {type(rng).__name__} "
-                            f"(use numpy.random.default_rng(seed))")
+            raise TypeError(
+                f"{where}: rng must be a numpy.random.Generator, got {type(rng).__name__} "
+                f"(use numpy.random.default_rng(seed))"
+            )
         try:
             t_open, t_close = (float(h) for h in open_hours)
         except (TypeError, ValueError):
-            raise ValueError(f"{where}: open_hours must be two hours of the day (open, close), got {open_hours!r}")
+            raise ValueError(
+                f"{where}: open_hours must be two hours of the day (open, close), got {open_hours!r}"
+            ) from None
         if not 0.0 <= t_open < t_close <= 24.0:
-            raise ValueError(f"{where}: open_hours must satisfy 0 <= open < close <= 24, got {open_hours!r} "
-                             f"(overnight shifts are not supported; use (0, 24) for always open)")
+            raise ValueError(
+                f"{where}: open_hours must satisfy 0 <= open < close <= 24, got {open_hours!r} "
+                f"(overnight shifts are not supported; use (0, 24) for always open)"
+            )
         if callable(agents):
             if max_agents is None:
-                raise ValueError(f"{where}: max_agents is required when agents is a function of the day "
-                                 f"(pass the most agents it ever returns)")
+                raise ValueError(
+                    f"{where}: max_agents is required when agents is a function of the day "
+                    f"(pass the most agents it ever returns)"
+                )
             staff = agents
         else:
             staff = self._count(agents, "agents", where)
@@ -392,8 +410,10 @@ class ServiceDesk:
         """
         n = self._count(n, "set_agents(n)", self._where)
         if n > self.max_agents:
-            raise ValueError(f"{self._where}: set_agents(n) needs n <= max_agents={self.max_agents}, got {n} "
-                             f"(build the desk with max_agents={n} or more)")
+            raise ValueError(
+                f"{self._where}: set_agents(n) needs n <= max_agents={self.max_agents}, got {n} "
+                f"(build the desk with max_agents={n} or more)"
+            )
         self._staff = n
         self._apply()
 
@@ -408,8 +428,9 @@ class ServiceDesk:
         except TypeError:
             raise TypeError(f"{self._where}: agents({self._day}) must return a whole number, got {n!r}") from None
         if not 0 <= n <= self.max_agents:
-            raise ValueError(f"{self._where}: agents({self._day}) must be within [0, max_agents={self.max_agents}], "
-                             f"got {n}")
+            raise ValueError(
+                f"{self._where}: agents({self._day}) must be within [0, max_agents={self.max_agents}], got {n}"
+            )
         return n
 
     def _apply(self) -> None:
@@ -473,13 +494,20 @@ class ServiceDesk:
         f8 = np.float64
         i4 = np.int32
         return ServiceStats(
-            name=self.name, t_end=float(self.env.now),
-            times=_as_array(self._log_t, f8), queue_length=_as_array(self._log_q, i4),
-            n_busy=_as_array(self._log_busy, i4), n_available=_as_array(self._log_avail, i4),
-            n_scheduled=_as_array(self._log_sched, i4), customer_id=tuple(self._ids),
-            t_request=_as_array(self._r_request, f8), t_start=_as_array(self._r_start, f8),
-            t_done=_as_array(self._r_done, f8), t_abandon=_as_array(self._r_abandon, f8),
-            service=_as_array(self._r_service, f8), patience=_as_array(self._r_patience, f8),
+            name=self.name,
+            t_end=float(self.env.now),
+            times=_as_array(self._log_t, f8),
+            queue_length=_as_array(self._log_q, i4),
+            n_busy=_as_array(self._log_busy, i4),
+            n_available=_as_array(self._log_avail, i4),
+            n_scheduled=_as_array(self._log_sched, i4),
+            customer_id=tuple(self._ids),
+            t_request=_as_array(self._r_request, f8),
+            t_start=_as_array(self._r_start, f8),
+            t_done=_as_array(self._r_done, f8),
+            t_abandon=_as_array(self._r_abandon, f8),
+            service=_as_array(self._r_service, f8),
+            patience=_as_array(self._r_patience, f8),
         )
 
     # -- customers ---------------------------------------------------------------------------
@@ -554,13 +582,20 @@ def desk_for_service(env: simpy.Environment, service, rng: np.random.Generator, 
         Staffed with the agents of day 1 (later days by the calendar's capacity changes through
         :meth:`ServiceDesk.set_agents`), with as many slots as the most agents on any day.
     """
+
     def dist(kind: str, mean: float, sd: float) -> Distribution | None:
         if kind == "":  # no patience: customers never abandon
             return None
         return Distribution(kind, mean, None if kind in ("exponential", "fixed") or math.isnan(sd) else sd)
 
     sv = service
-    return ServiceDesk(env, sv.name, int(sv.agents[min(1, n_days)]),
-                       dist(sv.service_dist, sv.service_mean, sv.service_sd),
-                       dist(sv.patience_dist, sv.patience_mean, sv.patience_sd), rng,
-                       open_hours=(sv.open_from * 24.0, sv.open_to * 24.0), max_agents=max(1, int(sv.agents.max())))
+    return ServiceDesk(
+        env,
+        sv.name,
+        int(sv.agents[min(1, n_days)]),
+        dist(sv.service_dist, sv.service_mean, sv.service_sd),
+        dist(sv.patience_dist, sv.patience_mean, sv.patience_sd),
+        rng,
+        open_hours=(sv.open_from * 24.0, sv.open_to * 24.0),
+        max_agents=max(1, int(sv.agents.max())),
+    )

@@ -149,8 +149,9 @@ class ServiceStats:
         w = self.waits(t_from, t_to, include_abandoned)
         return float(w.mean()) if len(w) else math.nan
 
-    def wait_quantiles(self, qs, t_from: float = 0.0, t_to: float | None = None,
-                       include_abandoned: bool = False) -> np.ndarray:
+    def wait_quantiles(
+        self, qs, t_from: float = 0.0, t_to: float | None = None, include_abandoned: bool = False
+    ) -> np.ndarray:
         """Quantiles ``qs`` (in [0, 1]) of the waits in days; nan if there are no waits."""
         w = self.waits(t_from, t_to, include_abandoned)
         qs = np.asarray(qs, dtype=np.float64)
@@ -200,7 +201,6 @@ class ServiceStats:
         return self.busy_time(t_from, t_to) / avail if avail > 0 else math.nan
 
 
-
 def day_of(times: np.ndarray, n_days: int) -> np.ndarray:
     """(n,) int64 day ``ceil(x)`` of each time ``x`` (days), clipped to ``1..n_days``; NaN times are not allowed."""
     return np.clip(np.ceil(times), 1, n_days).astype(np.int64)
@@ -225,8 +225,9 @@ def _day_integrals(times: np.ndarray, values: np.ndarray, t_end: float, n_days: 
     return out
 
 
-def service_record(name: str, touchpoint: int, stats: ServiceStats, request_day: np.ndarray,
-                   n_days: int) -> ServiceRecord:
+def service_record(
+    name: str, touchpoint: int, stats: ServiceStats, request_day: np.ndarray, n_days: int
+) -> ServiceRecord:
     """The event-resolution record (one replication) of a desk.
 
     Parameters
@@ -255,8 +256,9 @@ def service_record(name: str, touchpoint: int, stats: ServiceStats, request_day:
     T = n_days
     request_day = np.asarray(request_day, dtype=np.int64)
     if len(request_day) != stats.n_requests:
-        raise ValueError(f"request_day must have one day per request of desk {name!r} ({stats.n_requests}), "
-                         f"got {len(request_day)}")
+        raise ValueError(
+            f"request_day must have one day per request of desk {name!r} ({stats.n_requests}), got {len(request_day)}"
+        )
     served, abandoned = stats.is_served, stats.is_abandoned
     resolved = served | abandoned
     wait = np.where(served, stats.t_start - stats.t_request, stats.t_abandon - stats.t_request)[resolved]
@@ -269,13 +271,18 @@ def service_record(name: str, touchpoint: int, stats: ServiceStats, request_day:
     available = _day_integrals(stats.times, stats.n_available, stats.t_end, T)
     utilisation = np.divide(busy, available, out=np.zeros(T + 1), where=available > 0)
     queue = _day_integrals(stats.times, stats.queue_length, stats.t_end, T)  # days are 1 long: the mean
-    count = (lambda days: np.bincount(days, minlength=T + 1).astype(np.float64))  # noqa: E731
-    row = (lambda a: np.asarray(a, dtype=np.float64)[None, :])  # noqa: E731
+    count = lambda days: np.bincount(days, minlength=T + 1).astype(np.float64)
+    row = lambda a: np.asarray(a, dtype=np.float64)[None, :]
     return ServiceRecord(
-        name=name, touchpoint=touchpoint, resolution="event", requests=row(count(request_day)),
+        name=name,
+        touchpoint=touchpoint,
+        resolution="event",
+        requests=row(count(request_day)),
         served=row(count(day_of(stats.t_start[served], T))),
         abandoned=row(count(day_of(stats.t_abandon[abandoned], T))),
-        queue=row(queue), utilisation=row(utilisation), mean_wait=row(mean_wait),
+        queue=row(queue),
+        utilisation=row(utilisation),
+        mean_wait=row(mean_wait),
         waits=(WaitLog(stats.t_request[resolved], wait, outcome),),
         timeline=(DeskTimeline(stats.times, stats.queue_length, stats.n_busy, stats.n_available, stats.n_scheduled),),
     )

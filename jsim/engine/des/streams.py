@@ -11,7 +11,8 @@ from __future__ import annotations
 
 __all__ = ["DES_STREAMS", "BLOCK", "DesStreams", "des_streams", "exponentials", "uniforms"]
 
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 
@@ -62,7 +63,9 @@ def des_streams(customers: np.random.SeedSequence, n_desks: int) -> DesStreams:
     """Spawn the ``customers`` stream of a replication into :data:`DES_STREAMS`."""
     seqs = named_streams(customers, DES_STREAMS)
     desk_seqs = seqs["desks"].spawn(n_desks) if n_desks else []
-    return DesStreams(exponentials(np.random.default_rng(seqs["thresholds"])),
-                      uniforms(np.random.default_rng(seqs["pairs"])),
-                      uniforms(np.random.default_rng(seqs["outcomes"])),
-                      tuple(np.random.default_rng(s) for s in desk_seqs))
+    return DesStreams(
+        exponentials(np.random.default_rng(seqs["thresholds"])),
+        uniforms(np.random.default_rng(seqs["pairs"])),
+        uniforms(np.random.default_rng(seqs["outcomes"])),
+        tuple(np.random.default_rng(s) for s in desk_seqs),
+    )
