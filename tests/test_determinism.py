@@ -71,7 +71,7 @@ COUPLED = dict(BASE, word_of_mouth=[{"from": "aware", "to": "considering", "p": 
 ARRAY_FIELDS = [
     f.name
     for f in dataclasses.fields(SimulationResult)
-    if f.name not in ("model", "engine", "seed", "journeys", "timings", "services", "calendar")
+    if f.name not in ("model", "engine", "seed", "journeys", "timings", "services", "traced_calendar")
 ]
 ARRAY_FIELDS += ["flows", "credits", "moves_by_source"]  # derived from moves
 

@@ -4,7 +4,7 @@
    (``conftest.first_event_wins``), including clocks that are sure to fire (``r_k = 1``) and
    clocks that are zero; ``_wom_shares`` and ``clock_hazard`` against plain formulas.
 2. ``_mean_field`` against a NumPy day loop over the full (stage x stage) matrices.
-3. ``_independent_chunks``, ``_coupled_init`` and ``_coupled_day`` (``jsim.kernels._population``)
+3. ``_independent_chunks``, ``_coupled_init`` and ``_coupled_days`` (``jsim.kernels._population``)
    against their own ``.py_func`` (the same code run by the Python interpreter, with the
    random-number and pair-picking helpers interpreted too), from identical random states:
    outputs must be equal bit for bit. The helpers ``_next_double`` and the alias tables
@@ -389,7 +389,18 @@ def test_alias_wrapper_checks_shapes():
 #: helpers the population kernels call, by module: interpreted while a kernel's .py_func runs
 HELPERS = {
     _rng: ("_rotl",),
-    _population: ("_next_double", "_next_exp", "_pick_alias", "_outcome_route", "_independent_chunk", "_coupled_chunk"),
+    _population: (
+        "_next_double",
+        "_next_exp",
+        "_pick_alias",
+        "_outcome_route",
+        "_independent_chunk",
+        "_coupled_chunk",
+        "_coupled_day",
+        "_coupled_day_serial",
+        "_day_step",
+        "_alias_tables",
+    ),
 }
 
 
@@ -472,13 +483,14 @@ def test_independent_chunks_jit_equals_python(monkeypatch):
     assert res.flows.sum() > 0
 
 
-def test_coupled_kernels_jit_equal_python(monkeypatch):
-    model = build(tiny(KERNEL_SCENARIO, days=8))
-    twins, res = run_twinned(monkeypatch, model, ["_coupled_init", "_coupled_day", "_coupled_day_serial"])
-    assert twins["_coupled_init"].calls == 1
-    # the serial twin runs while one chunk holds everyone, the parallel one after that
-    assert twins["_coupled_day"].calls > 0
-    assert twins["_coupled_day"].calls + twins["_coupled_day_serial"].calls == model.n_days
+@pytest.mark.parametrize("customers", [40, 4], ids=["several chunks", "one chunk, then several"])
+def test_coupled_kernels_jit_equal_python(monkeypatch, customers):
+    model = build(tiny(KERNEL_SCENARIO, customers=customers, days=8))
+    twins, res = run_twinned(monkeypatch, model, ["_coupled_init", "_coupled_days"])
+    assert twins["_coupled_init"].calls == 1 and twins["_coupled_days"].calls == 1  # every day in one call
+    # the day loop advances serially while one chunk (8 customers) holds everyone, in parallel after that
+    n_active = model.initial.sum() + np.cumsum(res.arrivals[0].sum(axis=1))[1:]
+    assert (n_active > 8).any() and ((n_active <= 8).any() or customers > 8)
     assert res.flows.sum() > 0
 
 

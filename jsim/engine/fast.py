@@ -4,7 +4,7 @@ Without word of mouth or service queues every customer's hazards are known in ad
 customer's whole journey is drawn at once (waiting times by inversion of the cumulative hazard,
 idle days skipped) and nothing per customer is stored: memory is bounded by the chunk buffers.
 With them the population is advanced day by day (hazards depend on yesterday's census and on
-the day's queues, :func:`jsim.kernels.day_step`); each customer then keeps 12 bytes (stage,
+the day's queues, :func:`jsim.kernels.coupled_days`); each customer then keeps 12 bytes (stage,
 segment, converted flag, threshold).
 """
 
@@ -18,7 +18,6 @@ import numpy as np
 
 from .. import kernels
 from ..model import Coefficients
-from ..model.calendar import calendar_changes
 from ..rng import chunk_states, named_streams
 from .draws import STREAMS, draw_arrivals, draw_exposures, start_of_day
 from .records import Run, ServiceRecord
@@ -27,6 +26,8 @@ from .records import Run, ServiceRecord
 CHUNK_SIZE = 1 << 16
 #: Chunks simulated per kernel call in the independent path, at most (results do not depend on it).
 BATCH_CHUNKS = 64
+#: Calls of the day-by-day kernel per run when progress is reported (one call per run without).
+PROGRESS_STEPS = 50
 #: Memory the per-chunk count buffers of one batch may take, in bytes.
 BATCH_BYTES = 256 << 20
 
@@ -68,7 +69,6 @@ class FastEngine:
             cost=model.cost(deliveries),
             shares=out["shares"],
             services=out["services"],
-            calendar=tuple(calendar_changes(model)),
             coefficients=out["fx"],
             seconds=time.perf_counter() - t_start,
         )
@@ -171,59 +171,41 @@ def _run_coupled(model, arrivals, seq, chunk_size, progress) -> dict:
     n_chunks = max(1, -(-len(customers.stage) // chunk_size))
     states = chunk_states(seq, n_chunks)
     kernels.coupled_init(model, n_initial, chunk_size, customers, states)
-
-    occupancy = np.zeros((T + 1, G, S), dtype=np.int64)
-    occupancy[0] = model.initial
-    moves = np.zeros((T + 1, X), dtype=np.int64)
-    seg_flows = np.zeros((G, S, S), dtype=np.int64)
-    newconv = np.zeros((T + 1, G), dtype=np.int64)
-    newconv[0] = (model.initial * model.is_converted).sum(axis=1)
+    run = kernels.CoupledRun(
+        arrivals=arrivals,
+        occupancy=np.zeros((T + 1, G, S), np.int64),
+        moves=np.zeros((T + 1, X), np.int64),
+        seg_flows=np.zeros((G, S, S), np.int64),
+        newconv=np.zeros((T + 1, G), np.int64),
+        shares=np.zeros((T + 1, W)),
+        service=np.zeros((T + 1, V, 8)),
+        backlog=np.zeros(V),
+        cum=np.zeros((G, S)),
+    )
+    run.occupancy[0] = model.initial
+    run.newconv[0] = (model.initial * model.is_converted).sum(axis=1)
+    shape = model.pair_src.shape
+    tables = kernels.DayTables(
+        np.zeros(shape), np.zeros((G, S)), np.zeros((G, S)), np.ones(shape), np.zeros(shape, np.int64)
+    )
     day = kernels.DayCounts(
         np.zeros((n_chunks, G, S, S), np.int64), np.zeros((n_chunks, X), np.int64), np.zeros((n_chunks, G), np.int64)
     )
-    step = dict(
-        shares=np.zeros(W),
-        service=np.zeros((V, 8)),
-        prob=np.zeros(model.pair_src.shape),
-        hazard=np.zeros((G, S)),
-        leave=np.zeros((G, S)),
-    )
-    share_path = np.zeros((T + 1, W))
-    service = np.zeros((T + 1, V, 8))
-    backlog = np.zeros(V)
     fx = Coefficients.initial(model.exposure_effect)
-    cum_prev = np.zeros((G, S))
-    n_active = n_initial
-    for t in range(1, T + 1):
-        kernels.day_step(
-            model, t, occupancy[t - 1].astype(np.float64), arrivals[t].astype(np.float64), fx, backlog, step
-        )
-        share_path[t] = step["shares"]
-        service[t] = step["service"]
-        thresh, alias = kernels.alias_tables(step["prob"], model.n_pairs)
-        cum_now = cum_prev + step["hazard"]
-        n_before, n_active = n_active, n_active + int(arrivals[t].sum())
-        kernels.coupled_day(
-            model, t, n_before, n_active, chunk_size, cum_prev, cum_now, thresh, alias, fx, customers, states, day
-        )
-        used = -(-n_active // chunk_size)
-        moved = day.flows[:used].sum(axis=0)
-        occupancy[t] = occupancy[t - 1] - moved.sum(axis=2) + moved.sum(axis=1)
-        occupancy[t, :, model.arrival_stage] += arrivals[t]
-        moves[t] = day.moves[:used].sum(axis=0)
-        seg_flows += moved
-        newconv[t] = day.newconv[:used].sum(axis=0)
-        cum_prev = cum_now
+    step = max(1, T // PROGRESS_STEPS) if progress is not None else T
+    for t0 in range(1, T + 1, step):
+        t1 = min(t0 + step, T + 1)
+        kernels.coupled_days(model, t0, t1, n_initial, chunk_size, fx, customers, states, run, tables, day)
         if progress is not None:
-            progress(t, T)
-    occ_start = start_of_day(model, occupancy, arrivals)
-    services = tuple(ServiceRecord.from_day_queue(model, v, service[:, v], occ_start, fx) for v in range(V))
+            progress(t1 - 1, T)
+    occ_start = start_of_day(model, run.occupancy, arrivals)
+    services = tuple(ServiceRecord.from_day_queue(model, v, run.service[:, v], occ_start, fx) for v in range(V))
     return dict(
-        occupancy=occupancy,
-        moves=moves,
-        segment_flows=seg_flows,
-        new_converted=newconv,
-        shares=share_path,
+        occupancy=run.occupancy,
+        moves=run.moves,
+        segment_flows=run.seg_flows,
+        new_converted=run.newconv,
+        shares=run.shares,
         services=services,
         fx=fx,
     )

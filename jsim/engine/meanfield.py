@@ -11,7 +11,6 @@ __all__ = ["MeanFieldEngine"]
 import time
 
 from ..kernels import mean_field_arrays
-from ..model.calendar import calendar_changes
 from .records import Run, ServiceRecord
 
 
@@ -48,7 +47,6 @@ class MeanFieldEngine:
             cost=model.cost(deliveries),
             shares=out.shares,
             services=services,
-            calendar=tuple(calendar_changes(model)),
             coefficients=fx,
             seconds=time.perf_counter() - t0,
         )

@@ -217,8 +217,10 @@ class Run:
         Word-of-mouth shares each day's hazards used.
     services : tuple of ServiceRecord
         One per service touchpoint (``R = 1``), in the model's order.
-    calendar : tuple of CalendarChange
-        The calendar changes the run obeyed, sorted by time.
+    calendar : tuple of CalendarChange or None
+        The calendar changes the run traced as it obeyed them, sorted by time; None for an
+        engine that reads the model's per-day calendar arrays directly (``fast``,
+        ``mean-field``), whose trace is the model's (:func:`jsim.model.calendar.calendar_changes`).
     coefficients : Coefficients
         The day coefficients the run's move tables used (service queues rewrite them).
     seconds : float
@@ -236,8 +238,8 @@ class Run:
     cost: np.ndarray
     shares: np.ndarray
     services: tuple
-    calendar: tuple
     coefficients: object
+    calendar: tuple | None = None
     seconds: float = 0.0
 
     def check(self, model) -> None:

@@ -10,6 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ..model.calendar import calendar_changes
 from .records import CalendarChange, Run, ServiceRecord
 
 #: the per-replication arrays of a Run, stacked along a leading replication axis
@@ -55,7 +56,8 @@ class SimulationResult:
     services : tuple of ServiceRecord
         One per service touchpoint (:attr:`service` by name).
     calendar : tuple of CalendarChange
-        The calendar changes the runs obeyed (the same in every replication).
+        The calendar changes the runs obeyed (the same in every replication): the trace the
+        engine recorded, or the model's own where the engine reads the calendar arrays directly.
     journeys : Journeys or None
         Traced journeys (exposure level), when asked for.
     timings : dict
@@ -76,7 +78,7 @@ class SimulationResult:
     cost: np.ndarray
     shares: np.ndarray
     services: tuple = ()
-    calendar: tuple = ()
+    traced_calendar: tuple | None = field(default=None, repr=False)
     journeys: object = None
     timings: dict = field(default_factory=dict)
 
@@ -92,11 +94,18 @@ class SimulationResult:
             engine=engine,
             seed=seed,
             services=services,
-            calendar=tuple(CalendarChange(*c) for c in runs[0].calendar),
+            traced_calendar=None if runs[0].calendar is None else tuple(CalendarChange(*c) for c in runs[0].calendar),
             journeys=journeys,
             timings=dict(timings or {}),
             **arrays,
         )
+
+    @cached_property
+    def calendar(self) -> tuple:
+        """The calendar changes the runs obeyed, as :class:`CalendarChange` records sorted by time."""
+        if self.traced_calendar is not None:
+            return self.traced_calendar
+        return tuple(CalendarChange(*c) for c in calendar_changes(self.model))
 
     @property
     def n_reps(self) -> int:

@@ -18,6 +18,8 @@ __all__ = [
     "EXPOSURE",
     "MOVE",
     "ChunkCounts",
+    "CoupledRun",
+    "DayTables",
     "Cohorts",
     "Customers",
     "DayCounts",
@@ -29,14 +31,13 @@ __all__ = [
     "all_day_tables",
     "alias_tables",
     "wom_shares",
-    "day_step",
     "mean_field_arrays",
     "service_day",
     "erlang_a",
     "arrival_timing",
     "independent_chunks",
     "coupled_init",
-    "coupled_day",
+    "coupled_days",
     "trace",
 ]
 
@@ -45,18 +46,19 @@ import math
 import numpy as np
 
 from ._alias import _alias_days, _alias_tables, pick_alias
-from ._day import _day_step, _wom_shares
+from ._day import _wom_shares
 from ._hazards import HAZARD_MAX, _all_days, _day_pairs, clock_hazard
 from ._journeys import EXPOSURE, MOVE, _trace
 from ._meanfield import MeanField, _mean_field
 from ._population import (
     ChunkCounts,
     Cohorts,
+    CoupledRun,
     Customers,
     DayCounts,
+    DayTables,
     JourneyTables,
-    _coupled_day,
-    _coupled_day_serial,
+    _coupled_days,
     _coupled_init,
     _independent_chunks,
 )
@@ -123,7 +125,7 @@ def all_day_tables(model):
     if model.is_coupled:
         raise ValueError(
             "all_day_tables needs a model without word of mouth or service queues; "
-            "coupled models compute days one at a time (day_step)"
+            "coupled models compute days one at a time (coupled_days)"
         )
     G, S, P = model.pair_src.shape
     T = model.n_days
@@ -170,54 +172,6 @@ def wom_shares(model, occupancy: np.ndarray) -> np.ndarray:
     out = np.zeros(model.n_wom)
     _wom_shares(occ, model.wom_advocate, out)
     return out
-
-
-def day_step(model, t: int, occ_prev: np.ndarray, arrivals: np.ndarray, fx, backlog: np.ndarray, out: dict) -> None:
-    """Run day ``t``'s population-dependent step (``_day._day_step``) into preallocated outputs.
-
-    Parameters
-    ----------
-    occ_prev : (G, S) float64
-        Census at the end of day t-1.
-    arrivals : (G,) float64
-        Today's arrivals.
-    fx : Coefficients
-        Working day coefficients (service touchpoints' row t is written).
-    backlog : (V,) float64
-        Requests each service carries overnight (updated).
-    out : dict
-        ``shares (W,)``, ``service (V, 8)``, ``prob (G, S, P)``, ``hazard (G, S)``, ``leave (G, S)``.
-    """
-
-    G, S, P = model.pair_src.shape
-    V, W = len(model.services), model.n_wom
-    if not 1 <= t <= model.n_days:
-        raise ValueError(f"t must be within [1, {model.n_days}], got {t}")
-    _check("occ_prev", occ_prev, (G, S), np.float64)
-    _check("arrivals", arrivals, (G,), np.float64)
-    _check("backlog", backlog, (V,), np.float64)
-    for name, shape in (
-        ("shares", (W,)),
-        ("service", (V, 8)),
-        ("prob", (G, S, P)),
-        ("hazard", (G, S)),
-        ("leave", (G, S)),
-    ):
-        _check(f"out[{name!r}]", out[name], shape, np.float64)
-    _day_step(
-        t,
-        occ_prev,
-        arrivals,
-        np.zeros((0, W)),
-        model.arrays,
-        _coefficients(model, fx),
-        backlog,
-        out["shares"],
-        out["service"],
-        out["prob"],
-        out["hazard"],
-        out["leave"],
-    )
 
 
 def mean_field_arrays(
@@ -372,43 +326,62 @@ def coupled_init(model, n_initial: int, chunk_size: int, customers, rng_states) 
     _coupled_init(n_initial, chunk_size, customers, model.is_converted, rng_states)
 
 
-def coupled_day(
-    model,
-    t: int,
-    n_before: int,
-    n_active: int,
-    chunk_size: int,
-    cum_prev,
-    cum_now,
-    thresh,
-    alias,
-    fx,
-    customers,
-    rng_states,
-    out,
+def coupled_days(
+    model, t_first: int, t_last: int, n_initial: int, chunk_size: int, fx, customers, rng_states, run, tables, day
 ) -> None:
-    """Advance the active customers through day ``t`` (``_population._coupled_day``; serial for one chunk)."""
+    """Run days ``t_first .. t_last - 1`` of the day-by-day path (``_population._coupled_days``).
 
-    G, S, P = model.pair_src.shape
-    for name, arr in (("cum_prev", cum_prev), ("cum_now", cum_now)):
-        _check(name, arr, (G, S), np.float64)
-    _check("thresh", thresh, (G, S, P), np.float64)
-    _check("alias", alias, (G, S, P), np.int64)
-    advance = _coupled_day if n_active > chunk_size else _coupled_day_serial
-    advance(
-        t,
-        n_before,
-        n_active,
+    ``fx``: the working day coefficients; ``customers``: a ``Customers`` record; ``rng_states
+    (C, 4)`` uint64, one per chunk; ``run``: a ``CoupledRun`` carried from day to day; ``tables``
+    (``DayTables``) and ``day`` (``DayCounts`` with C rows) are scratch.
+    """
+    T, G, S, X, W, V = model.n_days, model.n_segments, model.n_stages, model.n_routes, model.n_wom, len(model.services)
+    if not 1 <= t_first <= t_last <= T + 1:
+        raise ValueError(f"1 <= t_first <= t_last <= T + 1 = {T + 1} must hold, got {t_first}, {t_last}")
+    C = rng_states.shape[0]
+    _check("rng_states", rng_states, (C, 4), np.uint64)
+    n_total = n_initial + int(run.arrivals.sum())
+    if len(customers.stage) != n_total or C * chunk_size < n_total:
+        raise ValueError(
+            f"customers and rng_states must cover {n_total} customers in chunks of {chunk_size}, got "
+            f"{len(customers.stage)} customers and {C} chunks"
+        )
+    shapes = dict(
+        arrivals=((T + 1, G), np.int64),
+        occupancy=((T + 1, G, S), np.int64),
+        moves=((T + 1, X), np.int64),
+        seg_flows=((G, S, S), np.int64),
+        newconv=((T + 1, G), np.int64),
+        shares=((T + 1, W), np.float64),
+        service=((T + 1, V, 8), np.float64),
+        backlog=((V,), np.float64),
+        cum=((G, S), np.float64),
+    )
+    for name, (shape, dtype) in shapes.items():
+        _check(f"run.{name}", getattr(run, name), shape, dtype)
+    P = model.pair_src.shape[2]
+    for name, shape, dtype in (
+        ("prob", (G, S, P), np.float64),
+        ("hazard", (G, S), np.float64),
+        ("leave", (G, S), np.float64),
+        ("thresh", (G, S, P), np.float64),
+        ("alias", (G, S, P), np.int64),
+    ):
+        _check(f"tables.{name}", getattr(tables, name), shape, dtype)
+    for name, shape in (("flows", (C, G, S, S)), ("moves", (C, X)), ("newconv", (C, G))):
+        _check(f"day.{name}", getattr(day, name), shape, np.int64)
+    _coupled_days(
+        t_first,
+        t_last,
+        n_initial,
         chunk_size,
-        cum_prev,
-        cum_now,
-        thresh,
-        alias,
         model.arrays,
-        fx,
+        _coefficients(model, fx),
         customers,
         rng_states,
-        out,
+        run,
+        tables,
+        day,
     )
 
 

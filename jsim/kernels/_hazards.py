@@ -30,40 +30,37 @@ _clock_hazard = njit(cache=True)(clock_hazard)
 
 
 @njit(cache=True)
-def _pair_prob(t, g, s, i, shares, m, fx):
-    """Probability ``a`` that pair i of (g, s) alone would move the customer on day t (purchase multiplier applied)."""
+def _source_probs(t, g, s, shares, m, fx, out_a, out_r):
+    """Per-pair move probabilities ``out_a (P,)`` and per-clock totals ``out_r (K,)`` of (g, s) on day t.
+
+    Pair i alone would move the customer with probability ``out_a[i]`` (the purchase multiplier
+    applied to moves into purchase stages); ``out_r[k]`` totals clock k's pairs.
+    """
     J = m.q.shape[1]
     W = m.wom_p.shape[0]
-    k = m.pair_src[g, s, i]
-    d = m.pair_dst[g, s, i]
-    if k == 0:
-        a = m.p0[g, s, d] * m.day_mult[t, 0]
-    elif k <= J:
-        j = k - 1
-        a = fx.eff[t, j] * m.q[g, j, s, d] + fx.eff_a[t, j] * m.qa[g, j, s, d] + fx.eff_l[t, j] * m.ql[g, j, s, d]
-    elif k <= J + W:
-        w = k - 1 - J
-        a = -math.expm1(-(m.wom_p[w] + m.wom_q[w] * shares[w]) * m.wom_mult[g] * m.day_mult[t, 1])
-    else:
-        e = k - 1 - J - W
-        a = m.move_share[e] if m.move_day[e] == t else 0.0
-    if m.is_purchase[d]:
-        a *= m.day_mult[t, 2]
-    return a
-
-
-@njit(cache=True)
-def _source_probs(t, g, s, shares, m, fx, out_a, out_r):
-    """Per-pair move probabilities ``out_a (P,)`` and per-clock totals ``out_r (K,)`` of (g, s) on day t."""
     for k in range(out_r.shape[0]):
         out_r[k] = 0.0
     for i in range(m.n_pairs[g, s]):
-        a = _pair_prob(t, g, s, i, shares, m, fx)
+        k = m.pair_src[g, s, i]
+        d = m.pair_dst[g, s, i]
+        if k == 0:
+            a = m.p0[g, s, d] * m.day_mult[t, 0]
+        elif k <= J:
+            j = k - 1
+            a = fx.eff[t, j] * m.q[g, j, s, d] + fx.eff_a[t, j] * m.qa[g, j, s, d] + fx.eff_l[t, j] * m.ql[g, j, s, d]
+        elif k <= J + W:
+            w = k - 1 - J
+            a = -math.expm1(-(m.wom_p[w] + m.wom_q[w] * shares[w]) * m.wom_mult[g] * m.day_mult[t, 1])
+        else:
+            e = k - 1 - J - W
+            a = m.move_share[e] if m.move_day[e] == t else 0.0
+        if m.is_purchase[d]:
+            a *= m.day_mult[t, 2]
         out_a[i] = a
-        out_r[m.pair_src[g, s, i]] += a
+        out_r[k] += a
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _outcome_route(t, g, s, i, v, m, fx):
     """Route of a move through pair i of (g, s) on day t, given a uniform ``v`` in [0, 1).
 
