@@ -225,11 +225,10 @@ def _coupled_chunk(
         ip, v = _pick_alias(_next_double(state), thresh[g, s], alias[g, s], n_pairs[g, s])
         d = pair_dst[g, s, ip]
         flows[c, g, s, d] += 1
-        route = pair_route[g, s, ip]
-        if route[0] < 0 or route[1] >= 0 or route[2] >= 0:  # a service clock: its outcome is the route
-            moves[c, _outcome_route(t, g, s, ip, v, m, fx)] += 1
-        else:
-            moves[c, route[0]] += 1
+        route = pair_route[g, s, ip, 0]
+        if route < 0 or pair_route[g, s, ip, 1] >= 0 or pair_route[g, s, ip, 2] >= 0:  # a service clock's outcome
+            route = _outcome_route(t, g, s, ip, v, m, fx)
+        moves[c, route] += 1
         if conv[i] == 0 and is_converted[d]:
             conv[i] = 1
             newconv[c, g] += 1
