@@ -24,5 +24,6 @@ test: $(STAMP)  ## install, then lint (ruff), check the import layers (import-li
 bench: $(STAMP)  ## speed and memory figures (see benchmarks/README.md)
 	$(BIN)/python benchmarks/bench_engine.py
 
-clean:
+clean:  ## remove the virtual environment, outputs and numba's caches (numba keys a cache on its own file only)
 	rm -rf $(VENV) out build *.egg-info
+	find jsim -name '*.nbi' -delete -o -name '*.nbc' -delete

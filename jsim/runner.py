@@ -37,8 +37,9 @@ def run_scenario(
 ):
     """Run a scenario file end to end.
 
-    Returns ``(summary, result)``. Raises :class:`~jsim.errors.ScenarioError` before anything is
-    written when the file or an override is invalid.
+    Returns ``(summary, result, written)``: the summary dict, the SimulationResult and the paths
+    written into ``out`` (empty without ``out``). Raises :class:`~jsim.errors.ScenarioError`
+    before anything is written when the file or an override is invalid.
     """
     from .analysis import summarise
     from .engine import simulate
@@ -52,12 +53,14 @@ def run_scenario(
     summary = summarise(result)
     summary["jsim_version"] = __version__
     summary["scenario_file"] = str(path)
+    written = []
     if out:
         from .io import write_run
 
-        write_run(out, summary, result)
+        written = write_run(out, summary, result)
         if plot:
             from .plot import plot_funnel
 
             plot_funnel(result, Path(out) / "funnel.png")
-    return summary, result
+            written.append(Path(out) / "funnel.png")
+    return summary, result, written

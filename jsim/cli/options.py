@@ -6,6 +6,8 @@ import math
 
 import click
 
+from ..engine.registry import engine_names
+
 
 class PositiveFloat(click.ParamType):
     """A finite number > 0 (click's ``FloatRange`` lets ``nan`` and ``inf`` through); ``example`` goes into the fix."""
@@ -57,7 +59,7 @@ reps = click.option(
 )
 engine = click.option(
     "--engine",
-    type=click.Choice(["fast", "mean-field", "des"]),
+    type=click.Choice(list(engine_names())),
     default="fast",
     show_default=True,
     help="fast: numba event engine; mean-field: exact expected values (deterministic); "
@@ -68,7 +70,8 @@ out = click.option(
     "-o",
     type=click.Path(file_okay=False, path_type=str),
     default=None,
-    help="Folder for summary.json, daily.csv, flows.csv, touchpoints.csv, segments.csv (+ journeys.csv).",
+    help="Folder for summary.json, daily.csv, flows.csv, sources.csv, touchpoints.csv, segments.csv "
+    "(+ services.csv, service_daily.csv, waits.csv, journeys.csv).",
 )
 fmt = click.option(
     "--format",

@@ -25,14 +25,15 @@ def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt,
     """Simulate SCENARIO and print a summary (stages, conversion, retention, revenue, ROI).
 
     Progress goes to stderr, the summary to stdout; --out writes summary.json, daily.csv,
-    flows.csv, touchpoints.csv and segments.csv (each atomically). Nothing is written when the
-    scenario or a flag is invalid.
+    flows.csv (moves by day, stages and source), sources.csv, touchpoints.csv and segments.csv
+    (and the service tables, journeys.csv, funnel.png when there are any), each atomically.
+    Nothing is written when the scenario or a flag is invalid.
     """
     from ..runner import run_scenario
 
     if plot and not out:
         raise click.UsageError("--plot needs --out DIR to write funnel.png into")
-    summary, _ = run_scenario(
+    summary, _, written = run_scenario(
         scenario,
         customers=customers,
         days=days,
@@ -54,6 +55,5 @@ def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt,
     from ..report import render_summary
 
     render_summary(summary, Console(file=sys.stdout, width=120))
-    if out:
-        extra = (", journeys.csv" if journeys else "") + (", funnel.png" if plot else "")
-        click.echo(f"wrote {out}/summary.json, daily.csv, flows.csv, touchpoints.csv, segments.csv{extra}")
+    if written:
+        click.echo(f"wrote {', '.join(p.name for p in written)} into {out}")

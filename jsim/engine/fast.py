@@ -26,8 +26,9 @@ from .records import Run, ServiceRecord
 CHUNK_SIZE = 1 << 16
 #: Chunks simulated per kernel call in the independent path, at most (results do not depend on it).
 BATCH_CHUNKS = 64
-#: Calls of the day-by-day kernel per run when progress is reported (one call per run without).
-PROGRESS_STEPS = 50
+#: Calls of the day-by-day kernel per run, at most: control returns to Python between them for
+#: progress and for Ctrl-C (a signal waits until a numba call ends).
+DAY_BATCHES = 50
 #: Memory the per-chunk count buffers of one batch may take, in bytes.
 BATCH_BYTES = 256 << 20
 
@@ -192,7 +193,7 @@ def _run_coupled(model, arrivals, seq, chunk_size, progress) -> dict:
         np.zeros((n_chunks, G, S, S), np.int64), np.zeros((n_chunks, X), np.int64), np.zeros((n_chunks, G), np.int64)
     )
     fx = Coefficients.initial(model.exposure_effect)
-    step = max(1, T // PROGRESS_STEPS) if progress is not None else T
+    step = max(1, -(-T // DAY_BATCHES))
     for t0 in range(1, T + 1, step):
         t1 = min(t0 + step, T + 1)
         kernels.coupled_days(model, t0, t1, n_initial, chunk_size, fx, customers, states, run, tables, day)

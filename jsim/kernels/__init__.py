@@ -9,6 +9,10 @@ read its :attr:`~jsim.model.CompiledModel.arrays`), check shapes and dtypes, all
 and call the kernels. Importing this package imports numba (about half a second), so the
 command line imports it only inside commands that simulate. Each kernel has a plain
 NumPy/Python reference in the tests (``tests/test_kernels.py``, ``tests/test_service_day.py``).
+
+Kernels are compiled with ``cache=True``; numba keys each cache on the kernel's own source file,
+so after editing a kernel that others call from another file, clear the caches (``make clean``)
+before measuring: the callers would otherwise run the old callee.
 """
 
 from __future__ import annotations
