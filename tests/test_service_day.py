@@ -94,3 +94,36 @@ def test_arrival_timing_follows_the_exponential_clock():
     assert surv == 1.0
     # mean wait of the closed ones: before 9:00 average 4.5 h, after 18:00 average 6 h + 9 h
     assert waited * 24 == pytest.approx((9 * 4.5 + 6 * 12.0) / 15, rel=1e-4)
+
+
+def test_day_step_of_the_services_matches_a_plain_reference():
+    """``_day._service_step`` inside the expected-value run, recomputed in Python day by day.
+
+    Each day: requests = targeted start-of-day customers x delivery; the queue's day from
+    :func:`jsim.kernels.service_day` with yesterday's backlog; the touchpoint's coefficients
+    served = exposure effect x (1 - p_loss) x p_served, abandoned = delivery x (1 - p_loss) x
+    p_abandon, lost = delivery x p_loss (docs/model.md, "Service touchpoints").
+    """
+    from conftest import ROOT
+
+    import jsim
+    from jsim import kernels
+
+    model = jsim.compile_scenario(jsim.load_scenario(ROOT / "scenarios" / "support_understaffed.toml"), days=40)
+    out, fx = kernels.mean_field_arrays(model)
+    (sv,) = model.services
+    j, v = sv.touchpoint, 0
+    backlog = 0.0
+    for t in range(1, model.n_days + 1):
+        p = model.delivery[t, j]
+        n_new = (out.occupancy_start[t] * model.target[j]).sum() * p
+        day = kernels.service_day(
+            n_new, backlog, model.svc_agents[t, v], *model.svc_params[v], model.svc_loss[v], kernels.clock_hazard(p)
+        )
+        np.testing.assert_allclose(out.service[t, v], day, rtol=1e-12, atol=1e-12, err_msg=f"day {t}")
+        backlog = day[3]
+        keep = 1.0 - day[2]
+        np.testing.assert_allclose(fx.eff[t, j], model.exposure_effect[t, j] * keep * day[0], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(fx.eff_a[t, j], p * keep * day[1], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(fx.eff_l[t, j], p * day[2], rtol=1e-12, atol=1e-15)
+    assert out.service[1:, v, 0].min() < 0.99 and fx.eff_l[1:, j].max() > 0  # the queue really loses customers
