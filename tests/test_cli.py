@@ -233,3 +233,15 @@ def test_service_outputs(tmp_path, engine):
         assert len(waits) == pytest.approx(2 * (n["served"]["mean"] + n["abandoned"]["mean"]))
     else:
         assert not (out / "waits.csv").exists()
+
+
+def test_ctrl_c_exits_130_with_one_line(minimal, monkeypatch):
+    import jsim.runner
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(jsim.runner, "run_scenario", interrupted)
+    res = CliRunner().invoke(main, ["run", str(minimal), "-q"])
+    assert res.exit_code == 130
+    assert res.output.strip() == "error: interrupted by Ctrl-C; no file is left half-written"

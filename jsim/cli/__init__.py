@@ -57,7 +57,8 @@ def _in_flags(exc: ScenarioError) -> ScenarioError:
 
 
 class _Group(click.Group):
-    """Shows a :class:`~jsim.errors.JsimError` as one line on stderr: exit 2 for invalid input, 1 otherwise."""
+    """Shows a :class:`~jsim.errors.JsimError` as one line on stderr: exit 2 for invalid input, 1 otherwise;
+    Ctrl-C exits 130 with one line."""
 
     def list_commands(self, ctx):
         return list(self.commands)  # the order of registration: the order a user meets them
@@ -71,6 +72,14 @@ class _Group(click.Group):
         except JsimError as exc:
             click.echo(f"error: {exc}{_flag_hint(exc)}", err=True)
             ctx.exit(1)
+        except KeyboardInterrupt:
+            hint = (
+                " (the study is kept: run the same command with --resume to continue it)"
+                if (ctx.invoked_subcommand == "optimise")
+                else ""
+            )
+            click.echo(f"error: interrupted by Ctrl-C; no file is left half-written{hint}", err=True)
+            ctx.exit(130)
 
 
 @click.group(
