@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-__all__ = ["JsimError", "ScenarioError", "OptimiseError", "ScenarioIssue"]
+__all__ = [
+    "JsimError",
+    "InputError",
+    "ScenarioError",
+    "ResourceError",
+    "OptimiseError",
+    "OptimiseInputError",
+    "OutputError",
+    "ScenarioIssue",
+]
 
 from dataclasses import dataclass
 
@@ -48,7 +57,14 @@ class ScenarioIssue:
         return f"{text} ({self.fix})" if self.fix else text
 
 
-class ScenarioError(JsimError):
+class InputError(JsimError):
+    """The user's input is wrong: a scenario, a flag, a data file, an output folder (exit code 2).
+
+    Raised before any work is done, so nothing has been written.
+    """
+
+
+class ScenarioError(InputError):
     """A scenario file (or a flag that overrides it) is invalid.
 
     Parameters
@@ -75,5 +91,20 @@ class ScenarioError(JsimError):
         return "\n".join(lines)
 
 
+class ResourceError(InputError):
+    """A run would need more memory than the machine has available (estimated before simulating)."""
+
+
 class OptimiseError(JsimError):
     """An optimisation could not be set up or continued."""
+
+
+class OptimiseInputError(OptimiseError, InputError):
+    """An optimisation's input is wrong (a flag, a used output folder, a resume that does not match)."""
+
+
+class OutputError(JsimError):
+    """Results could not be written (disk full, permissions changed during the run); exit code 1.
+
+    No partial set of files is left behind: the previous contents of the folder are kept.
+    """

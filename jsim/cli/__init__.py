@@ -11,7 +11,7 @@ from dataclasses import replace
 import click
 
 from .. import __version__
-from ..errors import JsimError, ScenarioError
+from ..errors import InputError, JsimError, ScenarioError
 from . import optimise, run, schema, validate
 
 EPILOG = "Docs: README.md and docs/model.md. Exit codes: 0 ok, 1 runtime failure, 2 invalid input."
@@ -57,7 +57,8 @@ def _in_flags(exc: ScenarioError) -> ScenarioError:
 
 
 class _Group(click.Group):
-    """Shows a :class:`~jsim.errors.JsimError` as one line on stderr: exit 2 for invalid input, 1 otherwise;
+    """Shows a :class:`~jsim.errors.JsimError` as one line on stderr: exit 2 for invalid input
+    (:class:`~jsim.errors.InputError`), 1 otherwise;
     Ctrl-C exits 130 with one line."""
 
     def list_commands(self, ctx):
@@ -68,6 +69,9 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except ScenarioError as exc:
             click.echo(f"error: {_in_flags(exc)}", err=True)
+            ctx.exit(2)
+        except InputError as exc:
+            click.echo(f"error: {exc}{_flag_hint(exc)}", err=True)
             ctx.exit(2)
         except JsimError as exc:
             click.echo(f"error: {exc}{_flag_hint(exc)}", err=True)
