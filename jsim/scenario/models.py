@@ -31,15 +31,39 @@ __all__ = [
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .limits import (
+    MAX_ARRIVALS_PER_DAY,
+    MAX_CUSTOMERS,
+    MAX_DAYS,
+    MAX_EVENTS,
+    MAX_HOURS,
+    MAX_MONEY,
+    MAX_MULTIPLIER,
+    MAX_PAIRS,
+    MAX_RATE,
+    MAX_SEGMENTS,
+    MAX_SLOPE,
+    MAX_STAGES,
+    MAX_TOUCHPOINTS,
+    MAX_WORD_OF_MOUTH,
+)
+
+# Every number is finite (``allow_inf_nan=False`` below) and bounded: see ``limits.py``.
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
+Money = Annotated[float, Field(ge=0.0, le=MAX_MONEY)]
+Multiplier = Annotated[float, Field(ge=0.0, le=MAX_MULTIPLIER)]
+Rate = Annotated[float, Field(ge=0.0, le=MAX_RATE)]
+PositiveRate = Annotated[float, Field(gt=0.0, le=MAX_RATE)]
+Hours = Annotated[float, Field(gt=0.0, le=MAX_HOURS)]
 Name = Annotated[str, Field(min_length=1, max_length=64)]
+StageNames = Annotated[list[Name], Field(max_length=MAX_STAGES)]
+SegmentNames = Annotated[list[Name], Field(max_length=MAX_SEGMENTS)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class Stage(_Strict):
@@ -53,7 +77,7 @@ class Stage(_Strict):
     purchase: bool = Field(
         False, description="Entering this stage counts one purchase (a stage loop counts each entry)."
     )
-    value: NonNegative | None = Field(
+    value: Money | None = Field(
         None, description="Revenue per purchase on entering this stage; default economics.revenue_per_purchase."
     )
     description: str = ""
@@ -84,8 +108,12 @@ class HillResponse(_Strict):
     """Hill saturation of adstocked daily spend (Meridian / PyMC-Marketing names)."""
 
     kind: Literal["hill"]
-    ec: PositiveFloat = Field(description="Half-saturation point: adstocked daily spend giving half of max_reach.")
-    slope: PositiveFloat = Field(description="Hill slope (shape); > 1 gives an S-shaped curve.")
+    ec: Annotated[float, Field(gt=0.0, le=MAX_MONEY)] = Field(
+        description="Half-saturation point: adstocked daily spend giving half of max_reach."
+    )
+    slope: Annotated[float, Field(gt=0.0, le=MAX_SLOPE)] = Field(
+        description="Hill slope (shape); > 1 gives an S-shaped curve."
+    )
     max_reach: Probability = Field(1.0, description="Daily delivery probability at saturation.")
 
 
@@ -93,7 +121,7 @@ class ExponentialResponse(_Strict):
     """Exponential saturation: max_reach * (1 - exp(-lam * spend))."""
 
     kind: Literal["exponential"]
-    lam: PositiveFloat = Field(description="Rate per unit of adstocked daily spend (1 / saturation scale).")
+    lam: PositiveRate = Field(description="Rate per unit of adstocked daily spend (1 / saturation scale).")
     max_reach: Probability = 1.0
 
 
@@ -106,7 +134,7 @@ class Adstock(_Strict):
     alpha: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
         description="Daily retention rate of the carryover, in [0, 1)."
     )
-    l_max: Annotated[int, Field(ge=1)] | None = Field(
+    l_max: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = Field(
         None, description="Longest lag in days; default the whole horizon."
     )
     normalize: bool = Field(True, description="Divide the weights by their sum (steady spend keeps its level).")
@@ -115,23 +143,25 @@ class Adstock(_Strict):
 class Fatigue(_Strict):
     """Wear-out: effects shrink with the recent engaged exposures of the targeted population."""
 
-    halflife: PositiveFloat = Field(description="Days for a past exposure to count half.")
-    strength: NonNegative = Field(description="Effects are divided by 1 + strength * recent exposures.")
+    halflife: Annotated[float, Field(gt=0.0, le=MAX_HOURS)] = Field(
+        description="Days for a past exposure to count half."
+    )
+    strength: Rate = Field(description="Effects are divided by 1 + strength * recent exposures.")
 
 
 class FrequencyCap(_Strict):
     """At most ``exposures`` deliveries per ``days`` per customer, on average."""
 
-    exposures: PositiveFloat
-    days: PositiveFloat
+    exposures: PositiveRate
+    days: PositiveRate
 
 
 class Distribution(_Strict):
     """A distribution of durations in hours (service time, patience)."""
 
     dist: Literal["exponential", "fixed", "lognormal", "gamma"] = "exponential"
-    mean: PositiveFloat = Field(description="Mean, in hours.")
-    sd: PositiveFloat | None = Field(None, description="Standard deviation in hours (lognormal and gamma only).")
+    mean: Hours = Field(description="Mean, in hours.")
+    sd: Hours | None = Field(None, description="Standard deviation in hours (lognormal and gamma only).")
 
     @model_validator(mode="after")
     def _sd_rule(self):
@@ -161,8 +191,10 @@ class Service(_Strict):
     open: tuple[Annotated[float, Field(ge=0, le=24)], Annotated[float, Field(ge=0, le=24)]] = Field(
         (0.0, 24.0), description="Opening hours [from, to) of each day, in hours."
     )
-    abandon_effects: list[Effect] = Field(default_factory=list, description="What abandoning the queue does.")
-    wait_loss_per_hour: NonNegative = Field(0.0, description="Hazard of loss per hour waited (served or not).")
+    abandon_effects: list[Effect] = Field(
+        default_factory=list, max_length=MAX_PAIRS, description="What abandoning the queue does."
+    )
+    wait_loss_per_hour: Rate = Field(0.0, description="Hazard of loss per hour waited (served or not).")
     loss_stage: Name | None = Field(
         None,
         description="Stage that waiting loses customers to; default the first absorbing stage that is not converted.",
@@ -181,11 +213,9 @@ class Touchpoint(_Strict):
     name: Name
     kind: Literal["paid", "owned", "earned"] = "paid"
     description: str = ""
-    spend: NonNegative | None = Field(None, description="Daily spend (currency per day).")
-    budget: NonNegative | None = Field(None, description="Spend over the whole flight, spread evenly over its days.")
-    cost_per_exposure: NonNegative = Field(
-        0.0, description="Variable cost of each delivery (email send, support contact)."
-    )
+    spend: Money | None = Field(None, description="Daily spend (currency per day).")
+    budget: Money | None = Field(None, description="Spend over the whole flight, spread evenly over its days.")
+    cost_per_exposure: Money = Field(0.0, description="Variable cost of each delivery (email send, support contact).")
     reach: Probability | None = Field(None, description="Fixed daily delivery probability (no response curve).")
     response: Response | None = Field(None, description="Saturation of spend into daily delivery probability.")
     adstock: Adstock | None = None
@@ -194,13 +224,13 @@ class Touchpoint(_Strict):
     )
     fatigue: Fatigue | None = None
     frequency_cap: FrequencyCap | None = None
-    targets: list[Name] | None = Field(None, description="Stages reached; default every stage an effect starts from.")
-    segments: list[Name] | None = Field(None, description="Segments reached; default all.")
-    start_day: Annotated[int, Field(ge=1)] = Field(1, description="First day of the flight.")
-    end_day: Annotated[int, Field(ge=1)] | None = Field(
+    targets: StageNames | None = Field(None, description="Stages reached; default every stage an effect starts from.")
+    segments: SegmentNames | None = Field(None, description="Segments reached; default all.")
+    start_day: Annotated[int, Field(ge=1, le=MAX_DAYS)] = Field(1, description="First day of the flight.")
+    end_day: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = Field(
         None, description="Last day of the flight; default the horizon."
     )
-    effects: list[Effect] = Field(default_factory=list)
+    effects: list[Effect] = Field(default_factory=list, max_length=MAX_PAIRS)
     service: Service | None = Field(None, description="Makes deliveries service requests that queue for agents.")
 
     @model_validator(mode="after")
@@ -231,25 +261,30 @@ class Segment(_Strict):
 
     name: Name
     share: Probability = Field(description="Share of the population, in [0, 1]; shares sum to 1.")
-    effect_multiplier: NonNegative = Field(1.0, description="Multiplies every touchpoint effect.")
-    touchpoint_multipliers: dict[str, NonNegative] = Field(
-        default_factory=dict, description="Per-touchpoint effect multipliers (on top of effect_multiplier)."
+    effect_multiplier: Multiplier = Field(1.0, description="Multiplies every touchpoint effect.")
+    touchpoint_multipliers: dict[str, Multiplier] = Field(
+        default_factory=dict,
+        max_length=MAX_TOUCHPOINTS,
+        description="Per-touchpoint effect multipliers (on top of effect_multiplier).",
     )
-    transition_multiplier: NonNegative = Field(1.0, description="Multiplies baseline transitions.")
-    word_of_mouth_multiplier: NonNegative = Field(1.0, description="Multiplies word-of-mouth hazards.")
+    transition_multiplier: Multiplier = Field(1.0, description="Multiplies baseline transitions.")
+    word_of_mouth_multiplier: Multiplier = Field(1.0, description="Multiplies word-of-mouth hazards.")
 
 
 class Population(_Strict):
     """Who is simulated and for how long."""
 
-    customers: Annotated[int, Field(ge=0)] = Field(10_000, description="Customers on day 0.")
-    days: Annotated[int, Field(ge=1, le=100_000)] = Field(90, description="Horizon in days.")
-    initial: dict[str, NonNegative] | None = Field(
+    customers: Annotated[int, Field(ge=0, le=MAX_CUSTOMERS)] = Field(10_000, description="Customers on day 0.")
+    days: Annotated[int, Field(ge=1, le=MAX_DAYS)] = Field(90, description="Horizon in days.")
+    initial: dict[str, Annotated[float, Field(ge=0.0, le=MAX_CUSTOMERS)]] | None = Field(
         None,
+        max_length=MAX_STAGES,
         description="Day-0 customers per stage: shares summing to 1, or whole-number counts (which then set the "
         "population size); default everyone in the first stage.",
     )
-    arrivals_per_day: NonNegative = Field(0.0, description="Mean daily arrivals of new prospects (Poisson).")
+    arrivals_per_day: Annotated[float, Field(ge=0.0, le=MAX_ARRIVALS_PER_DAY)] = Field(
+        0.0, description="Mean daily arrivals of new prospects (Poisson)."
+    )
     arrival_stage: Name | None = Field(None, description="Stage new arrivals join; default the first stage.")
 
     @property
@@ -267,9 +302,9 @@ class WordOfMouth(_Strict):
 
     from_: Name = Field(alias="from")
     to: Name
-    p: NonNegative = Field(description="Innovation hazard per day (independent of advocates).")
-    q: NonNegative = Field(description="Imitation hazard per day when everyone is an advocate.")
-    advocates: list[Name] | None = Field(
+    p: Rate = Field(description="Innovation hazard per day (independent of advocates).")
+    q: Rate = Field(description="Imitation hazard per day when everyone is an advocate.")
+    advocates: StageNames | None = Field(
         None, description="Stages whose share drives the rule; default stages with advocate = true."
     )
 
@@ -277,10 +312,10 @@ class WordOfMouth(_Strict):
 class Seasonality(_Strict):
     """Weekly and yearly profiles multiplying arrivals and touchpoint effects (1.0 = average)."""
 
-    weekly: list[NonNegative] | None = Field(
+    weekly: list[Multiplier] | None = Field(
         None, min_length=7, max_length=7, description="Seven multipliers, Monday first."
     )
-    yearly: list[NonNegative] | None = Field(
+    yearly: list[Multiplier] | None = Field(
         None, min_length=12, max_length=12, description="Twelve monthly multipliers, January first."
     )
     start_weekday: Annotated[int, Field(ge=0, le=6)] = Field(0, description="Weekday of day 1 (0 = Monday).")
@@ -303,28 +338,28 @@ class Event(_Strict):
     (``shock``: to ``start``, a one-day event)."""
 
     kind: Literal["flight", "promotion", "capacity", "price", "shock"]
-    start: Annotated[int, Field(ge=1)]
-    end: Annotated[int, Field(ge=1)] | None = None
+    start: Annotated[int, Field(ge=1, le=MAX_DAYS)]
+    end: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = None
     name: str = ""
     touchpoint: Name | None = Field(
         None,
         description="Touchpoint concerned; flights, capacity and reach shocks need one; promotions default to all.",
     )
-    spend_multiplier: NonNegative | None = Field(None, description="flight: multiplies the touchpoint's spend.")
-    effect_multiplier: NonNegative | None = Field(
+    spend_multiplier: Multiplier | None = Field(None, description="flight: multiplies the touchpoint's spend.")
+    effect_multiplier: Multiplier | None = Field(
         None, description="promotion: multiplies effects (of one touchpoint, or all)."
     )
     agents: Annotated[int, Field(ge=0, le=100_000)] | None = Field(
         None, description="capacity: agents from start to end."
     )
-    revenue_multiplier: NonNegative | None = Field(None, description="price: multiplies revenue per purchase.")
-    purchase_multiplier: NonNegative | None = Field(
+    revenue_multiplier: Multiplier | None = Field(None, description="price: multiplies revenue per purchase.")
+    purchase_multiplier: Multiplier | None = Field(
         None, description="price: multiplies every move into a purchase stage (demand response)."
     )
-    reach_multiplier: NonNegative | None = Field(
+    reach_multiplier: Multiplier | None = Field(
         None, description="shock: multiplies a touchpoint's delivery (0 = outage)."
     )
-    word_of_mouth_multiplier: NonNegative | None = Field(None, description="shock: multiplies word-of-mouth hazards.")
+    word_of_mouth_multiplier: Multiplier | None = Field(None, description="shock: multiplies word-of-mouth hazards.")
     move: Move | None = Field(None, description="shock: a one-off move on the start day.")
 
     @model_validator(mode="after")
@@ -367,7 +402,7 @@ class Economics(_Strict):
     """Money: what a purchase brings in."""
 
     currency: str = "EUR"
-    revenue_per_purchase: NonNegative = 0.0
+    revenue_per_purchase: Money = 0.0
     margin: Probability = Field(1.0, description="Gross margin as a fraction of revenue.")
 
 
@@ -376,12 +411,12 @@ class Scenario(_Strict):
 
     name: str = "scenario"
     description: str = ""
-    stages: list[Stage] = Field(min_length=1)
-    transitions: list[Transition] = Field(default_factory=list)
-    touchpoints: list[Touchpoint] = Field(default_factory=list)
-    segments: list[Segment] = Field(default_factory=list)
+    stages: list[Stage] = Field(min_length=1, max_length=MAX_STAGES)
+    transitions: list[Transition] = Field(default_factory=list, max_length=MAX_PAIRS)
+    touchpoints: list[Touchpoint] = Field(default_factory=list, max_length=MAX_TOUCHPOINTS)
+    segments: list[Segment] = Field(default_factory=list, max_length=MAX_SEGMENTS)
     population: Population = Field(default_factory=Population)
-    word_of_mouth: list[WordOfMouth] = Field(default_factory=list)
+    word_of_mouth: list[WordOfMouth] = Field(default_factory=list, max_length=MAX_WORD_OF_MOUTH)
     economics: Economics = Field(default_factory=Economics)
     seasonality: Seasonality | None = None
-    events: list[Event] = Field(default_factory=list)
+    events: list[Event] = Field(default_factory=list, max_length=MAX_EVENTS)
