@@ -2,31 +2,61 @@
 
 from __future__ import annotations
 
-__all__ = ["check_scenario", "did_you_mean"]
+__all__ = ["check_scenario", "scenario_warnings", "warnings_as_error", "did_you_mean", "shorten", "show"]
 
 import difflib
+import reprlib
 from collections import defaultdict
+from dataclasses import replace
 
-from ..errors import ScenarioIssue
+from ..errors import ScenarioError, ScenarioIssue
+from .limits import MAX_CUSTOMERS
 from .models import Scenario
 
 _TOL = 1e-9
+#: Longest text of a value, key or name echoed in a message.
+SHOWN_CHARS = 80
+
+
+def shorten(text, limit: int = SHOWN_CHARS) -> str:
+    """``text`` itself, or its first ``limit`` characters, ``...`` and its length."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, SHOWN_CHARS, SHOWN_CHARS, SHOWN_CHARS
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 8
+
+
+def show(value, limit: int = SHOWN_CHARS) -> str:
+    """A value as a message echoes it: text in quotes, numbers as written; at most about ``limit`` characters.
+
+    Large lists and tables are never turned into text in full (a YAML alias bomb is a few bytes
+    that expand to gigabytes): their first entries are shown, then ``...`` and their size.
+    """
+    if isinstance(value, str):
+        return repr(value) if len(value) <= limit else f"{value[:limit]!r}... ({len(value):,} characters)"
+    text = _REPR.repr(value) if isinstance(value, (list, tuple, dict, set)) else str(value)
+    if isinstance(value, (list, tuple, dict, set)) and (len(text) > limit or "..." in text):
+        return f"{text[:limit]}... ({len(value):,} entries)"
+    return shorten(text, limit)
 
 
 def did_you_mean(word: str, choices) -> str:
     """Return ``"did you mean 'x'?"`` for the closest of ``choices``, else a list of the choices."""
     choices = [str(c) for c in choices]
-    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(word)[:200], choices, n=1, cutoff=0.6)
     if close:
-        return f"did you mean '{close[0]}'?"
+        return f"did you mean {show(close[0])}?"
     if not choices:
         return ""
-    shown = ", ".join(repr(c) for c in choices[:12])
+    shown = ", ".join(show(c) for c in choices[:12])
     return f"choose one of {shown}" + (", ..." if len(choices) > 12 else "")
 
 
 def _named(section: str, i: int, name: str | None) -> str:
-    return f"{section}[{i}] ({name})" if name else f"{section}[{i}]"
+    return f"{section}[{i}] ({shorten(name)})" if name else f"{section}[{i}]"
 
 
 def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
@@ -50,7 +80,7 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
 
     def stage_ref(loc: str, value: str, *, leaving: bool = False) -> bool:
         if value not in seen:
-            add(loc, f"must name a stage, got '{value}'", did_you_mean(value, names))
+            add(loc, f"must name a stage, got {show(value)}", did_you_mean(value, names))
             return False
         if leaving and value in absorbing:
             add(
@@ -159,7 +189,7 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
             if tp.targets is not None and e.from_ in seen and e.from_ not in tp.targets:
                 add(
                     f"{loc}.effects[{k}].from",
-                    f"effects must start from a targeted stage, got '{e.from_}' not in targets {tp.targets}",
+                    f"effects must start from a targeted stage, got '{e.from_}' not in targets {show(tp.targets)}",
                     f"add '{e.from_}' to targets",
                 )
         for stage, total in eff_total.items():
@@ -174,8 +204,8 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
         for key in g.touchpoint_multipliers:
             if key not in tp_names:
                 add(
-                    f"{_named('segments', i, g.name)}.touchpoint_multipliers.{key}",
-                    f"must name a touchpoint, got '{key}'",
+                    f"{_named('segments', i, g.name)}.touchpoint_multipliers.{shorten(key)}",
+                    f"must name a touchpoint, got {show(key)}",
                     did_you_mean(key, tp_names),
                 )
 
@@ -211,7 +241,7 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
     # calendar events
     services = {tp.name for tp in sc.touchpoints if tp.service is not None}
     for i, ev in enumerate(sc.events):
-        loc = f"events[{i}]" + (f" ({ev.name})" if ev.name else "")
+        loc = _named("events", i, ev.name)
         if ev.touchpoint is not None and ev.touchpoint not in tp_names:
             add(
                 f"{loc}.touchpoint",
@@ -234,20 +264,26 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
     pop = sc.population
     if pop.initial is not None:
         for key in pop.initial:
-            stage_ref(f"population.initial.{key}", key)
+            stage_ref(f"population.initial.{shorten(key)}", key)
         total = sum(pop.initial.values())
         if pop.initial_counts:
             if "customers" in pop.model_fields_set and pop.customers != int(total):
                 add(
                     "population",
                     f"initial counts sum to {int(total)} customers but customers = {pop.customers}",
-                    "drop customers (the counts set the size) or make them agree",
+                    _percent_hint(pop.initial) or "drop customers (the counts set the size) or make them agree",
+                )
+            elif total > MAX_CUSTOMERS:
+                add(
+                    "population.initial",
+                    f"initial counts must sum to at most {MAX_CUSTOMERS:,} customers, got {total:.6g}",
+                    "give fewer customers",
                 )
         elif abs(total - 1.0) > 1e-6:
             add(
                 "population.initial",
                 f"stage shares must sum to 1 (or be whole-number counts), got {total:.6g}",
-                "rescale the shares so they add up to 1, or give counts of customers",
+                _percent_hint(pop.initial) or "rescale the shares so they add up to 1, or give counts of customers",
             )
     if pop.arrival_stage is not None:
         stage_ref("population.arrival_stage", pop.arrival_stage)
@@ -270,3 +306,90 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
             for k, a in enumerate(w.advocates):
                 stage_ref(f"{loc}.advocates[{k}]", a)
     return issues
+
+
+def _percent_hint(initial: dict) -> str:
+    """``"did you mean { aware = 0.8, ... }?"`` when ``population.initial`` looks like percentages, else ``""``.
+
+    Percentages sum to 100, or are shares with some values above 1 (``{ unaware = 0.2, aware = 80 }``).
+    """
+    values = list(initial.values())
+    total = sum(values)
+    if abs(total - 100) <= 1e-6:
+        shares = {key: v / 100 for key, v in initial.items()}
+    elif any(1 < v <= 100 for v in values) and all(v <= 100 for v in values):
+        shares = {key: (v / 100 if v > 1 else v) for key, v in initial.items()}
+        if abs(sum(shares.values()) - 1.0) > 1e-6:
+            return ""
+    else:
+        return ""
+    shown = ", ".join(f"{shorten(key, 20)} = {v:g}" for key, v in list(shares.items())[:6])
+    more = ", ..." if len(shares) > 6 else ""
+    return f"these look like percentages: did you mean shares {{ {shown}{more} }}?"
+
+
+def scenario_warnings(sc: Scenario, days: int | None = None) -> list[ScenarioIssue]:
+    """Legal but implausible settings of a valid scenario: things that are probably not what was meant.
+
+    Parameters
+    ----------
+    sc : Scenario
+        A validated scenario.
+    days : int, optional
+        The horizon of the run, when an override (``--days``) replaces ``population.days``.
+
+    Returns
+    -------
+    list of ScenarioIssue
+        Empty when nothing looks wrong. ``jsim validate`` and ``jsim run`` print them as
+        ``warning:`` lines; with ``--strict`` they are errors (:func:`warnings_as_error`).
+    """
+    issues: list[ScenarioIssue] = []
+    add = lambda loc, msg, fix="": issues.append(ScenarioIssue(loc, msg, fix))
+    horizon = days if days is not None else sc.population.days
+    source = "--days" if days is not None else "population.days"
+    for i, ev in enumerate(sc.events):
+        if ev.start > horizon:
+            add(
+                f"{_named('events', i, ev.name)}.start",
+                f"this {ev.kind} event starts on day {ev.start}, after the horizon of {horizon} days ({source}), "
+                "so it changes nothing",
+                f"start it on a day within [1, {horizon}] or lengthen the horizon",
+            )
+    for i, tp in enumerate(sc.touchpoints):
+        loc = _named("touchpoints", i, tp.name)
+        if tp.start_day > horizon:
+            add(
+                f"{loc}.start_day",
+                f"the flight starts on day {tp.start_day}, after the horizon of {horizon} days ({source}), "
+                "so the touchpoint never runs",
+                f"start it on a day within [1, {horizon}] or lengthen the horizon",
+            )
+        sv = tp.service
+        if sv is not None:
+            hours_open = sv.open[1] - sv.open[0]
+            if sv.service_time.mean > hours_open:
+                minutes = sv.service_time.mean / 60
+                add(
+                    f"{loc}.service.service_time.mean",
+                    f"one request takes {sv.service_time.mean:g} hours on average, longer than the "
+                    f"{hours_open:g} hours the service is open each day",
+                    f"service_time is in hours: did you mean {sv.service_time.mean:g} minutes (mean = {minutes:.4g})?",
+                )
+    pop = sc.population
+    if pop.initial and pop.initial_counts and "customers" not in pop.model_fields_set:
+        hint = _percent_hint(pop.initial)
+        if hint:
+            add(
+                "population.initial",
+                f"whole numbers are counts of customers: {sum(pop.initial.values()):g} customers on day 0",
+                hint,
+            )
+    return issues
+
+
+def warnings_as_error(warnings: list[ScenarioIssue], source: str | None = None) -> ScenarioError:
+    """The error ``--strict`` raises for ``warnings``: each is marked as a warning made an error."""
+    return ScenarioError(
+        [replace(w, message=f"{w.message} [a warning; --strict makes it an error]") for w in warnings], source=source
+    )
