@@ -7,6 +7,7 @@ __all__ = ["load_scenario", "parse_scenario", "scenario_schema", "scenario_hash"
 import hashlib
 import json
 import tomllib
+import types
 import typing
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import pydantic
 from pydantic import BaseModel
 
 from ..errors import ScenarioError, ScenarioIssue
-from .checks import check_scenario, did_you_mean
+from .checks import check_scenario, did_you_mean, shorten, show
+from .limits import MAX_FILE_BYTES, MAX_YAML_NODES
 from .models import Scenario
 
 
@@ -47,10 +49,20 @@ def load_scenario(path) -> Scenario:
         )
     suffix = path.suffix.lower()
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError(
+                ScenarioIssue(
+                    "",
+                    f"a scenario file must be at most {MAX_FILE_BYTES:,} bytes, got {size:,}",
+                    "a scenario is a few kilobytes: keep data (spend series, customer lists) in other files",
+                ),
+                source=src,
+            )
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(
-            ScenarioIssue("", f"cannot read the file: {exc}", "save it as UTF-8 text"), source=src
+            ScenarioIssue("", f"cannot read the file: {shorten(exc)}", "save it as UTF-8 text"), source=src
         ) from None
     if suffix == ".toml":
         try:
@@ -59,15 +71,10 @@ def load_scenario(path) -> Scenario:
             raise ScenarioError(
                 ScenarioIssue("", f"not valid TOML: {exc}", "fix the syntax at that line"), source=src
             ) from None
+        except RecursionError:
+            raise ScenarioError(_too_deep(), source=src) from None
     elif suffix in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ScenarioError(
-                ScenarioIssue("", f"not valid YAML: {exc}", "fix the syntax at that line"), source=src
-            ) from None
+        data = _load_yaml(text, src)
     else:
         raise ScenarioError(
             ScenarioIssue(
@@ -77,6 +84,73 @@ def load_scenario(path) -> Scenario:
             ),
         )
     return parse_scenario(data, source=src)
+
+
+def _too_deep() -> ScenarioIssue:
+    return ScenarioIssue(
+        "", "lists or tables are nested too deeply to read", "a scenario nests tables a few levels deep: flatten it"
+    )
+
+
+class _TooLarge(Exception):
+    """A YAML document expands to more values than :data:`MAX_YAML_NODES`."""
+
+
+def _limited_loader():
+    """A ``yaml.SafeLoader`` that refuses documents expanding to more than :data:`MAX_YAML_NODES` values.
+
+    Each composed node records how many values it stands for once its aliases are expanded (a
+    scalar 1; a list or table 1 plus its entries). An alias returns the node of its anchor, so
+    it counts that node's whole expansion again: a "billion laughs" document of a few hundred
+    bytes is refused after a few hundred nodes, before anything is constructed.
+    """
+    import yaml
+
+    class LimitedLoader(yaml.SafeLoader):
+        def compose_document(self):
+            self._expanded = {}
+            return super().compose_document()
+
+        def compose_node(self, parent, index):
+            node = super().compose_node(parent, index)
+            size = self._expanded.get(id(node))
+            if size is None:
+                if isinstance(node, yaml.MappingNode):
+                    children = [n for pair in node.value for n in pair]
+                elif isinstance(node, yaml.SequenceNode):
+                    children = node.value
+                else:
+                    children = []
+                size = 1 + sum(self._expanded.get(id(child), 1) for child in children)
+                self._expanded[id(node)] = size
+            if size > MAX_YAML_NODES:
+                raise _TooLarge(size)
+            return node
+
+    return LimitedLoader
+
+
+def _load_yaml(text: str, src: str):
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=_limited_loader())  # a SafeLoader subclass: as safe as yaml.safe_load
+    except _TooLarge as exc:
+        raise ScenarioError(
+            ScenarioIssue(
+                "",
+                f"a YAML document may hold at most {MAX_YAML_NODES:,} values (keys, numbers, lists, tables; "
+                f"an alias counts everything it repeats), got more than {exc.args[0]:,}",
+                "write the values out instead of repeating an anchor &name through aliases *name",
+            ),
+            source=src,
+        ) from None
+    except RecursionError:
+        raise ScenarioError(_too_deep(), source=src) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(
+            ScenarioIssue("", f"not valid YAML: {exc}", "fix the syntax at that line"), source=src
+        ) from None
 
 
 def parse_scenario(data, source: str | None = None) -> Scenario:
@@ -148,9 +222,9 @@ def _walk(loc, data):
             parts.append(f"[{key}]")
             value = value[key] if isinstance(value, list) and key < len(value) else None
             if isinstance(value, dict) and isinstance(value.get("name"), str):
-                parts.append(f" ({value['name']})")
+                parts.append(f" ({shorten(value['name'])})")
             continue
-        parts.append(("." if parts else "") + str(key))
+        parts.append(("." if parts else "") + shorten(key))
         field = None
         if model is not None:
             field = next((f for n, f in model.model_fields.items() if key in (n, f.alias)), None)
@@ -163,6 +237,76 @@ def _allowed_keys(model) -> list[str]:
     return [f.alias or n for n, f in model.model_fields.items()] if model is not None else []
 
 
+def _field(model, key):
+    """The pydantic field ``key`` (name or alias) of ``model``, or None."""
+    if model is None or not isinstance(key, str):
+        return None
+    return next((f for n, f in model.model_fields.items() if key in (n, f.alias)), None)
+
+
+def _table_keys(model) -> str:
+    """``kind = "hill", ec = ..., slope = ..., max_reach = ...``: the keys of a table, required ones first."""
+    fields = sorted(model.model_fields.items(), key=lambda item: not item[1].is_required())
+    keys = []
+    for name, f in fields:
+        literal = typing.get_args(f.annotation) if typing.get_origin(f.annotation) is typing.Literal else ()
+        keys.append(f'{f.alias or name} = "{literal[0]}"' if len(literal) == 1 else f"{f.alias or name} = ...")
+    return ", ".join(keys[:5]) + (", ..." if len(keys) > 5 else "")
+
+
+def _table_fix(model, key) -> str:
+    """How to write field ``key`` of ``model`` as the table it is: its keys, or the form of its entries."""
+    field = _field(model, key)
+    if field is None:
+        return "write it as a table { key = value, ... }"
+    tables = []
+    for option in _options(field.annotation):
+        if isinstance(option, type) and issubclass(option, BaseModel):
+            tables.append(f"{{ {_table_keys(option)} }}")
+        elif typing.get_origin(option) is dict:
+            entry = {"touchpoint_multipliers": "<touchpoint>", "initial": "<stage>"}.get(str(key), "<name>")
+            tables.append(f"{{ {entry} = ..., ... }}")
+        elif option is dict:
+            tables.append("{ key = value, ... }")
+    if not tables:
+        return "write it as a table"
+    return f"write it as a table: {key} = " + " or ".join(tables)
+
+
+def _options(annotation) -> list:
+    """The types an annotation allows, through Annotated and unions (``None`` left out)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _options(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [t for a in typing.get_args(annotation) for t in _options(a)]
+    return [] if annotation is type(None) else [annotation]
+
+
+def _number(x) -> str:
+    """A bound as a user would write it: ``1``, ``0.5``, ``1e12``."""
+    if isinstance(x, (int, float)) and abs(x) >= 1e6:
+        mantissa, exp = f"{x:.0e}".split("e")
+        return f"{mantissa}e{int(exp)}"
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+#: list fields with a size limit: (what the entries are, how to stay within the limit)
+_LIST_LIMITS = {
+    "stages": ("stages", "merge stages customers pass through together (the model's arrays grow with stages squared)"),
+    "touchpoints": ("touchpoints", "merge touchpoints of the same channel"),
+    "segments": ("segments", "merge segments with similar multipliers"),
+    "word_of_mouth": ("word-of-mouth rules", "merge rules between the same stages"),
+    "events": ("calendar events", "merge events: one event covers every day from start to end"),
+    "transitions": ("transitions", "give each (from, to) pair of stages once"),
+    "effects": ("effects", "give each (from, to) pair of stages once"),
+    "abandon_effects": ("effects", "give each (from, to) pair of stages once"),
+    "touchpoint_multipliers": ("touchpoint multipliers", "give each touchpoint once"),
+    "initial": ("stages", "give each stage once"),
+    "targets": ("stages", "name each stage once"),
+    "advocates": ("stages", "name each stage once"),
+}
+
 _PERCENT_FIELDS = {"p", "reach", "share", "engagement", "max_reach", "margin", "alpha"}
 
 
@@ -171,35 +315,43 @@ def _translate(err: dict, data) -> ScenarioIssue:
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     path, parent_model, _, _ = _walk(loc, data)
     field = str(loc[-1]) if loc else ""
-    shown = repr(value) if isinstance(value, str) else value
+    shown = show(value)
 
     if kind == "extra_forbidden":
-        where = path.rsplit(".", 1)[0] if "." in path else "top level"
+        where = _walk(loc[:-1], data)[0] or "top level"
         allowed = _allowed_keys(parent_model)
-        return ScenarioIssue(path, f"unknown key '{field}' in {where}", did_you_mean(field, allowed))
+        return ScenarioIssue(path, f"unknown key '{shorten(field)}' in {where}", did_you_mean(field, allowed))
     if kind == "missing":
         model = _walk(loc, data)[1]
         hint = f"add {field} = ..." if field else ""
         if model is not None and field in model.model_fields and model.model_fields[field].description:
             hint = f"add {field} = ...: {model.model_fields[field].description}"
         return ScenarioIssue(path, f"{field or 'this'} is required but missing", hint)
+    if kind == "finite_number":
+        return ScenarioIssue(
+            path, f"must be a finite number, got {shown}", "nan and inf are not allowed: write a number such as 0.5"
+        )
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         sym = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
         bound = next(iter(ctx.values()))
-        fix = ""
         if field in _PERCENT_FIELDS and isinstance(value, (int, float)) and 1 < value <= 100:
             fix = f"write {value:g}% as {value / 100:g}"
-        elif sym in (">=", ">"):
-            fix = f"use a value {sym} {bound}"
+        elif sym in ("<=", "<") and isinstance(bound, (int, float)) and bound >= 1e3:
+            fix = f"use a value {sym} {_number(bound)}, the largest jsim accepts; see docs/model.md, Limits"
         else:
-            fix = f"use a value {sym} {bound}"
+            fix = f"use a value {sym} {_number(bound)}"
         if field in _PERCENT_FIELDS and sym in ("<=",) and bound == 1:
             rule = "must be within [0, 1]"
         elif field in _PERCENT_FIELDS and sym == ">=" and bound == 0:
             rule = "must be within [0, 1]" if field != "alpha" else "must be >= 0"
         else:
-            rule = f"must be {sym} {bound}"
+            rule = f"must be {sym} {_number(bound)}"
         return ScenarioIssue(path, f"{rule}, got {shown}", fix)
+    if kind in ("dict_type", "model_type", "model_attributes_type") or (
+        kind in ("union_tag_not_found", "union_tag_invalid") and not isinstance(value, dict)
+    ):
+        fix = _table_fix(parent_model, loc[-1]) if loc else "write it as a table { key = value, ... }"
+        return ScenarioIssue(path, f"must be a table, got {shown} ({type(value).__name__})", fix)
     if kind in (
         "float_type",
         "float_parsing",
@@ -210,10 +362,6 @@ def _translate(err: dict, data) -> ScenarioIssue:
         "bool_parsing",
         "string_type",
         "list_type",
-        "dict_type",
-        "model_type",
-        "model_attributes_type",
-        "finite_number",
     ):
         expected = {
             "float": "a number",
@@ -221,9 +369,6 @@ def _translate(err: dict, data) -> ScenarioIssue:
             "bool": "true or false",
             "string": "text in quotes",
             "list": "a list [...]",
-            "dict": "a table",
-            "model": "a table",
-            "finite": "a finite number",
         }
         want = next((v for k, v in expected.items() if kind.startswith(k)), "another type")
         return ScenarioIssue(path, f"must be {want}, got {shown} ({type(value).__name__})", f"write it as {want}")
@@ -235,16 +380,38 @@ def _translate(err: dict, data) -> ScenarioIssue:
             path, f"must be one of {ctx.get('expected')}, got {shown}", did_you_mean(str(value), options)
         )
     if kind in ("union_tag_invalid", "union_tag_not_found"):
+        tag = ctx.get("tag", value)
         return ScenarioIssue(
             path + ".kind",
-            f"response kind must be 'hill' or 'exponential', got {ctx.get('tag', value)!r}",
+            f"response kind must be 'hill' or 'exponential', got {show(tag)}",
             did_you_mean(str(ctx.get("tag", "")), ["hill", "exponential"]) or 'write kind = "hill"',
         )
+    if kind == "too_long":
+        noun, fix = _LIST_LIMITS.get(field, ("entries", "shorten the list"))
+        actual, most = ctx.get("actual_length"), ctx.get("max_length")
+        if field in ("weekly", "yearly"):
+            return ScenarioIssue(
+                path, f"needs exactly {most} multipliers, got {actual}", _description(parent_model, loc)
+            )
+        return ScenarioIssue(path, f"at most {most:,} {noun}, got {actual:,}", fix)
     if kind == "too_short":
-        return ScenarioIssue(
-            path, f"needs at least {ctx.get('min_length', 1)} entry, got none", "add a [[stages]] table with a name"
-        )
+        most, actual = ctx.get("min_length", 1), ctx.get("actual_length", 0)
+        if field == "stages":
+            return ScenarioIssue(path, "needs at least 1 stage, got none", "add a [[stages]] table with a name")
+        if field in ("weekly", "yearly"):
+            return ScenarioIssue(
+                path, f"needs exactly {most} multipliers, got {actual}", _description(parent_model, loc)
+            )
+        return ScenarioIssue(path, f"needs at least {most} entries, got {actual}", _description(parent_model, loc))
     if kind == "value_error":
         msg = str(ctx.get("error", err["msg"]))
         return ScenarioIssue(path or "scenario", msg)
     return ScenarioIssue(path, f"{err['msg'].lower()}, got {shown}")
+
+
+def _description(parent_model, loc) -> str:
+    """The description of the field at ``loc`` in ``parent_model`` (its unit, its form), as a fix; ``""`` if none."""
+    field = _field(parent_model, loc[-1]) if loc else None
+    if field is None or not field.description:
+        return ""
+    return f"{loc[-1]}: {field.description[0].lower()}{field.description[1:].rstrip('.')}"
