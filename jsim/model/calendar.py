@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ScenarioError, ScenarioIssue
+from ..scenario.limits import MAX_CALENDAR_PRODUCT
+
 #: columns of ``Calendar.day_mult``
 DAY_TRANSITIONS, DAY_WOM, DAY_PURCHASE = 0, 1, 2
 
@@ -119,7 +122,59 @@ def build_calendar(sc, n_days: int, tp_index: dict, stage_index: dict) -> Calend
                     _unique(ev.name or f"{ev.kind}-day{ev.start}", [m[4] for m in moves]),
                 )
             )
-    return Calendar(spend_mult, effect_mult, reach_mult, day_mult, arrivals_mult, revenue_mult, moves, agents)
+    calendar = Calendar(spend_mult, effect_mult, reach_mult, day_mult, arrivals_mult, revenue_mult, moves, agents)
+    _check_products(sc, calendar, tp_index)
+    return calendar
+
+
+#: Calendar field -> (what it multiplies, the event field that sets it, multiplies one touchpoint's column)
+_PRODUCTS = (
+    ("spend_mult", "spend", "spend_multiplier", True),
+    ("effect_mult", "effects", "effect_multiplier", True),
+    ("reach_mult", "delivery", "reach_multiplier", True),
+    ("arrivals_mult", "arrivals", None, False),
+    ("revenue_mult", "revenue per purchase", "revenue_multiplier", False),
+)
+_DAY_PRODUCTS = (
+    (DAY_TRANSITIONS, "organic transitions", None),
+    (DAY_WOM, "word-of-mouth hazards", "word_of_mouth_multiplier"),
+    (DAY_PURCHASE, "moves into purchase stages", "purchase_multiplier"),
+)
+
+
+def _check_products(sc, calendar: Calendar, tp_index: dict) -> None:
+    """Every product of calendar multipliers on one day stays <= :data:`MAX_CALENDAR_PRODUCT` (finite sums).
+
+    Raises :class:`ScenarioError` naming the quantity, the day, the product and the events in force then.
+    """
+    names = {j: name for name, j in tp_index.items()}
+    tables = [(getattr(calendar, f), what, key, per_tp) for f, what, key, per_tp in _PRODUCTS]
+    tables += [(calendar.day_mult[:, col], what, key, False) for col, what, key in _DAY_PRODUCTS]
+    issues = []
+    for values, what, key, per_tp in tables:
+        if not values.size or values.max() <= MAX_CALENDAR_PRODUCT:
+            continue
+        day, *col = np.unravel_index(np.argmax(values), values.shape)
+        where = f" of touchpoint '{names[col[0]]}'" if per_tp else ""
+        active = [
+            f"events[{i}]" + (f" ({ev.name[:40]})" if ev.name else "")
+            for i, ev in enumerate(sc.events)
+            if key is not None
+            and getattr(ev, key) is not None
+            and ev.start <= day <= (ev.end if ev.end is not None else (ev.start if ev.kind == "shock" else day))
+            and (not per_tp or ev.touchpoint is None or ev.touchpoint == names[col[0]])
+        ]
+        shown = ", ".join(active[:5]) + (", ..." if len(active) > 5 else "")
+        issues.append(
+            ScenarioIssue(
+                "seasonality/events",
+                f"calendar multipliers of {what}{where} must multiply to at most {MAX_CALENDAR_PRODUCT:g} on every "
+                f"day, got {values.max():.4g} on day {day}" + (f" (events in force: {shown})" if shown else ""),
+                "lower the multipliers of events that overlap, or the seasonal profile",
+            )
+        )
+    if issues:
+        raise ScenarioError(issues)
 
 
 def change_days(values: np.ndarray) -> np.ndarray:

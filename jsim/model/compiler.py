@@ -14,6 +14,7 @@ __all__ = ["compile_scenario", "largest_remainder"]
 import numpy as np
 
 from ..errors import ScenarioError, ScenarioIssue
+from ..scenario.limits import MAX_CUSTOMERS
 from ..scenario.load import scenario_hash
 from ..scenario.models import Scenario
 from .calendar import build_calendar
@@ -39,11 +40,11 @@ def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
 
 def _horizon(sc: Scenario, customers, days) -> tuple[int, int, int]:
     """(T, N, the scenario's own N): days and day-0 customers, overrides applied."""
-    if customers is not None and (not isinstance(customers, (int, np.integer)) or customers < 0):
+    if customers is not None and (not isinstance(customers, (int, np.integer)) or not 0 <= customers <= MAX_CUSTOMERS):
         raise ScenarioError(
             ScenarioIssue(
                 "customers",
-                f"must be a whole number >= 0, got {customers!r}",
+                f"must be a whole number within [0, {MAX_CUSTOMERS:,}], got {customers!r}",
                 "give a count of customers such as 100000",
             )
         )
