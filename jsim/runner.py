@@ -33,21 +33,39 @@ def progress_bar(enabled: bool, label: str):
 
 
 def run_scenario(
-    path, *, customers=None, days=None, seed=0, reps=1, engine="fast", journeys=0, out=None, plot=False, progress=False
+    path,
+    *,
+    customers=None,
+    days=None,
+    seed=0,
+    reps=1,
+    engine="fast",
+    journeys=0,
+    out=None,
+    plot=False,
+    progress=False,
+    strict=False,
 ):
     """Run a scenario file end to end.
 
     Returns ``(summary, result, written)``: the summary dict, the SimulationResult and the paths
     written into ``out`` (empty without ``out``). Raises :class:`~jsim.errors.ScenarioError`
-    before anything is written when the file or an override is invalid.
+    before anything is written when the file or an override is invalid. The scenario's warnings
+    (:func:`jsim.scenario.scenario_warnings`) are printed on stderr before simulating, or raised
+    as a ScenarioError with ``strict``.
     """
     from .analysis import summarise
     from .engine import simulate
     from .model import compile_scenario
-    from .scenario import load_scenario
+    from .scenario import load_scenario, scenario_warnings, warnings_as_error
 
     scenario = load_scenario(path)
     model = compile_scenario(scenario, customers=customers, days=days)
+    warnings = scenario_warnings(scenario, days=days)
+    if strict and warnings:
+        raise warnings_as_error(warnings, source=str(path))
+    for issue in warnings:
+        print(f"warning: {path}: {issue}", file=sys.stderr)
     with progress_bar(progress, f"simulating {model.name}") as report:
         result = simulate(model, seed=seed, reps=reps, engine=engine, journeys=journeys, progress=report)
     summary = summarise(result)

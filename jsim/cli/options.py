@@ -89,6 +89,9 @@ journeys = click.option(
     help="Trace this many individual journeys (exposures and moves) into journeys.csv.",
 )
 quiet = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+strict = click.option(
+    "--strict", is_flag=True, help="Treat warnings about the scenario as errors (exit 2, nothing simulated)."
+)
 plot = click.option("--plot", is_flag=True, help="With --out: also draw funnel.png (stage occupancy and conversion).")
 
 # jsim optimise

@@ -21,13 +21,15 @@ from . import options as opt
 @opt.plot
 @opt.fmt
 @opt.quiet
-def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt, quiet):
+@opt.strict
+def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt, quiet, strict):
     """Simulate SCENARIO and print a summary (stages, conversion, retention, revenue, ROI).
 
     Progress goes to stderr, the summary to stdout; --out writes summary.json, daily.csv,
     flows.csv (moves by day, stages and source), sources.csv, touchpoints.csv and segments.csv
     (and the service tables, journeys.csv, funnel.png when there are any), each atomically.
-    Nothing is written when the scenario or a flag is invalid.
+    Nothing is written when the scenario or a flag is invalid. Warnings about the scenario go
+    to stderr before simulating; --strict makes them errors.
     """
     from ..runner import run_scenario
 
@@ -44,6 +46,7 @@ def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt,
         out=out,
         plot=plot,
         progress=not quiet,
+        strict=strict,
     )
     if fmt == "json":
         from ..io import to_json

@@ -7,24 +7,40 @@ import sys
 import click
 
 from ..errors import ScenarioError
+from . import options as opt
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str), metavar="FILE...")
-def validate(files):
-    """Check scenario FILEs; print every problem with its location and a fix."""
-    from ..scenario import load_scenario
+@opt.strict
+def validate(files, strict):
+    """Check scenario FILEs; print every problem with its location and a fix.
+
+    Runs every check ``jsim run`` runs (the model and its calendar are compiled too), so a file
+    that passes here is not rejected by ``jsim run``. Warnings (legal but probably unintended
+    settings, such as an event after the horizon) go to stderr and leave the exit code at 0,
+    unless --strict makes them errors.
+    """
+    from ..model import compile_scenario
+    from ..scenario import load_scenario, scenario_warnings, warnings_as_error
 
     bad = 0
     for f in files:
         try:
             sc = load_scenario(f)
+            compile_scenario(sc)
+            issues = scenario_warnings(sc)
+            if strict and issues:
+                raise warnings_as_error(issues, source=f)
         except ScenarioError as exc:
             bad += 1
-            click.echo(f"error: {exc}", err=True)
-        else:
-            click.echo(
-                f"{f}: ok ({len(sc.stages)} stages, {len(sc.touchpoints)} touchpoints, "
-                f"{len(sc.segments) or 1} segments, {len(sc.word_of_mouth)} word-of-mouth rules)"
-            )
+            click.echo(f"error: {exc if exc.source else ScenarioError(exc.issues, source=f)}", err=True)
+            continue
+        for issue in issues:
+            click.echo(f"warning: {f}: {issue}", err=True)
+        click.echo(
+            f"{f}: ok ({len(sc.stages)} stages, {len(sc.touchpoints)} touchpoints, "
+            f"{len(sc.segments) or 1} segments, {len(sc.word_of_mouth)} word-of-mouth rules"
+            + (f", {len(issues)} warning{'s' if len(issues) > 1 else ''})" if issues else ")")
+        )
     sys.exit(2 if bad else 0)
