@@ -24,6 +24,7 @@ __all__ = [
     "MAX_ARRIVALS_PER_DAY",
     "MAX_RATE",
     "MAX_HOURS",
+    "MIN_HOURS",
     "MAX_SLOPE",
     "MAX_DAYS",
 ]
@@ -60,6 +61,8 @@ MAX_ARRIVALS_PER_DAY = 1e9
 MAX_RATE = 1e6
 #: Durations in hours (service time, patience) and days (fatigue half-life).
 MAX_HOURS = 1e6
+#: Shortest mean or sd of a service time or patience, in hours (3.6 ms): shorter ones round to 0 days.
+MIN_HOURS = 1e-6
 #: Steepness of a Hill response curve.
 MAX_SLOPE = 1e3
 #: The horizon in days (``population.days``, ``--days``).

@@ -285,7 +285,7 @@ def _options(annotation) -> list:
 
 def _number(x) -> str:
     """A bound as a user would write it: ``1``, ``0.5``, ``1e12``."""
-    if isinstance(x, (int, float)) and abs(x) >= 1e6:
+    if isinstance(x, (int, float)) and x and not 1e-3 <= abs(x) < 1e6:
         mantissa, exp = f"{x:.0e}".split("e")
         return f"{mantissa}e{int(exp)}"
     return f"{x:g}" if isinstance(x, float) else str(x)

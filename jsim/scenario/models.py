@@ -48,6 +48,7 @@ from .limits import (
     MAX_STAGES,
     MAX_TOUCHPOINTS,
     MAX_WORD_OF_MOUTH,
+    MIN_HOURS,
 )
 
 # Every number is finite (``allow_inf_nan=False`` below) and bounded: see ``limits.py``.
@@ -56,7 +57,7 @@ Money = Annotated[float, Field(ge=0.0, le=MAX_MONEY)]
 Multiplier = Annotated[float, Field(ge=0.0, le=MAX_MULTIPLIER)]
 Rate = Annotated[float, Field(ge=0.0, le=MAX_RATE)]
 PositiveRate = Annotated[float, Field(gt=0.0, le=MAX_RATE)]
-Hours = Annotated[float, Field(gt=0.0, le=MAX_HOURS)]
+Hours = Annotated[float, Field(ge=MIN_HOURS, le=MAX_HOURS)]
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 StageNames = Annotated[list[Name], Field(max_length=MAX_STAGES)]
 SegmentNames = Annotated[list[Name], Field(max_length=MAX_SEGMENTS)]
