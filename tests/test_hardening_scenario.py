@@ -185,6 +185,29 @@ def test_every_float_field_refuses_non_finite_and_huge_numbers(path, bad):
         assert "use a value" not in str(info.value)
 
 
+@pytest.mark.parametrize("extreme", [0.0, 5e-324, 1e-300, 1e3, 1e12], ids=["0", "5e-324", "1e-300", "1e3", "1e12"])
+def test_extreme_legal_numbers_compile_to_finite_arrays_or_fail_with_a_location(extreme):
+    """Every float field at an extreme value: a located ScenarioError, or a model of finite arrays."""
+    import numpy as np
+
+    for path, _ in FLOAT_PATHS:
+        data = copy.deepcopy(FULL)
+        parent = data
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = extreme
+        try:
+            model = compile_scenario(parse_scenario(data))
+        except ScenarioError as exc:
+            assert all(issue.location for issue in exc.issues), (path, str(exc))
+            continue
+        for name, value in vars(model).items():
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f" and name not in ("reach",):
+                assert not np.isnan(value).any(), (path, name)
+        assert all(np.isfinite([sv.service_mean, sv.open_from, sv.open_to]).all() for sv in model.services)
+        assert all(sv.service_mean > 0 for sv in model.services), path
+
+
 @pytest.mark.parametrize(
     "section, key, value, expected",
     [
