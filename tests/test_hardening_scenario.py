@@ -281,6 +281,17 @@ def test_list_sizes_are_limited(section, make, expected):
     assert info.value.issues[0].fix  # says how to stay within the limit
 
 
+def test_segments_times_touchpoints_times_stages_squared_is_limited():
+    data = copy.deepcopy(FULL)
+    data["stages"] += [{"name": f"s{i}"} for i in range(96)]
+    data["touchpoints"] += [{"name": f"t{i}", "reach": 0.1} for i in range(197)]
+    data["segments"] = [{"name": f"g{i}", "share": 0.01} for i in range(100)]
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(data)
+    assert "segments x touchpoints x stages^2 must be at most 20,000,000" in str(info.value)
+    assert "100 x 200 x 100^2 = 200,000,000" in str(info.value)
+
+
 BOMB = """\
 a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
 b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]

@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import replace
 
 from ..errors import ScenarioError, ScenarioIssue
-from .limits import MAX_CUSTOMERS
+from .limits import MAX_CUSTOMERS, MAX_MODEL_CELLS
 from .models import Scenario
 
 _TOL = 1e-9
@@ -64,6 +64,14 @@ def check_scenario(sc: Scenario) -> list[ScenarioIssue]:
     issues: list[ScenarioIssue] = []
     add = lambda loc, msg, fix="": issues.append(ScenarioIssue(loc, msg, fix))
 
+    n_seg, n_tp, n_st = max(len(sc.segments), 1), max(len(sc.touchpoints), 1), len(sc.stages)
+    if n_seg * n_tp * n_st**2 > MAX_MODEL_CELLS:
+        add(
+            "scenario",
+            f"segments x touchpoints x stages^2 must be at most {MAX_MODEL_CELLS:,} (the cells of the model's "
+            f"effect arrays), got {n_seg} x {n_tp} x {n_st}^2 = {n_seg * n_tp * n_st**2:,}",
+            "merge segments, touchpoints or stages",
+        )
     names = [s.name for s in sc.stages]
     absorbing = {s.name for s in sc.stages if s.absorbing}
     seen: set[str] = set()

@@ -17,6 +17,7 @@ __all__ = [
     "MAX_WORD_OF_MOUTH",
     "MAX_EVENTS",
     "MAX_PAIRS",
+    "MAX_MODEL_CELLS",
     "MAX_MONEY",
     "MAX_MULTIPLIER",
     "MAX_CALENDAR_PRODUCT",
@@ -44,6 +45,9 @@ MAX_WORD_OF_MOUTH = 1_000
 MAX_EVENTS = 10_000
 #: Transitions, or effects of one touchpoint: at most one per (from, to) pair of 100 stages.
 MAX_PAIRS = MAX_STAGES * MAX_STAGES
+#: segments x touchpoints x stages**2: the cells of each of the model's three effect arrays
+#: (8 bytes each, so at most 160 MB an array). The single limits above allow 200 million.
+MAX_MODEL_CELLS = 20_000_000
 
 #: Money amounts (spend, budget, revenue per purchase, cost per delivery, a stage's value, the
 #: half-saturation spend ``ec``), in the scenario's currency.
