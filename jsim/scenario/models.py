@@ -135,7 +135,7 @@ class Adstock(_Strict):
     alpha: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
         description="Daily retention rate of the carryover, in [0, 1)."
     )
-    l_max: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = Field(
+    l_max: Annotated[int, Field(ge=1, le=10**12)] | None = Field(
         None, description="Longest lag in days; default the whole horizon."
     )
     normalize: bool = Field(True, description="Divide the weights by their sum (steady spend keeps its level).")
