@@ -8,7 +8,10 @@ files and the plots of :mod:`jsim.plot.optimise`, each atomically.
 
 from __future__ import annotations
 
-__all__ = ["report_tables", "render_report", "trial_rows", "report_json", "write_report"]
+__all__ = ["report_tables", "render_report", "trial_rows", "report_json", "write_report", "OPTIMISE_FILES"]
+
+#: Every file :func:`write_report` may write (the previous set's, in a folder without a manifest).
+OPTIMISE_FILES = ("allocation.json", "trials.csv", "pareto.csv", "pareto.png", "history.png", "response_curves.png")
 
 
 def _fmt_est(est, spec=".4g") -> str:
@@ -181,22 +184,24 @@ def _as_tuple(v) -> tuple:
 
 def write_report(report, out_dir) -> list:
     """Write ``allocation.json``, ``trials.csv``, ``pareto.csv`` (several objectives) and the plots
-    (``history.png``, ``response_curves.png``, ``pareto.png``) into ``out_dir``, each atomically."""
+    (``history.png``, ``response_curves.png``, ``pareto.png``) into ``out_dir`` as one set
+    (:func:`jsim.io.output_set`): they replace the previous set; the study journal and the
+    user's own files stay. Raises :class:`~jsim.errors.OutputError` when a file cannot be written."""
     from pathlib import Path
 
-    from ..io import atomic_write, csv_text, to_json
+    from ..io import atomic_write, csv_text, output_set, to_json
     from ..plot.optimise import plot_history, plot_pareto, plot_response_curves
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "allocation.json", to_json(report_json(report)))
-    atomic_write(out / "trials.csv", csv_text(*trial_rows(report)))
-    written = [out / "allocation.json", out / "trials.csv"]
-    tables = report_tables(report)
-    if "pareto" in tables:
-        atomic_write(out / "pareto.csv", csv_text(*tables["pareto"]))
-        plot_pareto(report, out / "pareto.png")
-        written += [out / "pareto.csv", out / "pareto.png"]
-    plot_history(report, out / "history.png")
-    plot_response_curves(report, out / "response_curves.png")
-    return written + [out / "history.png", out / "response_curves.png"]
+    with output_set(out_dir, replaces=OPTIMISE_FILES) as out:
+        atomic_write(out / "allocation.json", to_json(report_json(report)))
+        atomic_write(out / "trials.csv", csv_text(*trial_rows(report)))
+        names = ["allocation.json", "trials.csv"]
+        tables = report_tables(report)
+        if "pareto" in tables:
+            atomic_write(out / "pareto.csv", csv_text(*tables["pareto"]))
+            plot_pareto(report, out / "pareto.png")
+            names += ["pareto.csv", "pareto.png"]
+        plot_history(report, out / "history.png")
+        plot_response_curves(report, out / "response_curves.png")
+        names += ["history.png", "response_curves.png"]
+    return [Path(out_dir) / name for name in names]
