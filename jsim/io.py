@@ -9,6 +9,9 @@ hidden folder beside it, which is swapped in when every file is written. The fol
 one run's files, never a mix of two runs; files jsim did not write there (the user's own, the
 optimiser's study journal) are carried over. :func:`check_output_dir` checks, before any work,
 that the folder can be created and written.
+
+Values without a number (a conversion rate of zero prospects, the ROI of zero spend) are empty
+cells in CSV and ``null`` in JSON, never ``nan`` or ``inf``.
 """
 
 from __future__ import annotations
@@ -463,6 +466,8 @@ def _clean(obj):
         return {k: _clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
     if isinstance(obj, np.generic):
         obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
@@ -472,7 +477,7 @@ def _clean(obj):
 
 def to_json(summary: dict) -> str:
     """Summary as JSON (NaN and infinities become null)."""
-    return json.dumps(_clean(summary), indent=2) + "\n"
+    return json.dumps(_clean(summary), indent=2, allow_nan=False) + "\n"
 
 
 def daily_rows(result) -> tuple[list[str], list[list]]:
@@ -506,12 +511,19 @@ def daily_rows(result) -> tuple[list[str], list[list]]:
     return header, rows
 
 
+def _csv_cell(value):
+    """A CSV cell: NaN and infinities (a value without a number) are empty, like None."""
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        return ""
+    return value
+
+
 def csv_text(header, rows) -> str:
-    """CSV text of a header and rows (newline line ends)."""
+    """CSV text of a header and rows (newline line ends); NaN, infinities and None are empty cells."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
-    w.writerows(rows)
+    w.writerows([_csv_cell(v) for v in row] for row in rows)
     return buf.getvalue()
 
 

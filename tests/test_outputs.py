@@ -1,11 +1,13 @@
 """Output folders: checked before the work, written as one set (swapped in whole, or not at all),
-with the user's umask."""
+with the user's umask, and without NaN or infinities in any file or table."""
 
 from __future__ import annotations
 
 import errno
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -22,6 +24,7 @@ SUPPORT = ROOT / "scenarios" / "support_understaffed.toml"
 TEACHING = ROOT / "scenarios" / "teaching.toml"
 MINIMAL = ROOT / "scenarios" / "minimal.toml"
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+NON_FINITE = re.compile(r"\b(nan|inf|infinity)\b", re.IGNORECASE)
 
 
 def _run(*args):
@@ -352,3 +355,142 @@ def test_every_file_and_the_folder_follow_the_umask(tmp_path, mask):
     assert {"summary.json", "services.csv", "waits.csv", "journeys.csv", "funnel.png", jio.MANIFEST} <= set(modes)
     assert modes == dict.fromkeys(modes, 0o666 & ~mask)
     assert out.stat().st_mode & 0o777 == 0o777 & ~mask
+
+
+# --- 3. no NaN or infinity in any output ------------------------------------------------------------------
+
+
+def _assert_finite_files(out):
+    for path in out.iterdir():
+        if path.suffix in (".csv", ".json"):
+            text = path.read_text()
+            assert not NON_FINITE.search(text), f"{path.name}: {NON_FINITE.search(text)[0]!r}"
+            if path.suffix == ".json":
+                json.loads(text, parse_constant=pytest.fail)  # NaN, Infinity: not JSON
+
+
+ZERO_SPEND = """
+name = "zero_spend"
+[[stages]]
+name = "lead"
+[[stages]]
+name = "customer"
+converted = true
+purchase = true
+[[stages]]
+name = "lost"
+absorbing = true
+[[transitions]]
+from = "lead"
+to = "lost"
+p = 0.1
+[[touchpoints]]
+name = "newsletter"
+kind = "owned"
+reach = 0.2
+engagement = 0.3
+cost_per_exposure = 0.0
+targets = ["lead"]
+effects = [{ from = "lead", to = "customer", p = 0.0 }]
+[population]
+customers = 500
+days = 10
+[economics]
+revenue_per_purchase = 10.0
+"""
+
+
+@pytest.mark.parametrize("case", ["no customers", "zero spend"])
+def test_no_nan_or_inf_in_files_or_tables(tmp_path, case):
+    if case == "no customers":
+        args = [TEACHING, "--customers", 0, "--reps", 2]
+    else:
+        scenario = tmp_path / "zero_spend.toml"
+        scenario.write_text(ZERO_SPEND)
+        args = [scenario]
+    out = tmp_path / "out"
+    res = _run(*args, "--out", out, "--journeys", 3, "--plot", "-q")
+    assert res.exit_code == 0, res.output
+    assert not NON_FINITE.search(res.output), res.output
+    assert "n/a" in res.output  # conversion of no prospects / ROI of no spend / CAC of no conversions
+    _assert_finite_files(out)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["metrics"]["cac"]["mean"] is None
+
+
+def test_no_nan_or_inf_in_the_optimiser_outputs(tmp_path):
+    out = tmp_path / "opt"
+    res = CliRunner().invoke(
+        main,
+        [
+            "optimise",
+            str(TEACHING),
+            "--budget",
+            "1500",
+            "--customers",
+            "0",
+            "--trials",
+            "5",
+            "--compare-reps",
+            "2",
+            "--objective",
+            "conversions",
+            "--objective",
+            "cost",
+            "-q",
+            "-o",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert not NON_FINITE.search(res.output), res.output
+    _assert_finite_files(out)
+
+
+def test_csv_cells_and_table_numbers():
+    from jsim.report._numbers import fmt_number
+
+    text = jio.csv_text(["a", "b", "c", "d"], [[math.nan, math.inf, -math.inf, 1.5], [None, 2, "x", float("nan")]])
+    assert text == "a,b,c,d\n,,,1.5\n,2,x,\n"
+    assert fmt_number(1_234_567.8) == "1,234,568"  # money: never 1.235e+06
+    assert fmt_number(12.345) == "12.35" and fmt_number(0.012345) == "0.01235" and fmt_number(-250.0) == "-250"
+    assert fmt_number(math.nan) == fmt_number(math.inf) == fmt_number(None) == "n/a"
+    assert (
+        jio.to_json({"x": math.inf, "y": [math.nan, 1.0]}) == '{\n  "x": null,\n  "y": [\n    null,\n    1.0\n  ]\n}\n'
+    )
+
+
+def test_run_summary_money_in_fixed_notation():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from jsim.report import render_summary
+
+    est = {"mean": 1.5e9, "low": 1.4e9, "high": 1.6e9}
+    na = {"mean": float("nan"), "low": None, "high": None}
+    metrics = dict.fromkeys(
+        ["customers", "prospects", "new_customers", "converted", "retained", "purchases", "revenue", "gross_profit"],
+        est,
+    )
+    metrics.update(
+        conversion_rate=na, retention_rate=na, cost=est, cac=na, roi={"mean": math.inf, "low": None, "high": None}
+    )
+    summary = {
+        "scenario": "s",
+        "customers_day0": 10**9,
+        "days": 3,
+        "engine": "fast",
+        "seed": 0,
+        "reps": 2,
+        "currency": "EUR",
+        "metrics": metrics,
+        "lifetime_value_3y": float("inf"),
+        "stages_at_horizon": {"a": est},
+        "touchpoints": [],
+    }
+    buf = StringIO()
+    render_summary(summary, Console(file=buf, width=150))
+    text = buf.getvalue()
+    assert "1,500,000,000  [1,400,000,000, 1,600,000,000]" in text
+    assert "e+" not in text and not NON_FINITE.search(text)
