@@ -127,15 +127,16 @@ def atomic_write(path, data: str | bytes) -> None:
 # A set is written into a staging folder ``.NAME.jsim-new-OWNER-XXXXXXXX`` beside the target
 # ``NAME`` and committed, under an exclusive lock (flock) on the parent folder, by
 #   1. writing the manifest (the set's file names) into the staging folder: it is now complete;
-#   2. hard-linking every entry of the target that is not in its manifest (the user's files, a
-#      study journal) into the staging folder;
+#   2. carrying every entry of the target that is not in its manifest (the user's files, a study
+#      journal) into the staging folder: files hard-linked, folders moved;
 #   3. swapping the two folders: renameat2(RENAME_EXCHANGE) on Linux, else two renames
 #      (target -> ``.NAME.jsim-old-OWNER-XXXXXXXX``, staging -> target);
 #   4. removing the previous set.
-# A process killed at any point leaves either the target untouched (staging folders are removed
-# by the next run) or, between the two renames, no target, a complete staging folder and the
-# previous set: the next run renames the staging folder into place. OWNER is a hash of the host
-# name and the pid, so that the next run only touches what dead processes left.
+# A process killed at any point leaves either the target in place (the next run removes the
+# staging folder, after moving back any folder it carried) or, between the two renames, no
+# target, a complete staging folder and the previous set: the next run renames the staging
+# folder into place. OWNER is a hash of the host name and the pid, so that the next run only
+# touches what dead processes left (check_output_dir and output_set both recover).
 # Where the target cannot be swapped (its parent is read-only, it is a mount point or the working
 # folder) the staging folder is made inside the target and its files are moved in one by one;
 # each file is still whole, and the manifest is rewritten last.
@@ -154,6 +155,8 @@ def _owner() -> str:
 
 def _is_dead(host: str, pid: str, path: Path) -> bool:
     """Whether the process that made ``path`` is gone (for another host: whether ``path`` is a day old)."""
+    if os.name == "nt":
+        return False  # os.kill would terminate the process there
     if host != _host():
         try:
             return time.time() - path.lstat().st_mtime > _STALE_SECONDS
@@ -374,8 +377,12 @@ def _output_error(out_dir, exc: OSError) -> OutputError:
 
 
 def _probe(folder: Path) -> None:
-    """Create and remove a hidden folder in ``folder`` (OSError when that is not possible)."""
-    os.rmdir(tempfile.mkdtemp(prefix=".jsim-probe-", dir=folder))
+    """Create and remove a hidden folder in ``folder`` (OSError when that is not possible).
+
+    It is named like a staging folder inside the target, so that the next run removes it if a kill
+    came in between.
+    """
+    os.rmdir(tempfile.mkdtemp(prefix=f".jsim-new-{_owner()}-", dir=folder))
 
 
 def check_output_dir(out_dir) -> None:
