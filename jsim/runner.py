@@ -6,7 +6,6 @@ __all__ = ["run_scenario", "progress_bar"]
 
 import sys
 from contextlib import contextmanager
-from pathlib import Path
 
 from . import __version__
 
@@ -49,10 +48,13 @@ def run_scenario(
     """Run a scenario file end to end.
 
     Returns ``(summary, result, written)``: the summary dict, the SimulationResult and the paths
-    written into ``out`` (empty without ``out``). Raises :class:`~jsim.errors.ScenarioError`
-    before anything is written when the file or an override is invalid. The scenario's warnings
-    (:func:`jsim.scenario.scenario_warnings`) are printed on stderr before simulating, or raised
-    as a ScenarioError with ``strict``.
+    written into ``out`` (empty without ``out``), one set that replaces the folder's previous one
+    (:func:`jsim.io.output_set`). Raises :class:`~jsim.errors.ScenarioError` before anything is
+    written when the file or an override is invalid, :class:`~jsim.errors.InputError` before
+    simulating when ``out`` cannot be created or written, :class:`~jsim.errors.OutputError` when
+    a file could not be written (``out`` then keeps its previous contents). The scenario's
+    warnings (:func:`jsim.scenario.scenario_warnings`) are printed on stderr before simulating,
+    or raised as a ScenarioError with ``strict``.
     """
     from .analysis import summarise
     from .engine import simulate
@@ -66,6 +68,10 @@ def run_scenario(
         raise warnings_as_error(warnings, source=str(path))
     for issue in warnings:
         print(f"warning: {path}: {issue}", file=sys.stderr)
+    if out:
+        from .io import check_output_dir
+
+        check_output_dir(out)
     with progress_bar(progress, f"simulating {model.name}") as report:
         result = simulate(model, seed=seed, reps=reps, engine=engine, journeys=journeys, progress=report)
     summary = summarise(result)
@@ -75,10 +81,10 @@ def run_scenario(
     if out:
         from .io import write_run
 
-        written = write_run(out, summary, result)
+        extra = {}
         if plot:
             from .plot import plot_funnel
 
-            plot_funnel(result, Path(out) / "funnel.png")
-            written.append(Path(out) / "funnel.png")
+            extra["funnel.png"] = lambda path: plot_funnel(result, path)
+        written = write_run(out, summary, result, extra=extra)
     return summary, result, written

@@ -101,7 +101,9 @@ def test_outputs_follow_the_umask(minimal, tmp_path):
     modes = {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()}
     assert "funnel.png" in modes and "summary.json" in modes
     assert set(modes.values()) == {0o640}, modes
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary file left
+    # no temporary file left: the only hidden file is the list of the set's files
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [".jsim-manifest.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["minimal.toml", "out"]  # nor a staging folder beside it
 
 
 def test_flows_by_source_sum_to_the_flows_between_stages(tmp_path):

@@ -183,6 +183,10 @@ def optimise_scenario(
     n_obj = len(objective.metrics)
     _check_sampler(sampler, n_obj)
     smp = _constrained_sampler(sampler, objective, n_obj, seed) if constrained else sampler
+    if out is not None:
+        from ..io import check_output_dir
+
+        check_output_dir(out)  # before the study starts: the folder holds its journal and, at the end, the report
     study_storage, name = None, None
     if storage is not None or out is not None or resume or worker:
         from .storage import open_storage, open_study

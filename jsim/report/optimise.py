@@ -3,16 +3,21 @@ their rich rendering, and the files of ``--out``.
 
 :func:`report_tables` and :func:`trial_rows` return plain ``(header, rows)``; :func:`render_report`
 only prints them; :func:`write_report` writes ``allocation.json`` (:func:`report_json`), the CSV
-files and the plots of :mod:`jsim.plot.optimise`, each atomically.
+files and the plots of :mod:`jsim.plot.optimise`, as one set (:func:`jsim.io.output_set`).
 """
 
 from __future__ import annotations
 
-__all__ = ["report_tables", "render_report", "trial_rows", "report_json", "write_report"]
+__all__ = ["report_tables", "render_report", "trial_rows", "report_json", "write_report", "OPTIMISE_FILES"]
+
+from ._numbers import fmt_estimate, fmt_number, fmt_spec
+
+#: Every file :func:`write_report` may write (the previous set's, in a folder without a manifest).
+OPTIMISE_FILES = ("allocation.json", "trials.csv", "pareto.csv", "pareto.png", "history.png", "response_curves.png")
 
 
-def _fmt_est(est, spec=".4g") -> str:
-    return format(est, spec) if est is not None else ""
+def _uplift(u) -> str:
+    return f"{fmt_estimate(u['difference'])} ({fmt_spec(u['relative'], '+.2%')})"
 
 
 def report_tables(report) -> dict:
@@ -26,27 +31,25 @@ def report_tables(report) -> dict:
         line = [row["name"], *(f"{row['totals'][t]:,.0f}" for t in obj.touchpoints)]
         for m in obj.metrics:
             uc, ue = row["uplift_vs_current"][m], row["uplift_vs_equal"][m]
-            line += [
-                _fmt_est(row["metrics"][m]),
-                f"{row['expected'][m]:.6g}",
-                f"{uc['difference']:.4g} ({uc['relative']:+.2%})",
-                f"{ue['difference']:.4g} ({ue['relative']:+.2%})",
-            ]
+            line += [fmt_estimate(row["metrics"][m]), fmt_number(row["expected"][m], 6), _uplift(uc), _uplift(ue)]
         comp_rows.append(line)
     ex = report.explanation
     exp_rows = [
         [
             r.name,
-            f"{r.spend:,.2f}",
-            f"{r.share:.1%}",
-            f"{r.low:g}:{r.high:g}",
+            fmt_spec(r.spend, ",.2f"),
+            fmt_spec(r.share, ".1%"),
+            f"{fmt_number(r.low, 6)}:{fmt_number(r.high, 6)}".replace(",", ""),
             r.bound or "interior",
-            f"{r.marginal:.6g}",
+            fmt_number(r.marginal, 6),
             r.method,
         ]
         for r in ex.marginals
     ]
-    shift_rows = [[s.source, s.target, f"{s.amount:,.2f}", f"{s.change:+.6g}", f"{s.relative:+.3%}"] for s in ex.shifts]
+    shift_rows = [
+        [s.source, s.target, fmt_spec(s.amount, ",.2f"), _signed(s.change), fmt_spec(s.relative, "+.3%")]
+        for s in ex.shifts
+    ]
     tables = {
         "comparison": (comp_header, comp_rows),
         "explanation": (
@@ -94,7 +97,7 @@ def render_report(report, console) -> None:
         for h in header:
             table.add_column(str(h), overflow="fold")
         for row in rows:
-            table.add_row(*(f"{v:,.6g}" if isinstance(v, float) else str(v) for v in row))
+            table.add_row(*(fmt_number(v, 6) if isinstance(v, float) else str(v) for v in row))
         console.print(table)
     if obj.constraints:
         state = "meets" if report.feasible else "does NOT meet"
@@ -179,24 +182,31 @@ def _as_tuple(v) -> tuple:
     return tuple(v) if isinstance(v, (tuple, list)) else (v,)
 
 
+def _signed(x) -> str:
+    text = fmt_number(x, 6)
+    return text if text == "n/a" or text.startswith("-") else "+" + text
+
+
 def write_report(report, out_dir) -> list:
     """Write ``allocation.json``, ``trials.csv``, ``pareto.csv`` (several objectives) and the plots
-    (``history.png``, ``response_curves.png``, ``pareto.png``) into ``out_dir``, each atomically."""
+    (``history.png``, ``response_curves.png``, ``pareto.png``) into ``out_dir`` as one set
+    (:func:`jsim.io.output_set`): they replace the previous set; the study journal and the
+    user's own files stay. Raises :class:`~jsim.errors.OutputError` when a file cannot be written."""
     from pathlib import Path
 
-    from ..io import atomic_write, csv_text, to_json
+    from ..io import atomic_write, csv_text, output_set, to_json
     from ..plot.optimise import plot_history, plot_pareto, plot_response_curves
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "allocation.json", to_json(report_json(report)))
-    atomic_write(out / "trials.csv", csv_text(*trial_rows(report)))
-    written = [out / "allocation.json", out / "trials.csv"]
-    tables = report_tables(report)
-    if "pareto" in tables:
-        atomic_write(out / "pareto.csv", csv_text(*tables["pareto"]))
-        plot_pareto(report, out / "pareto.png")
-        written += [out / "pareto.csv", out / "pareto.png"]
-    plot_history(report, out / "history.png")
-    plot_response_curves(report, out / "response_curves.png")
-    return written + [out / "history.png", out / "response_curves.png"]
+    with output_set(out_dir, replaces=OPTIMISE_FILES) as out:
+        atomic_write(out / "allocation.json", to_json(report_json(report)))
+        atomic_write(out / "trials.csv", csv_text(*trial_rows(report)))
+        names = ["allocation.json", "trials.csv"]
+        tables = report_tables(report)
+        if "pareto" in tables:
+            atomic_write(out / "pareto.csv", csv_text(*tables["pareto"]))
+            plot_pareto(report, out / "pareto.png")
+            names += ["pareto.csv", "pareto.png"]
+        plot_history(report, out / "history.png")
+        plot_response_curves(report, out / "response_curves.png")
+        names += ["history.png", "response_curves.png"]
+    return [Path(out_dir) / name for name in names]

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 __all__ = ["render_summary"]
 
+from ._numbers import NA, finite, fmt_spec
+
 
 def _fmt(est: dict, spec: str = ",.0f") -> str:
-    if est is None or est.get("mean") is None:
-        return "n/a"
+    """``mean  [low, high]`` of an estimate dict; ``n/a`` without a value (None, NaN, infinite)."""
+    if est is None or not finite(est.get("mean")):
+        return NA
     text = format(est["mean"], spec)
-    if est.get("low") is not None:
+    if finite(est.get("low")) and finite(est.get("high")):
         text += f"  [{format(est['low'], spec)}, {format(est['high'], spec)}]"
     return text
 
 
 def _num(x, spec: str = ",.0f") -> str:
-    return "n/a" if x is None else format(x, spec)
+    return fmt_spec(x, spec)
 
 
 def render_summary(summary: dict, console) -> None:
