@@ -17,6 +17,8 @@ from click.testing import CliRunner
 from conftest import ROOT
 
 import jsim.io as jio
+import jsim.io.folder as jfolder
+import jsim.io.tables as jtables
 from jsim.cli import main
 from jsim.errors import OutputError
 
@@ -82,7 +84,7 @@ def test_unwritable_out_is_rejected_before_simulating_monkeypatched(tmp_path, mo
     def denied(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", str(kwargs.get("dir")))
 
-    monkeypatch.setattr(jio.tempfile, "mkdtemp", denied)
+    monkeypatch.setattr(jfolder.tempfile, "mkdtemp", denied)
     res = _run(MINIMAL, "--out", tmp_path / "out", "-q")
     assert res.exit_code == 2, res.output
     assert "cannot be created: Permission denied" in res.output and "chmod u+w" in res.output
@@ -148,7 +150,7 @@ def test_a_write_failure_keeps_the_previous_set(tmp_path, monkeypatch, fail_at):
     (out / "notes.txt").write_text("mine")
     before = _snapshot(out)
     calls = []
-    real_write = jio.atomic_write
+    real_write = jtables.atomic_write
 
     def full_disk(path, data):
         calls.append(path)
@@ -156,7 +158,7 @@ def test_a_write_failure_keeps_the_previous_set(tmp_path, monkeypatch, fail_at):
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         real_write(path, data)
 
-    monkeypatch.setattr(jio, "atomic_write", full_disk)
+    monkeypatch.setattr(jtables, "atomic_write", full_disk)
     if fail_at == "plot":
         import jsim.plot.funnel
 
@@ -192,7 +194,7 @@ def test_output_set_turns_oserror_into_output_error_and_cleans_up(tmp_path):
 @pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two-renames"])
 def test_a_second_run_replaces_the_whole_set_and_keeps_other_files(tmp_path, monkeypatch, exchange):
     if not exchange:
-        monkeypatch.setattr(jio, "_exchange", lambda a, b: False)
+        monkeypatch.setattr(jfolder, "_exchange", lambda a, b: False)
     out = tmp_path / "out"
     assert _support_run(out).exit_code == 0
     first = set(os.listdir(out))
@@ -236,10 +238,10 @@ _KILLED_COMMIT = textwrap.dedent(
     """
     import os, sys
     from pathlib import Path
-    import jsim.io as jio
+    import jsim.io.folder as jfolder
 
     out, when = Path(sys.argv[1]), sys.argv[2]
-    jio._exchange = lambda a, b: False  # the two-rename swap, to be killed between its renames
+    jfolder._exchange = lambda a, b: False  # the two-rename swap, to be killed between its renames
     real_rename = os.rename
 
     def rename(src, dst):
@@ -248,7 +250,7 @@ _KILLED_COMMIT = textwrap.dedent(
             os._exit(9)  # killed: the previous set is put aside, the new one not yet in place
 
     os.rename = rename
-    with jio.output_set(out) as folder:
+    with jfolder.output_set(out) as folder:
         (folder / "new.csv").write_text("new")
         if when == "writing":
             os._exit(9)  # killed while writing the set
@@ -304,7 +306,7 @@ def test_a_folder_that_cannot_be_swapped_is_written_in_place(tmp_path, monkeypat
     if why == "working folder":
         monkeypatch.chdir(out)
     else:
-        monkeypatch.setattr(jio.os, "access", lambda path, mode: os.path.realpath(path) != str(tmp_path))
+        monkeypatch.setattr(jfolder.os, "access", lambda path, mode: os.path.realpath(path) != str(tmp_path))
     with jio.output_set(out) as folder:
         assert folder.parent == out
         (folder / "a.csv").write_text("2")
@@ -317,7 +319,7 @@ def test_a_folder_that_cannot_be_swapped_is_written_in_place(tmp_path, monkeypat
 def test_a_live_process_staging_folder_is_left_alone(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    live = tmp_path / f".out.jsim-new-{jio._owner()}-abcdefgh"  # this process: alive
+    live = tmp_path / f".out.jsim-new-{jfolder._owner()}-abcdefgh"  # this process: alive
     live.mkdir()
     jio.check_output_dir(out)
     assert live.is_dir()
