@@ -280,11 +280,15 @@ def _reason(exc: OSError) -> str:
     return f"{exc.strerror or exc}{where}"
 
 
-def _output_error(out_dir, exc: OSError) -> OutputError:
+def _output_error(out_dir, exc: OSError, *, kept: bool = True) -> OutputError:
     fix = _FIXES.get(exc.errno, "check the folder and the disk, then run the command again")
+    state = (
+        "the folder keeps its previous contents"
+        if kept
+        else "the folder (written file by file, as it cannot be swapped) may hold files of both runs"
+    )
     return OutputError(
-        f"output folder {out_dir}: the results could not be written: {_reason(exc)}; the folder keeps its "
-        f"previous contents ({fix})",
+        f"output folder {out_dir}: the results could not be written: {_reason(exc)}; {state} ({fix})",
         params=("out_dir",),
     )
 
@@ -369,13 +373,15 @@ def output_set(out_dir, *, replaces: Iterable[str] = ()):
         os.chmod(staging, 0o777 & ~current_umask())
     except OSError as exc:
         raise _output_error(out_dir, exc) from exc
+    committing = False
     try:
         yield staging
         with _locked(target.parent):
+            committing = True
             (_commit_in_place if in_place else _commit)(staging, target, replaces)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise _output_error(out_dir, exc) from exc
+        raise _output_error(out_dir, exc, kept=not (in_place and committing)) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
