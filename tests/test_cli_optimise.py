@@ -171,7 +171,7 @@ def test_two_objectives_write_the_pareto_front_and_resume(scenario, tmp_path):
     assert (out / "pareto.png").exists()
     # a plain re-run refuses to overwrite the study; --resume continues it to the new trial count
     again = _run(args)
-    assert again.exit_code == 1 and "--resume" in again.output
+    assert again.exit_code == 2 and "--resume" in again.output
     res = _run([*args[:8], 20, *args[9:], "--resume"])
     assert res.exit_code == 0, res.output
     trials = pd.read_csv(out / "trials.csv")

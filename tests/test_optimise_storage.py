@@ -405,7 +405,7 @@ def test_existing_study_without_resume_offers_resume(tmp_path):
     with pytest.raises(
         OptimiseError,
         match=r"^open_study: a new study must not exist yet, got study_name='s', "
-        r"which already exists in journal file .*\(pass resume=True to "
+        r"which already exists in journal file .*\(0 trials complete; pass resume=True to "
         r"continue it, worker=True to join it, or another study_name or "
         r"storage\)$",
     ) as info:

@@ -6,6 +6,7 @@ command imports the library (numpy, numba, Optuna) inside its body.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import replace
 
 import click
@@ -37,6 +38,9 @@ _FLAGS = {
     "storage": "--storage",
     "url_or_path": "--storage",
     "out_dir": "--out",
+    "seed": "--seed",
+    "weekly": "--weekly",
+    "scenario": "SCENARIO",
 }
 
 
@@ -76,14 +80,37 @@ class _Group(click.Group):
         except JsimError as exc:
             click.echo(f"error: {exc}{_flag_hint(exc)}", err=True)
             ctx.exit(1)
-        except KeyboardInterrupt:
-            hint = (
-                " (the study is kept: run the same command with --resume to continue it)"
-                if (ctx.invoked_subcommand == "optimise")
-                else ""
-            )
-            click.echo(f"error: interrupted by Ctrl-C; no file is left half-written{hint}", err=True)
+        except KeyboardInterrupt as exc:
+            click.echo(f"error: interrupted by Ctrl-C; {_after_interrupt(ctx, exc)}", err=True)
             ctx.exit(130)
+
+    def parse_args(self, ctx, args):
+        ctx.meta["jsim.args"] = list(args)  # for the command that continues an interrupted study
+        return super().parse_args(ctx, args)
+
+
+def _after_interrupt(ctx: click.Context, exc: KeyboardInterrupt) -> str:
+    """The rest of the one line Ctrl-C prints: what was kept, and for a study, the command that continues it."""
+    if ctx.invoked_subcommand != "optimise":
+        return "no file is left half-written"
+    if not hasattr(exc, "n_trials"):  # before the study was opened
+        return "the optimisation had not started; nothing new was saved"
+    if exc.storage is None:
+        return "the study was in memory and is lost (add --out DIR to keep the next one resumable)"
+    if exc.study_name is None:
+        return f"the study was not created yet in {exc.storage}; start again with: {_resume_command(ctx, add=False)}"
+    done = "?" if exc.n_complete is None else exc.n_complete
+    return f"{done} of {exc.n_trials} trials complete are saved in {exc.storage}; continue with: {_resume_command(ctx)}"
+
+
+def _resume_command(ctx: click.Context, add: bool = True) -> str:
+    """The user's command line with ``--resume`` added (already there, or ``--worker``: as it was), no password."""
+    from ..optimise.storage import redact_url
+
+    args = list(ctx.meta.get("jsim.args", []))
+    if add and not {"--resume", "--worker"} & set(args):
+        args.append("--resume")
+    return " ".join([ctx.info_name or "jsim", *(shlex.quote(redact_url(a)) for a in args)])
 
 
 @click.group(

@@ -8,21 +8,51 @@ import click
 
 from ..engine.registry import engine_names
 
+#: The largest spend a flag accepts (--budget, --bounds): far above any marketing budget, and small enough
+#: that sums, shares and finite differences of spends never overflow or lose every digit.
+MAX_SPEND = 1e12
+
 
 class PositiveFloat(click.ParamType):
-    """A finite number > 0 (click's ``FloatRange`` lets ``nan`` and ``inf`` through); ``example`` goes into the fix."""
+    """A finite number in (0, ``maximum``] (click's ``FloatRange`` lets ``nan`` and ``inf`` through).
+
+    ``example`` goes into the fix.
+    """
 
     name = "float"
 
-    def __init__(self, example: str):
+    def __init__(self, example: str, maximum: float = math.inf):
         self.example = example
+        self.maximum = maximum
 
     def convert(self, value, param, ctx):
         number = click.FLOAT.convert(value, param, ctx)
-        if not (math.isfinite(number) and number > 0):
+        if not (math.isfinite(number) and 0 < number <= self.maximum):
             flag = f"{param.opts[0]} " if param is not None else ""
-            self.fail(f"must be a finite number > 0, got {value} (e.g. {flag}{self.example})", param, ctx)
+            rule = "a finite number > 0" if math.isinf(self.maximum) else f"a number > 0 and <= {self.maximum:g}"
+            self.fail(f"must be {rule}, got {value} (e.g. {flag}{self.example})", param, ctx)
         return number
+
+
+def check_spend_bounds(limits: dict) -> None:
+    """Reject ``--bounds`` spends above :data:`MAX_SPEND` (parsed by :func:`jsim.optimise.objectives.parse_bounds`).
+
+    Raises
+    ------
+    ScenarioError
+        Located at ``--bounds`` (exit 2).
+    """
+    from ..errors import ScenarioError, ScenarioIssue
+
+    for name, (lo, hi) in limits.items():
+        if max(lo, hi) > MAX_SPEND:
+            raise ScenarioError(
+                ScenarioIssue(
+                    "--bounds",
+                    f"MIN and MAX must be <= {MAX_SPEND:g}, got {name}={lo:g}:{hi:g}",
+                    f"leave MAX out to cap {name} at the budget, e.g. {name}={min(lo, MAX_SPEND):g}:",
+                )
+            )
 
 
 def _name_list(ctx, param, value):
@@ -98,7 +128,7 @@ plot = click.option("--plot", is_flag=True, help="With --out: also draw funnel.p
 budget = click.option(
     "--budget",
     "-b",
-    type=PositiveFloat(example="50000"),
+    type=PositiveFloat(example="50000", maximum=MAX_SPEND),
     required=True,
     help="Total spend over the horizon to split across the touchpoints (currency).",
 )

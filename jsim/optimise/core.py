@@ -25,13 +25,14 @@ from optuna.trial import TrialState
 
 from jsim.errors import OptimiseError
 from jsim.optimise.space import BudgetSpace
-from jsim.optimise.storage import resumable
+from jsim.optimise.storage import UNCOUNTED_ATTR, counted, interrupt_guard, interrupt_point, remaining_trials, resumable
 from jsim.rng import derive_seed
 
 SAMPLERS = ("auto", "cmaes", "tpe", "gp", "nsga2", "random")
 
 _ALLOC_ATTR = "allocation"
 _POLISH_ATTR = "polished"
+_POLISH_OF_ATTR = "jsim:polish_of"  # system attribute: the n_trials of the search a polish trial follows
 
 
 @dataclass
@@ -239,7 +240,6 @@ def optimise_allocation(
         directions=directions,
         load_if_exists=study_name is not None,
     )
-    finished = (TrialState.COMPLETE, TrialState.PRUNED)
     if not study.trials:
         starts = initial if isinstance(initial, (list, tuple)) else [initial if initial is not None else equal]
         for start in starts:
@@ -249,17 +249,26 @@ def optimise_allocation(
 
     def run_trial(trial) -> float | tuple:
         nonlocal n_calls
+        if _is_surplus(study, trial, n_trials):
+            return _skip_surplus(study, trial)
         alloc = space.suggest(trial)
         trial.set_user_attr(_ALLOC_ATTR, alloc)
         n_calls += 1
         return _as_values(objective(dict(alloc)), n_objectives)
 
-    remaining = n_trials - len(study.get_trials(deepcopy=False, states=finished))
-    if remaining > 0:
-        all_callbacks = [optuna.study.MaxTrialsCallback(n_trials, states=finished)] + list(callbacks or [])
-        study.optimize(resumable(run_trial), n_trials=remaining, n_jobs=n_jobs, callbacks=all_callbacks)
+    def stop_when_full(study, trial) -> None:
+        if not remaining_trials(study, n_trials):
+            study.stop()
 
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    remaining = remaining_trials(study, n_trials)
+    if remaining > 0:
+        all_callbacks = [stop_when_full, interrupt_point] + list(callbacks or [])
+        with interrupt_guard():  # Ctrl-C interrupts an objective call or waits for the end of the trial
+            study.optimize(resumable(run_trial), n_trials=remaining, n_jobs=n_jobs, callbacks=all_callbacks)
+
+    complete = [
+        t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if counted(t) or _is_polish(t)
+    ]
     if not complete:
         raise OptimiseError(f"no trial of study {study.study_name!r} completed (every objective call failed)")
     history = [
@@ -285,16 +294,67 @@ def optimise_allocation(
         if sense * (value - best_value) > 0:
             polished = True
             best_alloc, best_value = alloc, value
-            study.add_trial(
-                optuna.trial.create_trial(
-                    params=space.to_params(alloc),
-                    distributions={p: FloatDistribution(0.0, 1.0) for p in space.param_names},
-                    value=value,
-                    user_attrs={_ALLOC_ATTR: alloc, _POLISH_ATTR: True},
-                )
-            )
-            history.append((study.trials[-1].number, alloc, value))
+            number = _store_polish(study, space, alloc, value, n_trials)
+            if number is not None:
+                history.append((number, alloc, value))
     return AllocationResult(best_alloc, best_value, study, history, None, n_calls, polished, space)
+
+
+def _is_polish(trial) -> bool:
+    return trial.system_attrs.get(UNCOUNTED_ATTR) == "polish"
+
+
+def _is_surplus(study: optuna.Study, trial: optuna.Trial, n_trials: int) -> bool:
+    """Whether ``n_trials`` counted trials numbered below ``trial`` are finished, running or queued.
+
+    Trial numbers are handed out in one order to every process sharing the study, and a trial
+    that will complete is never FAIL, so each of the trials that complete sees fewer than
+    ``n_trials`` such trials before it: however many processes run, at most ``n_trials`` complete.
+    """
+    before = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number and counted(t)]
+    return len(before) >= n_trials
+
+
+def _skip_surplus(study: optuna.Study, trial: optuna.Trial):
+    """End a trial that found the study full (another process filled it): pruned, not counted, and stop."""
+    trial.storage.set_trial_system_attr(trial._trial_id, UNCOUNTED_ATTR, "surplus")
+    study.stop()
+    raise optuna.TrialPruned("the study already holds its n_trials trials (another process ran them)")
+
+
+def _store_polish(study: optuna.Study, space: BudgetSpace, alloc: dict, value: float, n_trials: int) -> int | None:
+    """Add the polish result as a trial, unless a process polishing the same study got there first.
+
+    The result is stored RUNNING, then completed only if no polish trial of the same ``n_trials``
+    has a lower number and is not failed (a second process resuming the same journal polishes
+    too); otherwise it is failed as a duplicate. Returns the number of the stored trial, or None.
+    """
+    storage = study._storage
+    template = optuna.trial.create_trial(
+        state=TrialState.RUNNING,
+        params=space.to_params(alloc),
+        distributions={p: FloatDistribution(0.0, 1.0) for p in space.param_names},
+        user_attrs={_ALLOC_ATTR: alloc, _POLISH_ATTR: True},
+        system_attrs={UNCOUNTED_ATTR: "polish", _POLISH_OF_ATTR: n_trials},
+    )
+    with interrupt_guard():  # stored and settled together, or not at all
+        trial_id = storage.create_new_trial(study._study_id, template_trial=template)
+        mine = storage.get_trial(trial_id)
+        first = min(
+            (
+                t.number
+                for t in study.get_trials(deepcopy=False)
+                if _is_polish(t) and t.state != TrialState.FAIL and t.system_attrs.get(_POLISH_OF_ATTR) == n_trials
+            ),
+            default=mine.number,
+        )
+        duplicate = first < mine.number
+        if duplicate:
+            storage.set_trial_system_attr(trial_id, "jsim:duplicate_of", first)
+        storage.set_trial_state_values(
+            trial_id, TrialState.FAIL if duplicate else TrialState.COMPLETE, None if duplicate else [value]
+        )
+    return None if duplicate else mine.number
 
 
 def _compromise(pareto: list, directions: list[str]) -> int:

@@ -34,31 +34,46 @@ __all__ = [
     "describe_storage",
     "resumable",
     "mark_interrupted",
+    "redact_url",
+    "scrub_secrets",
+    "interrupt_guard",
+    "counted",
+    "n_complete",
+    "UNCOUNTED_ATTR",
 ]
 
+import contextlib
 import copy
+import errno
 import functools
 import importlib.util
 import inspect
+import json
 import logging
 import os
 import re
+import signal
 import socket
+import threading
 import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 import optuna
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
-from jsim.errors import OptimiseError
+from jsim.errors import OptimiseError, OptimiseInputError
 
 JOURNAL_NAME = "study.journal"
 WORKER_ATTR = "jsim:worker"  # system attribute: "<host>:<pid>" of the process running a trial
 INTERRUPTED_ATTR = "jsim:interrupted"  # system attribute: trial failed by Ctrl-C, re-run on resume
+UNCOUNTED_ATTR = (
+    "jsim:uncounted"  # system attribute: why a finished trial is not one of the n_trials ("polish", "surplus")
+)
 _PROCESS_ATTRS = (WORKER_ATTR, INTERRUPTED_ATTR)  # facts about one run of a trial, not copied to its retry
 
 _logger = logging.getLogger("jsim.optimise")
@@ -75,6 +90,463 @@ _URL_RE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://")
 
 def _worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+_SECRET_QUERY_RE = re.compile(r"([?&][^=&#]*password[^=&#]*=)([^&#]*)", re.IGNORECASE)
+
+
+_SCHEME_RE = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.\-]*:/*)(?P<tail>.*)$", re.DOTALL)
+
+
+def _split_userinfo(url: str) -> tuple[str, str, str] | None:
+    """``(scheme://, userinfo, rest)`` of a URL, the userinfo ending at the *last* ``@``; None without one.
+
+    A password may hold ``@``, ``/``, ``?`` or ``:`` unescaped (``user:p@ss@host``); the last ``@``
+    before the query is where the host begins, whatever a URL parser makes of it. A mistyped
+    ``scheme:/`` counts as ``scheme://``.
+    """
+    match = _SCHEME_RE.match(url)
+    if match is None:
+        return None
+    head, tail = match["head"], match["tail"]
+    at = tail.split("?", 1)[0].rfind("@")
+    if at < 0:
+        at = tail.rfind("@")
+    if at < 0:
+        return None
+    return head, tail[:at], tail[at + 1 :]
+
+
+def _normalise_url(url: str) -> str:
+    """``url`` with any ``@`` inside its password percent-encoded, as SQLAlchemy needs it.
+
+    ``postgresql://user:p@ss@host/db`` means the password ``p@ss`` at ``host``; SQLAlchemy would
+    read the password ``p`` at the host ``ss@host`` and put ``ss`` into its error messages.
+    """
+    parts = _split_userinfo(url)
+    if parts is None or "@" not in parts[1]:
+        return url
+    head, userinfo, rest = parts
+    user, sep, password = userinfo.partition(":")
+    return f"{head}{user}{sep}{quote(password, safe='')}@{rest}"
+
+
+def _secrets(url: str) -> list[str]:
+    """The password strings of ``url`` (userinfo and ``password=`` query values), as written and decoded."""
+    found = []
+    parts = _split_userinfo(url)
+    if parts is not None and ":" in parts[1]:
+        found.append(parts[1].partition(":")[2])
+    found += [m.group(2) for m in _SECRET_QUERY_RE.finditer(url)]
+    try:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(_normalise_url(url))
+        found.append(parsed.password or "")
+        found += [v for k, v in parsed.query.items() if "password" in k.lower() and isinstance(v, str)]
+    except Exception:  # not a URL SQLAlchemy reads: the textual secrets above are all there is
+        pass
+    found += [quote(s, safe="") for s in found]
+    return sorted({s for s in found if s and s != "***"}, key=len, reverse=True)
+
+
+def redact_url(url: str | os.PathLike) -> str:
+    """``url`` with its password and any ``password=`` query value replaced by ``***``, for messages.
+
+    Uses SQLAlchemy's URL parser; a URL it cannot parse has everything between ``://`` and the last
+    ``@`` masked. A path (no ``scheme:``) is returned unchanged.
+    """
+    text = os.fspath(url)
+    if _SCHEME_RE.match(text) is None:
+        return text
+    shown = None
+    if not text.count("@") > 1:
+        try:
+            from sqlalchemy.engine import make_url
+
+            parsed = make_url(text)
+            query = {k: ("***" if "password" in k.lower() else v) for k, v in parsed.query.items()}
+            shown = parsed.set(query=query).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+        except Exception:  # not a URL SQLAlchemy reads: mask by hand below
+            shown = None
+    if shown is None:
+        parts = _split_userinfo(text)
+        shown = text if parts is None else f"{parts[0]}***@{parts[2]}"
+        shown = _SECRET_QUERY_RE.sub(r"\1***", shown)
+    return _scrub(shown, _secrets(text))
+
+
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+        else:  # a short password only where it stands alone, so a message stays readable
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "***", text)
+    return text
+
+
+def scrub_secrets(text: str, url: str | os.PathLike | None) -> str:
+    """``text`` (an exception's message) with ``url`` redacted and its password strings masked.
+
+    Database drivers quote the URL or the password they were given; every such occurrence becomes
+    ``***`` (see :func:`redact_url`).
+    """
+    if url is None:
+        return text
+    raw = os.fspath(url)
+    if _SCHEME_RE.match(raw) is None:
+        return text
+    for form in {raw, _normalise_url(raw)}:
+        text = text.replace(form, redact_url(raw))
+    return _scrub(text, _secrets(raw))
+
+
+# --- Ctrl-C ----------------------------------------------------------------------------------
+
+
+class _InterruptGate:
+    """Delivers Ctrl-C (SIGINT) only where it cannot leave a study inconsistent.
+
+    Python raises ``KeyboardInterrupt`` between any two bytecodes. Inside a journal append that
+    can cut a line in half (the next append then makes the journal unreadable), and inside
+    Optuna's bookkeeping after a trial it ends in ``UnboundLocalError: updated_state``. While the
+    gate is installed, a SIGINT that arrives in a *held* section (a journal append, holding its
+    lock) or in a *guarded* one outside the objective is kept pending and delivered, through the
+    handler that was installed before, at the next safe point: the end of the append, the start
+    or inside of an objective call, after a trial, or the end of the guard. Only the main thread
+    takes part (it is the only one that receives ``KeyboardInterrupt``); a process that ignores
+    SIGINT, or left it at the default, is not changed.
+    """
+
+    def __init__(self):
+        self._users = 0
+        self._previous = None
+        self._held = 0
+        self._guarded = 0
+        self._in_objective = False
+        self.pending = None
+
+    @staticmethod
+    def _main_thread() -> bool:
+        return threading.current_thread() is threading.main_thread()
+
+    def _install(self) -> bool:
+        if not self._main_thread():
+            return False
+        if self._users == 0:
+            try:
+                current = signal.getsignal(signal.SIGINT)
+            except ValueError:
+                return False
+            if not callable(current):  # SIG_IGN, SIG_DFL or a handler not set from Python
+                return False
+            self._previous = current
+            signal.signal(signal.SIGINT, self._handler)
+        self._users += 1
+        return True
+
+    def _uninstall(self) -> None:
+        self._users -= 1
+        if self._users == 0:
+            signal.signal(signal.SIGINT, self._previous)
+            pending, self.pending, previous = self.pending, None, self._previous
+            self._previous = None
+            if pending is not None:
+                previous(*pending)
+
+    def _handler(self, signum, frame) -> None:
+        if self._held or (self._guarded and not self._in_objective) or _in_c_callback(frame):
+            self.pending = (signum, frame)
+            return
+        self.pending = None
+        self._previous(signum, frame)
+
+    def deliver(self, *, safe_point: bool = False) -> None:
+        """Deliver a pending interrupt now when allowed (always at a ``safe_point`` outside a held section)."""
+        if self.pending is None or self._held or not (safe_point or not self._guarded or self._in_objective):
+            return
+        pending, self.pending = self.pending, None
+        self._previous(*pending)
+
+    def hold(self) -> bool:
+        """Enter a section that must not be interrupted; pair with :meth:`unhold` when True."""
+        if not self._install():
+            return False
+        self._held += 1
+        return True
+
+    def unhold(self) -> None:
+        self._held -= 1
+        try:
+            self.deliver()
+        finally:
+            self._uninstall()
+
+    @contextlib.contextmanager
+    def guard(self):
+        """Interrupts wait for a safe point (outside the objective: the end of a trial or of the guard)."""
+        if not self._install():
+            yield
+            return
+        self._guarded += 1
+        try:
+            yield
+        finally:
+            self._guarded -= 1
+            self._uninstall()
+
+    @contextlib.contextmanager
+    def objective(self):
+        """An objective call: an interrupt pending from before, or arriving inside, is raised at once."""
+        outer, self._in_objective = self._in_objective, True
+        try:
+            self.deliver()
+            yield
+        finally:
+            self._in_objective = outer
+
+
+def _in_c_callback(frame) -> bool:
+    """Whether ``frame`` runs in a callback from C (numba compiling through llvmlite), where a
+    ``KeyboardInterrupt`` is printed as "Exception ignored" and lost; it then waits for the end of the trial."""
+    return frame is not None and f"{os.sep}llvmlite{os.sep}" in frame.f_code.co_filename
+
+
+_GATE = _InterruptGate()
+
+
+class _QuietInterruptedTrials(logging.Filter):
+    """Drops Optuna's warnings about a trial failed by Ctrl-C (with its traceback): the CLI says it in one line.
+
+    Optuna logs "Trial N failed with parameters ... KeyboardInterrupt" with the traceback, then
+    "Trial N failed with value None."; both go.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._trial = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[0] if record.exc_info else None
+        if exc is not None and issubclass(exc, KeyboardInterrupt):
+            self._trial = record.getMessage().split(" failed", 1)[0]
+            return False
+        if self._trial is not None and record.getMessage().startswith(f"{self._trial} failed with value"):
+            self._trial = None
+            return False
+        return True
+
+
+@contextlib.contextmanager
+def interrupt_guard():
+    """Run ``study.optimize`` (or any sequence of storage writes) so that Ctrl-C keeps the study whole.
+
+    Inside, a Ctrl-C is raised at once inside an objective wrapped by :func:`resumable`, and
+    elsewhere (Optuna asking, telling, writing) at the next safe point: the start of the next
+    objective call, the end of a trial (through the callback :func:`interrupt_point`) or the end
+    of the guard. Optuna's warning with the traceback of an interrupted trial is not logged.
+    """
+    quiet = _QuietInterruptedTrials()
+    logger = logging.getLogger("optuna.study._optimize")
+    logger.addFilter(quiet)
+    try:
+        with _GATE.guard():
+            yield
+    finally:
+        logger.removeFilter(quiet)
+
+
+def interrupt_point(study=None, trial=None) -> None:
+    """Raise a Ctrl-C kept pending by :func:`interrupt_guard`; usable as an Optuna callback."""
+    _GATE.deliver(safe_point=True)
+
+
+# --- journal file and its lock ---------------------------------------------------------------
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: Optuna's lock, which a crash leaves for its grace period
+    fcntl = None
+
+_STALE_AGE = 1.0  # s: an owner locks its lock file within microseconds of creating it
+_LEGACY_GRACE = 30.0  # s: a lock whose owner cannot be checked is broken after Optuna's grace period
+
+
+class _OwnedLock:
+    """The journal's lock file ``<journal>.lock``: created exclusively, ``flock``-ed and naming its owner.
+
+    It has the ``acquire``/``release`` of Optuna's journal file locks.
+
+    Optuna's own locks are a file or symlink whose owner is unknown, so a process killed while
+    holding one (``kill -9``) makes every later writer wait 30 s before breaking it, and would
+    break a live owner's lock after 30 s too. Here the owner holds an ``flock`` on the file and
+    writes ``<host>:<pid>`` into it. A waiting process breaks the lock at once when the owner is
+    gone: the kernel dropped the ``flock`` (the file is then older than a second) or the owner
+    was a process of this host that no longer runs. A live owner's lock is waited for, however
+    long. A lock whose owner cannot be checked (a symlink lock of Optuna, a file system without
+    ``flock``, an owner on another host) is broken after Optuna's grace period of 30 s.
+
+    While held, Ctrl-C is kept pending (:class:`_InterruptGate`), so an append is never cut short.
+    """
+
+    def __init__(self, journal_path: str):
+        self._lock_file = journal_path + ".lock"
+        self._fd: int | None = None
+        self._held = False
+
+    def acquire(self) -> bool:
+        delay, started, warned = 0.001, time.monotonic(), time.monotonic()
+        while True:
+            held = _GATE.hold()
+            try:
+                fd = os.open(self._lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if held:
+                    _GATE.unhold()  # Ctrl-C while waiting for another process's lock ends the wait
+                if self._break_if_stale():
+                    continue
+                if time.monotonic() - warned > 10.0:
+                    _logger.warning(
+                        "waiting %.0f s for the journal lock %s, held by %s",
+                        time.monotonic() - started,
+                        self._lock_file,
+                        self._owner_text(),
+                    )
+                    warned = time.monotonic()
+                time.sleep(delay)
+                delay = min(2 * delay, 0.05)
+                continue
+            except BaseException:
+                if held:
+                    _GATE.unhold()
+                raise
+            if fcntl is not None:
+                with contextlib.suppress(OSError):  # no flock on this file system: the pid still names the owner
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.write(fd, f"{_worker_id()}\n".encode())
+            self._fd, self._held = fd, held
+            return True
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            raise RuntimeError(f"release of the journal lock {self._lock_file}, which this process does not hold")
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._lock_file)
+            os.close(fd)  # after the unlink: a waiting process never sees our file unlocked
+        finally:
+            if self._held:
+                _GATE.unhold()
+
+    def _owner_text(self) -> str:
+        try:
+            with open(self._lock_file) as fh:
+                return fh.read().strip() or "an unknown process"
+        except OSError:
+            return "an unknown process"
+
+    def _break_if_stale(self) -> bool:
+        """Remove the lock file when its owner is gone; whether to try again at once."""
+        try:
+            fd = os.open(self._lock_file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except FileNotFoundError:
+            return True  # released meanwhile
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # Optuna's symlink lock: its owner is unknown
+                return self._break_if_older(_LEGACY_GRACE, None)
+            return False
+        try:
+            st = os.fstat(fd)
+            free = None  # unknown: no flock here
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    free = True
+                except BlockingIOError:
+                    return False  # a live owner holds it
+                except OSError:
+                    free = None
+            owner = os.read(fd, 256).decode(errors="replace").strip()
+            host, _, pid = owner.rpartition(":")
+            age = time.time() - st.st_mtime
+            if free:
+                stale = age > _STALE_AGE
+            elif host == socket.gethostname() and pid.isdigit():
+                stale = not _is_alive_here(owner) and int(pid) != os.getpid()
+            else:
+                stale = age > _LEGACY_GRACE
+            if not stale:
+                return False
+            # Remove the very file we checked (held by flock, so no other breaker removes it too).
+            now = os.stat(self._lock_file, follow_symlinks=False)
+            if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+                return True
+            os.unlink(self._lock_file)
+            _logger.warning(
+                "removed the stale journal lock %s left by %s", self._lock_file, owner or "a killed process"
+            )
+            return True
+        except FileNotFoundError:
+            return True
+        finally:
+            os.close(fd)
+
+    def _break_if_older(self, grace: float, owner) -> bool:
+        try:
+            age = time.time() - os.stat(self._lock_file, follow_symlinks=False).st_mtime
+            if age <= grace:
+                return False
+            os.unlink(self._lock_file)
+        except FileNotFoundError:
+            return True
+        _logger.warning("removed the journal lock %s, unchanged for %.0f s", self._lock_file, age)
+        return True
+
+
+class _JournalFileBackend(JournalFileBackend):
+    """Optuna's journal file with :class:`_OwnedLock`; an append is written whole or not at all.
+
+    Ctrl-C is held off while an append runs (see :class:`_OwnedLock`). A line that a process
+    killed mid-write left without its newline is cut off before the next append, which would
+    otherwise glue onto it and make the journal unreadable (Optuna's reader ignores only a
+    broken *last* line).
+    """
+
+    def __init__(self, file_path: str):
+        super().__init__(file_path, lock_obj=_OwnedLock(file_path) if fcntl is not None else None)
+
+    def append_logs(self, logs) -> None:
+        if not isinstance(self._lock, _OwnedLock):
+            return super().append_logs(logs)
+        payload = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode()
+        self._lock.acquire()
+        try:
+            with open(self._file_path, "rb+") as fh:
+                fh.truncate(_end_of_last_line(fh))
+                fh.seek(0, os.SEEK_END)
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+        finally:
+            self._lock.release()
+
+
+def _end_of_last_line(fh, chunk: int = 1 << 16) -> int:
+    """Offset just past the last newline of the open file ``fh`` (0 when it has none)."""
+    end = fh.seek(0, os.SEEK_END)
+    pos = end
+    while pos > 0:
+        start = max(0, pos - chunk)
+        fh.seek(start)
+        block = fh.read(pos - start)
+        at = block.rfind(b"\n")
+        if at >= 0:
+            return start + at + 1
+        pos = start
+    return 0
 
 
 class _JournalStorage(JournalStorage):
@@ -97,18 +569,13 @@ class _JournalStorage(JournalStorage):
         return changed
 
 
-def _redact(url: str) -> str:
-    """The URL with its password replaced by ``***``, for messages."""
-    return re.sub(r"([^/:@]+:)[^@/]*@", r"\1***@", url)
-
-
 def describe_storage(storage: BaseStorage) -> str:
     """A short human description of a storage (journal path or URL without password)."""
     if isinstance(storage, JournalStorage):
         path = getattr(storage._backend, "_file_path", None)
         return f"journal file {path}" if path else "journal storage"
     if isinstance(storage, RDBStorage):
-        return _redact(storage.url)
+        return redact_url(storage.url)
     return type(storage).__name__
 
 
@@ -167,9 +634,10 @@ def open_storage(
     match = _URL_RE.match(text)
     if match is None:
         if "://" in text or text.startswith(("postgresql:", "postgres:", "sqlite:")):
-            raise OptimiseError(
+            raise OptimiseInputError(
                 f"storage: a URL must look like postgresql://user:password@host:5432/db or "
-                f"sqlite:///path.db, got {_redact(text)!r}"
+                f"sqlite:///path.db, got {redact_url(text)!r}",
+                params=("url_or_path",),
             )
         path = Path(text)
         return _open_journal(path / JOURNAL_NAME if path.is_dir() else path)
@@ -179,18 +647,20 @@ def open_storage(
 def _open_journal(path: Path) -> JournalStorage:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return _JournalStorage(JournalFileBackend(str(path)))
+        return _JournalStorage(_JournalFileBackend(str(path)))
     except OSError as exc:
         raise OptimiseError(f"storage: cannot create the journal file {path}: {exc.strerror or exc}") from exc
 
 
 def _open_rdb(url: str, scheme: str, heartbeat_interval: int, grace_period: int, max_retry: int) -> RDBStorage:
-    shown = _redact(url)  # messages name the URL as the user wrote it, without password
+    shown = redact_url(url)  # messages name the URL as the user wrote it, without password
+    raw, url = url, _normalise_url(url)
     dialect, _, driver = scheme.lower().partition("+")
     if dialect not in _RDB_DRIVERS:
-        raise OptimiseError(
+        raise OptimiseInputError(
             f"storage: URL scheme must be postgresql:// or sqlite:///, got {scheme + '://'!r} "
-            f"in {shown!r} (a path without a scheme is a journal file)"
+            f"in {shown!r} (a path without a scheme is a journal file)",
+            params=("url_or_path",),
         )
     if dialect in ("postgresql", "postgres") and not driver:
         # Name the driver: SQLAlchemy's default for a bare postgresql:// changed from
@@ -225,8 +695,10 @@ def _open_rdb(url: str, scheme: str, heartbeat_interval: int, grace_period: int,
             if _is_schema_race(exc) and attempt + 1 < _N_OPEN_ATTEMPTS:
                 time.sleep(0.2 * (attempt + 1))
                 continue
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise OptimiseError(f"storage: cannot open {shown}: {first}") from exc
+            text = scrub_secrets(str(exc), raw).strip()
+            first = text.splitlines()[0] if text else type(exc).__name__
+            # from None: the driver's exception, shown in a traceback, may quote the password
+            raise OptimiseError(f"storage: cannot open {shown}: {first}") from None
     raise AssertionError("unreachable")
 
 
@@ -281,13 +753,22 @@ class _RetryCallback:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             self._optuna_callback = _optuna_retry_callback_class()(max_retry=max_retry)
 
-    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+    def __call__(self, study: optuna.Study, trial: FrozenTrial, *, interrupted: bool = False) -> bool:
         """Enqueue a retry of the failed ``trial``; whether it was enqueued.
 
         Optuna's callback returns nothing and gives up silently; the same limit is checked
         here first to say so in the log and to tell :func:`requeue_stale_trials` the outcome.
+        A trial failed by Ctrl-C (``interrupted``) is always re-queued: the user paused it, it
+        did not kill its worker.
         """
         history = _retry_history(trial)
+        if interrupted:
+            retry = copy.deepcopy(trial)
+            retry.system_attrs = {k: v for k, v in retry.system_attrs.items() if k not in _PROCESS_ATTRS}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                _optuna_retry_callback_class()(max_retry=None)(study, retry)
+            return True
         if len(history) >= self.max_retry:
             _logger.warning(
                 "trial %d failed, try %d of trial %d (max_retry=%d); not re-queued again",
@@ -343,13 +824,15 @@ def resumable(objective):
 
     Optuna fails a trial whose objective raises ``KeyboardInterrupt`` and re-raises it;
     the wrapper marks the trial first, and :func:`resume_study` enqueues it again with the
-    same parameters and seed.
+    same parameters and seed. Under :func:`interrupt_guard`, a Ctrl-C that came while Optuna
+    was between trials is raised when the next objective call starts.
     """
 
     @functools.wraps(objective)
     def wrapped(trial: optuna.Trial):
         try:
-            return objective(trial)
+            with _GATE.objective():  # inside the objective, Ctrl-C is raised at once (see interrupt_guard)
+                return objective(trial)
         except KeyboardInterrupt:
             mark_interrupted(trial)
             raise
@@ -382,6 +865,11 @@ def requeue_stale_trials(study: optuna.Study, *, max_retry: int = 3, only_dead_h
         Numbers of the trials re-queued by this call (not counting those re-queued by a
         relational storage's heartbeat callback).
     """
+    with interrupt_guard():  # failing a trial and enqueueing its retry are not split by Ctrl-C
+        return _requeue_stale_trials(study, max_retry, only_dead_here)
+
+
+def _requeue_stale_trials(study: optuna.Study, max_retry: int, only_dead_here: bool) -> list[int]:
     storage = study._storage
     retry = _RetryCallback(max_retry)
     requeued = []
@@ -389,6 +877,10 @@ def requeue_stale_trials(study: optuna.Study, *, max_retry: int = 3, only_dead_h
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             worker = trial.system_attrs.get(WORKER_ATTR)
             if _is_alive_here(worker):
+                continue
+            if UNCOUNTED_ATTR in trial.system_attrs:  # a polish result a killed process had not stored yet
+                with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                    storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
                 continue
             if only_dead_here and not (worker and worker.rpartition(":")[0] == socket.gethostname()):
                 continue
@@ -411,7 +903,7 @@ def requeue_stale_trials(study: optuna.Study, *, max_retry: int = 3, only_dead_h
                 trial.state == TrialState.FAIL
                 and trial.system_attrs.get(INTERRUPTED_ATTR)
                 and trial.number not in retried
-                and retry(study, trial)
+                and retry(study, trial, interrupted=True)
             ):
                 requeued.append(trial.number)
     return requeued
@@ -459,7 +951,7 @@ def resume_study(
     if not _study_exists(storage, study_name):
         names = [s.study_name for s in storage.get_all_studies()]
         known = f"; studies there: {', '.join(map(repr, names))}" if names else "; it holds no study"
-        raise OptimiseError(
+        raise OptimiseInputError(
             f"resume_study: a resumed study must exist, got study_name={study_name!r}, which does "
             f"not exist in {describe_storage(storage)}{known} (call open_study without resume=True to "
             f"start it, or pass the study_name and storage that hold it)",
@@ -528,18 +1020,19 @@ def open_study(
         requeue_stale_trials(study, max_retry=max_retry, only_dead_here=True)
     else:
         if _study_exists(storage, study_name):
-            raise OptimiseError(
+            n_done = n_complete(storage, study_name)
+            raise OptimiseInputError(
                 f"open_study: a new study must not exist yet, got study_name={study_name!r}, which "
-                f"already exists in {describe_storage(storage)} (pass resume=True to continue it, "
-                f"worker=True to join it, or another study_name or storage)",
-                params=("resume", "worker", "study_name", "storage"),
+                f"already exists in {describe_storage(storage)} ({n_done} trials complete; pass "
+                f"resume=True to continue it, worker=True to join it, or another study_name or storage)",
+                params=("resume", "worker", "study_name", "storage", "out_dir"),
             )
         study = optuna.create_study(
             storage=storage, study_name=study_name, directions=directions, sampler=sampler, pruner=pruner
         )
     stored = [d.name.lower() for d in study.directions]
     if stored != [d.lower() for d in directions]:
-        raise OptimiseError(
+        raise OptimiseInputError(
             f"open_study: directions must match the stored study {study_name!r}, got "
             f"directions={directions} but {describe_storage(storage)} holds {stored} (pass "
             f"directions={stored}, or another study_name)",
@@ -548,11 +1041,27 @@ def open_study(
     return study
 
 
+def n_complete(storage: BaseStorage, study_name: str) -> int:
+    """How many of the study's trials are complete and :func:`counted` (polish results are not)."""
+    study_id = storage.get_study_id_from_name(study_name)
+    trials = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.COMPLETE,))
+    return sum(map(counted, trials))
+
+
+def counted(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` is one of a study's ``n_trials``: not FAIL, and not marked with ``UNCOUNTED_ATTR``.
+
+    A polish result (``"polish"``) and a trial that found the study already full (``"surplus"``)
+    are not; a FAIL trial is not either, since it is re-queued.
+    """
+    return trial.state != TrialState.FAIL and UNCOUNTED_ATTR not in trial.system_attrs
+
+
 def remaining_trials(study: optuna.Study, n_trials: int) -> int:
     """How many trials are still to run for the study to hold ``n_trials`` finished ones.
 
-    Finished means COMPLETE or PRUNED; FAIL trials do not count, since they were
-    re-queued. Queued (WAITING) trials are run first by ``study.optimize``.
+    Finished means COMPLETE or PRUNED and :func:`counted`. Queued (WAITING) trials are run
+    first by ``study.optimize``.
     """
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-    return max(0, n_trials - len(done))
+    return max(0, n_trials - sum(map(counted, done)))

@@ -9,11 +9,12 @@ output and files are :mod:`jsim.report`'s, plots :mod:`jsim.plot.optimise`'s.
 
 from __future__ import annotations
 
-__all__ = ["OptimisationReport", "optimise_scenario", "default_study_name"]
+__all__ = ["OptimisationReport", "StudyInterrupted", "optimise_scenario", "default_study_name"]
 
+import json
 from dataclasses import dataclass
 
-from ..errors import OptimiseError, ScenarioError, ScenarioIssue
+from ..errors import OptimiseError, OptimiseInputError, ScenarioError, ScenarioIssue
 from ..rng import derive_seed
 from .explain import Explanation, compare_allocations, explain_allocation, response_curves
 
@@ -133,6 +134,112 @@ def default_study_name(objective) -> str:
     return f"jsim-{objective.scenario.name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
+class StudyInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`optimise_scenario`, with what the study's storage holds.
+
+    A ``KeyboardInterrupt``, so callers that stop on Ctrl-C still do.
+
+    Attributes
+    ----------
+    storage : str or None
+        :func:`~jsim.optimise.storage.describe_storage` of the storage (no password); None for a
+        study in memory, which is lost.
+    study_name : str or None
+        None when the study had not been created yet.
+    n_complete : int or None
+        Complete trials of the search kept in the storage (None when they could not be counted).
+    n_trials : int
+        Trials the search was asked for.
+    """
+
+    def __init__(self, storage: str | None, study_name: str | None, n_complete: int | None, n_trials: int):
+        super().__init__()
+        self.storage, self.study_name, self.n_complete, self.n_trials = storage, study_name, n_complete, n_trials
+
+
+_SETTINGS_ATTR = "jsim:settings"  # study user attribute: the settings that define the study
+
+
+def _study_settings(objective, bounds) -> dict:
+    """What defines a study (a resume with other values would mix two problems), by library parameter."""
+    settings = {
+        "scenario": objective.scenario.name,
+        "metric": list(objective.metrics),
+        "budget": objective.budget,
+        "touchpoints": list(objective.names),
+        "constraints": [c.text for c in objective.constraints],
+        "bounds": {k: list(v) for k, v in sorted((bounds or {}).items())},
+        "engine": objective.engine,
+        "reps": objective.reps,
+        "seed": objective.seed,
+        "customers": objective.customers,
+        "days": objective.days,
+        "weekly": objective.weekly,
+        "promote": objective.promote,
+    }
+    return json.loads(json.dumps(settings))
+
+
+def _differences(stored: dict, settings: dict) -> list[str]:
+    return [key for key in settings if key in stored and stored[key] != settings[key]]
+
+
+def _check_same_problem(storage, name: str, settings: dict, *, resume: bool) -> None:
+    """Raise when the study to continue was started with other settings (before any trial runs).
+
+    Raises
+    ------
+    OptimiseInputError
+        The study ``name`` exists with other settings; or ``resume`` and it does not exist, but
+        the storage holds a jsim study (the settings differ, which changes the default name).
+    """
+    from .storage import describe_storage, n_complete
+
+    studies = {s.study_name: s for s in storage.get_all_studies()}
+    if name in studies:
+        candidates = [studies[name]]
+    elif resume:
+        candidates = list(studies.values())
+    else:
+        return
+    known = [
+        (s, s.user_attrs[_SETTINGS_ATTR]) for s in candidates if isinstance(s.user_attrs.get(_SETTINGS_ATTR), dict)
+    ]
+    if not known:
+        return
+    study, stored = min(known, key=lambda item: len(_differences(item[1], settings)))
+    keys = _differences(stored, settings)
+    if not keys:
+        return
+    got = ", ".join(f"{k}={settings[k]!r}" for k in keys)
+    had = ", ".join(f"{k}={stored[k]!r}" for k in keys)
+    raise OptimiseInputError(
+        f"resume: a continued study must keep the settings it was started with, got {got} but "
+        f"study {study.study_name!r} in {describe_storage(storage)} "
+        f"({n_complete(storage, study.study_name)} trials complete) was started with {had} "
+        f"(pass {had} to continue it, or another out or storage to start a new study)",
+        params=("resume", *keys, "out_dir", "storage"),
+    )
+
+
+def _interrupted(storage, name: str | None, n_trials: int) -> StudyInterrupted:
+    from .storage import describe_storage, n_complete
+
+    if storage is None:
+        return StudyInterrupted(None, None, None, n_trials)
+    try:
+        count = n_complete(storage, name)
+    except KeyError:  # interrupted before the study was created
+        return StudyInterrupted(describe_storage(storage), None, None, n_trials)
+    except Exception:  # a database gone with the interrupt: say what is certain
+        count = None
+    return StudyInterrupted(describe_storage(storage), name, count, n_trials)
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    return type(exc).__module__.split(".")[0] in ("sqlalchemy", "psycopg2", "psycopg", "pg8000", "sqlite3")
+
+
 def optimise_scenario(
     objective,
     *,
@@ -177,8 +284,6 @@ def optimise_scenario(
     compare_engine : str, optional
         Engine of the comparison (default ``fast``: stochastic, with intervals).
     """
-    from .core import optimise_allocation
-
     constrained = bool(objective.constraints)
     n_obj = len(objective.metrics)
     _check_sampler(sampler, n_obj)
@@ -193,7 +298,55 @@ def optimise_scenario(
 
         study_storage = open_storage(storage, out)
         name = study_name or default_study_name(objective)
-        open_study(study_storage, name, directions=objective.directions, resume=resume, worker=worker)
+    try:
+        if study_storage is not None:
+            settings = _study_settings(objective, bounds)
+            _check_same_problem(study_storage, name, settings, resume=resume or worker)
+            study = open_study(study_storage, name, directions=objective.directions, resume=resume, worker=worker)
+            if _SETTINGS_ATTR not in study.user_attrs:
+                study.set_user_attr(_SETTINGS_ATTR, settings)
+        return _optimise_and_explain(
+            objective,
+            bounds,
+            n_trials,
+            seed,
+            sampler,
+            smp,
+            study_storage,
+            name,
+            constrained,
+            callbacks,
+            compare_reps,
+            compare_engine,
+        )
+    except KeyboardInterrupt:
+        raise _interrupted(study_storage, name, n_trials) from None
+    except Exception as exc:
+        if study_storage is None or not _is_database_error(exc):
+            raise
+        from .storage import describe_storage, scrub_secrets
+
+        text = scrub_secrets(str(exc), storage).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        raise OptimiseError(f"storage: {describe_storage(study_storage)} failed during the study: {first}") from None
+
+
+def _optimise_and_explain(
+    objective,
+    bounds,
+    n_trials,
+    seed,
+    sampler,
+    smp,
+    study_storage,
+    name,
+    constrained,
+    callbacks,
+    compare_reps,
+    compare_engine,
+) -> OptimisationReport:
+    from .core import optimise_allocation
+
     try:
         result = optimise_allocation(
             objective,
