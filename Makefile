@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test fuzz bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ test: $(STAMP)  ## install, then lint (ruff), check the import layers (import-li
 	$(BIN)/ruff format --check jsim tests benchmarks experiments
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+fuzz: $(STAMP)  ## mutated scenarios through validate and run: 3000 random examples (make test runs 200 fixed ones)
+	JSIM_FUZZ_EXAMPLES=$${JSIM_FUZZ_EXAMPLES:-3000} JSIM_FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/test_fuzz.py -q
 
 bench: $(STAMP)  ## speed and memory figures (see benchmarks/README.md)
 	$(BIN)/python benchmarks/bench_engine.py
