@@ -8,6 +8,9 @@ import click
 
 from ..engine.registry import engine_names
 
+#: --customers at most (a finite range: a larger number is a usage error, not an overflow deep in the engine)
+MAX_CUSTOMERS = 10**12
+
 
 class PositiveFloat(click.ParamType):
     """A finite number > 0 (click's ``FloatRange`` lets ``nan`` and ``inf`` through); ``example`` goes into the fix."""
@@ -34,9 +37,9 @@ scenario_arg = click.argument("scenario", type=click.Path(dir_okay=False, path_t
 customers = click.option(
     "--customers",
     "-n",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_CUSTOMERS),
     default=None,
-    help="Customers on day 0 (overrides population.customers).",
+    help="Customers on day 0 (overrides population.customers); at most 1e12, and what fits in memory.",
 )
 days = click.option(
     "--days", "-d", type=click.IntRange(1, 100_000), default=None, help="Horizon in days (overrides population.days)."
