@@ -240,3 +240,20 @@ def test_result_unchanged_by_the_check():
         mp.setenv(MEMORY_ENV, "1G")
         b = simulate(model, seed=3, reps=2)
     np.testing.assert_array_equal(a.moves, b.moves)
+
+
+@pytest.mark.parametrize("per_day, fix", [(1e12, r"lower population.arrivals_per_day .*at most"), (np.inf, "finite")])
+def test_arrivals_beyond_memory_refused(monkeypatch, per_day, fix):
+    from tests.conftest import build
+
+    monkeypatch.setenv(MEMORY_ENV, "16G")
+    model = build(
+        {
+            "stages": [{"name": "a"}, {"name": "b", "absorbing": True}],
+            "transitions": [{"from": "a", "to": "b", "p": 0.1}],
+            "word_of_mouth": [{"from": "a", "to": "b", "p": 0.01, "q": 0.1, "advocates": ["b"]}],
+            "population": {"customers": 1000, "days": 90, "arrivals_per_day": per_day},
+        }
+    )
+    with pytest.raises(ResourceError, match=fix):
+        simulate(model)

@@ -95,7 +95,7 @@ def format_bytes(n: float) -> str:
     """``1.5 GB``, ``12 MB``, ``512 B`` (powers of 1000; ``inf`` for a non-finite amount)."""
     if not math.isfinite(n):
         return "inf B"
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+    for unit, size in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= size:
             return f"{n / size:.3g} {unit}"
     return f"{int(n)} B"
@@ -345,10 +345,11 @@ def _terms(z: _Sizes, engine: str, reps: int, journeys: int, chunk_size: int, re
     # one replication's Run (held in a list until the result stacks them: two copies at once)
     run = 8.0 * (2 * T1 * G * S + 2 * T1 * G + T1 * X + G * S * S + 6 * T1 * J + T1 * W + 12 * T1 * V)
     parts["results"] = 2.0 * R * run
-    text["results"] = f"{_num(R)} reps x 2 copies x {format_bytes(run)} ({_num(T1)} days x counts)"
+    reps_text = f"{_num(R)} rep{'s' if R != 1 else ''}"
+    text["results"] = f"{reps_text} x 2 copies x {format_bytes(run)} ({_num(T1)} days x counts)"
     # what every consumer computes from a result: flows (R, T+1, S, S), credits, moves by source
     parts["derived tables"] = 8.0 * R * (T1 * S * S + z.n_src * S * S + T1 * z.n_src)
-    text["derived tables"] = f"flows: {_num(R)} reps x {_num(T1)} days x {_num(S)}² stages x 8 bytes"
+    text["derived tables"] = f"flows: {reps_text} x {_num(T1)} days x {_num(S)}² stages x 8 bytes"
     # exposure counts: the (T, J, G, S) census x targets and its binomial draw (expected values: one)
     parts["exposures"] = 16.0 * T * J * G * S if stochastic else 8.0 * T1 * J * G * S
     text["exposures"] = (
@@ -521,6 +522,8 @@ def _fixes(z: _Sizes, name: str, reps: int, journeys: int, chunk: int, usable: f
         return None if refined is None else tuple(x * k for x in refined)
 
     fixes, params = [], []
+    if not math.isfinite(z.customers):
+        return ["population.arrivals_per_day and customers in the scenario must be finite"], ("customers",)
     per_customer = name == "des" or (name == "fast" and z.coupled)
     if per_customer and z.initial > 0 and math.isfinite(z.initial):
         n = _largest(lambda x: fits(z._replace(initial=x), ref=scaled(x / z.initial)), 0, z.initial)
