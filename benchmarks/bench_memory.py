@@ -30,9 +30,10 @@ CASES = [
     ("benchmarks/reference.toml", "fast", 100_000, 20_000, 2, 0),
     ("scenarios/webshop.toml", "mean-field", 50_000, 100_000, 1, 0),
     ("scenarios/webshop.toml", "fast", 50_000, 180, 20, 100_000),
+    ("scenarios/saas.toml", "fast", 30_000, 365, 1, 200_000),
     ("benchmarks/reference.toml", "des", 200_000, 90, 1, 0),
     ("benchmarks/reference.toml", "des", 1_000_000, 30, 1, 0),
-    ("scenarios/support_understaffed.toml", "des", 20_000, 120, 1, 0),
+    ("scenarios/support_understaffed.toml", "des", 200_000, 60, 1, 0),
 ]
 QUICK = [
     ("scenarios/webshop.toml", "fast", 1_000_000, 30, 1, 0),
