@@ -31,6 +31,13 @@ def progress_bar(enabled: bool, label: str):
         yield lambda fraction: bar.update(task, completed=fraction)
 
 
+def _duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.5 h``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
 def run_scenario(
     path,
     *,
@@ -54,14 +61,18 @@ def run_scenario(
     simulating when ``out`` cannot be created or written, :class:`~jsim.errors.OutputError` when
     a file could not be written (``out`` then keeps its previous contents). The scenario's
     warnings (:func:`jsim.scenario.scenario_warnings`) are printed on stderr before simulating,
-    or raised as a ScenarioError with ``strict``.
+    or raised as a ScenarioError with ``strict``. Raises :class:`~jsim.errors.ResourceError` before
+    compiling or simulating what cannot fit in memory; with ``progress``, a run estimated to take more
+    than a minute is announced on stderr.
     """
     from .analysis import summarise
     from .engine import simulate
+    from .engine.resources import SLOW_SECONDS, check_compile, check_resources, format_bytes
     from .model import compile_scenario
     from .scenario import load_scenario, scenario_warnings, warnings_as_error
 
     scenario = load_scenario(path)
+    check_compile(scenario, customers=customers, days=days)
     model = compile_scenario(scenario, customers=customers, days=days)
     warnings = scenario_warnings(scenario, days=days)
     if strict and warnings:
@@ -72,6 +83,13 @@ def run_scenario(
         from .io import check_output_dir
 
         check_output_dir(out)
+    est = check_resources(model, engine, reps, journeys)  # simulate checks again: microseconds
+    if progress and est.seconds > SLOW_SECONDS:
+        print(
+            f"note: this run is estimated to take about {_duration(est.seconds)} and {format_bytes(est.bytes_peak)} "
+            f"({est.customer_days:.2g} customer-days, engine {est.engine})",
+            file=sys.stderr,
+        )
     with progress_bar(progress, f"simulating {model.name}") as report:
         result = simulate(model, seed=seed, reps=reps, engine=engine, journeys=journeys, progress=report)
     summary = summarise(result)

@@ -12,6 +12,9 @@ from ..engine.registry import engine_names
 #: that sums, shares and finite differences of spends never overflow or lose every digit.
 MAX_SPEND = 1e12
 
+#: --customers at most (a finite range: a larger number is a usage error, not an overflow deep in the engine)
+MAX_CUSTOMERS = 10**12
+
 
 class PositiveFloat(click.ParamType):
     """A finite number in (0, ``maximum``] (click's ``FloatRange`` lets ``nan`` and ``inf`` through).
@@ -64,9 +67,9 @@ scenario_arg = click.argument("scenario", type=click.Path(dir_okay=False, path_t
 customers = click.option(
     "--customers",
     "-n",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_CUSTOMERS),
     default=None,
-    help="Customers on day 0 (overrides population.customers).",
+    help="Customers on day 0 (overrides population.customers); at most 1e12, and what fits in memory.",
 )
 days = click.option(
     "--days", "-d", type=click.IntRange(1, 100_000), default=None, help="Horizon in days (overrides population.days)."

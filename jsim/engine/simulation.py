@@ -10,7 +10,11 @@ import numpy as np
 
 from ..rng import as_seed_sequence, named_child, replication_seed, seed_entropy
 from .registry import Engine, get_engine
+from .resources import check_resources
 from .result import SimulationResult
+
+#: Journeys one run may trace, at most.
+MAX_JOURNEYS = 1_000_000
 
 
 def simulate(
@@ -38,6 +42,13 @@ def simulate(
         ``"journeys"`` of the seed (independent of ``reps``); 0 for none.
     progress : callable, optional
         ``progress(fraction_done)`` in [0, 1].
+
+    Raises
+    ------
+    ResourceError
+        Before anything is allocated, when the run's estimated memory
+        (:func:`jsim.engine.resources.estimate_resources`) exceeds what this machine has
+        available (``JSIM_MEMORY_LIMIT`` overrides it); the message says what to change.
     """
     if isinstance(engine, str):
         eng = get_engine(engine)
@@ -47,8 +58,11 @@ def simulate(
         raise TypeError(f"engine must be an engine name or an Engine, got {engine!r}")
     if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
         raise ValueError(f"reps must be a whole number >= 1, got {reps!r}")
-    root = as_seed_sequence(seed)
+    if journeys and not (isinstance(journeys, (int, np.integer)) and 0 < journeys <= MAX_JOURNEYS):
+        raise ValueError(f"journeys must be a whole number within [0, {MAX_JOURNEYS}], got {journeys!r}")
     n = int(reps) if eng.stochastic else 1
+    check_resources(model, eng, n, journeys)
+    root = as_seed_sequence(seed)
     t0 = time.perf_counter()
     runs = []
     for r in range(n):

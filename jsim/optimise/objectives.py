@@ -290,6 +290,7 @@ class ScenarioObjective:
         weekly: bool = False,
         promote: int = 4,
     ):
+        from ..engine.resources import check_compile, check_resources
         from ..model import compile_scenario
 
         if engine not in ENGINES:
@@ -354,6 +355,7 @@ class ScenarioObjective:
         self.customers = customers
         self.days = days
         self.weekly = bool(weekly)
+        check_compile(scenario, customers=customers, days=days)
         self._base = compile_scenario(scenario, customers=customers, days=days)  # raises on a bad override
         self.n_days = self._base.n_days
         self._flight = {name: self._flight_days(name) for name in self.touchpoints}
@@ -365,6 +367,9 @@ class ScenarioObjective:
                 )
             )
         self.promote = int(promote)
+        # once before the study, at the most replications an evaluation runs (promoted trials);
+        # simulate checks each evaluation again (microseconds)
+        check_resources(self._base, engine, self.reps * (self.promote if engine == "fast" else 1))
         self.n_promoted = 0
         self._best: float | None = None
         self._cache: dict = {}
