@@ -242,18 +242,26 @@ def test_result_unchanged_by_the_check():
     np.testing.assert_array_equal(a.moves, b.moves)
 
 
-@pytest.mark.parametrize("per_day, fix", [(1e12, r"lower population.arrivals_per_day .*at most"), (np.inf, "finite")])
-def test_arrivals_beyond_memory_refused(monkeypatch, per_day, fix):
+@pytest.mark.parametrize(
+    "per_day, error, fix",
+    [
+        (1e9, "ResourceError", r"lower population.arrivals_per_day .*at most"),  # legal, but cannot fit
+        (1e12, "ScenarioError", r"must be <= 1e9"),  # beyond the scenario limit
+        (np.inf, "ScenarioError", "finite"),
+    ],
+)
+def test_arrivals_beyond_memory_refused(monkeypatch, per_day, error, fix):
+    import jsim.errors
     from tests.conftest import build
 
     monkeypatch.setenv(MEMORY_ENV, "16G")
-    model = build(
-        {
-            "stages": [{"name": "a"}, {"name": "b", "absorbing": True}],
-            "transitions": [{"from": "a", "to": "b", "p": 0.1}],
-            "word_of_mouth": [{"from": "a", "to": "b", "p": 0.01, "q": 0.1, "advocates": ["b"]}],
-            "population": {"customers": 1000, "days": 90, "arrivals_per_day": per_day},
-        }
-    )
-    with pytest.raises(ResourceError, match=fix):
+    with pytest.raises(getattr(jsim.errors, error), match=fix):
+        model = build(
+            {
+                "stages": [{"name": "a"}, {"name": "b", "absorbing": True}],
+                "transitions": [{"from": "a", "to": "b", "p": 0.1}],
+                "word_of_mouth": [{"from": "a", "to": "b", "p": 0.01, "q": 0.1, "advocates": ["b"]}],
+                "population": {"customers": 1000, "days": 90, "arrivals_per_day": per_day},
+            }
+        )
         simulate(model)
