@@ -122,6 +122,27 @@ def test_the_interrupt_line_redacts_the_storage_password(scenario, monkeypatch):
     assert "ss9w0rd" not in line
 
 
+def test_ctrl_c_while_the_report_is_written_says_the_study_is_complete(scenario, tmp_path, monkeypatch):
+    """After the search, Ctrl-C in the report's writing keeps the study and says how to write the report."""
+    import jsim.report
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(jsim.report, "write_report", interrupted)
+    out = tmp_path / "out"
+    args = ["optimise", str(scenario), "--budget", "900", "--trials", "6", "--compare-reps", "2", "--out", str(out)]
+    res = CliRunner().invoke(main, [*args, "-q"])
+    assert res.exit_code == 130, res.output
+    line = res.output.strip().splitlines()[-1]
+    assert "the study is complete (6 of 6 trials) in journal file" in line, line
+    assert line.endswith("-q --resume"), line
+    monkeypatch.undo()
+    res = CliRunner().invoke(main, [*args, "-q", "--resume"])  # writes the report, runs no new trial
+    assert res.exit_code == 0, res.output
+    assert (out / "allocation.json").is_file()
+
+
 # --- 9. interrupts ---------------------------------------------------------------------------
 
 
@@ -160,10 +181,12 @@ def test_ctrl_c_at_random_moments_never_corrupts_the_study_and_resume_completes(
             time.sleep(0.01)
         time.sleep(rng.uniform(0.0, 0.6))  # into the trials: objective, Optuna's bookkeeping or a journal write
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        stdout, err = proc.communicate(timeout=120)
         assert "Traceback" not in err and "Aborted" not in err, err
         if proc.returncode == 0:
             break
+        if proc.returncode == -signal.SIGINT and "wrote " in stdout:
+            break  # the run had finished: Ctrl-C landed in the interpreter's own shutdown, after every file
         interrupted += 1
         assert proc.returncode == 130, err
         assert len(err.strip().splitlines()) == 1, err

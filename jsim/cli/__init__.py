@@ -82,6 +82,7 @@ class _Group(click.Group):
             ctx.exit(1)
         except KeyboardInterrupt as exc:
             click.echo(f"error: interrupted by Ctrl-C; {_after_interrupt(ctx, exc)}", err=True)
+            _interrupt_handled()
             ctx.exit(130)
 
     def parse_args(self, ctx, args):
@@ -100,7 +101,27 @@ def _after_interrupt(ctx: click.Context, exc: KeyboardInterrupt) -> str:
     if exc.study_name is None:
         return f"the study was not created yet in {exc.storage}; start again with: {_resume_command(ctx, add=False)}"
     done = "?" if exc.n_complete is None else exc.n_complete
+    if getattr(exc, "finished", False):
+        return (
+            f"the study is complete ({done} of {exc.n_trials} trials) in {exc.storage}, its report was not "
+            f"written; write it with: {_resume_command(ctx)}"
+        )
     return f"{done} of {exc.n_trials} trials complete are saved in {exc.storage}; continue with: {_resume_command(ctx)}"
+
+
+def _interrupt_handled() -> None:
+    """Forget that a ``KeyboardInterrupt`` once went unhandled, so the process exits with 130, not by SIGINT.
+
+    CPython (3.11) sets a flag when Ctrl-C lands inside code an extension module runs through
+    ``PyRun_String`` (some imports do) and, at exit, kills itself with SIGINT when the flag is set,
+    even though the interrupt was handled here. Where the flag is not reachable, nothing changes.
+    """
+    import ctypes
+
+    try:
+        ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt").value = 0
+    except (ValueError, AttributeError, OSError):
+        pass
 
 
 def _resume_command(ctx: click.Context, add: bool = True) -> str:

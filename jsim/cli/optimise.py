@@ -66,7 +66,7 @@ def optimise(
     from rich.console import Console
 
     from ..optimise.objectives import ScenarioObjective, parse_bounds, parse_constraint, parse_metric
-    from ..optimise.study import optimise_scenario
+    from ..optimise.study import StudyInterrupted, optimise_scenario
     from ..report import render_report, write_report
     from ..runner import progress_bar
     from ..scenario import load_scenario
@@ -105,10 +105,13 @@ def optimise(
             callbacks=[_progress(report, trials)],
             compare_reps=compare_reps,
         )
-    render_report(result, Console(file=sys.stdout, width=140))
-    if out:
-        written = write_report(result, out)
-        click.echo(f"wrote {', '.join(p.name for p in written)} into {out}")
+    try:
+        render_report(result, Console(file=sys.stdout, width=140))
+        if out:
+            written = write_report(result, out)
+            click.echo(f"wrote {', '.join(p.name for p in written)} into {out}")
+    except KeyboardInterrupt:
+        raise StudyInterrupted.after(result, trials) from None
 
 
 def _progress(report, n_trials: int):

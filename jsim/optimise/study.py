@@ -49,6 +49,7 @@ class OptimisationReport:
     curves: dict
     feasible: bool
     settings: dict
+    storage: object = None  # the study's Optuna storage; None for a study in memory
 
     @property
     def allocation(self) -> dict:
@@ -150,11 +151,23 @@ class StudyInterrupted(KeyboardInterrupt):
         Complete trials of the search kept in the storage (None when they could not be counted).
     n_trials : int
         Trials the search was asked for.
+    finished : bool
+        True when the search had finished and Ctrl-C came while its report was printed or written.
     """
 
-    def __init__(self, storage: str | None, study_name: str | None, n_complete: int | None, n_trials: int):
+    def __init__(
+        self, storage: str | None, study_name: str | None, n_complete: int | None, n_trials: int, finished=False
+    ):
         super().__init__()
         self.storage, self.study_name, self.n_complete, self.n_trials = storage, study_name, n_complete, n_trials
+        self.finished = finished
+
+    @classmethod
+    def after(cls, report: OptimisationReport, n_trials: int) -> StudyInterrupted:
+        """Ctrl-C after the search finished (while its report was printed or written)."""
+        interrupted = _interrupted(report.storage, report.result.study.study_name, n_trials)
+        interrupted.finished = True
+        return interrupted
 
 
 _SETTINGS_ATTR = "jsim:settings"  # study user attribute: the settings that define the study
@@ -305,7 +318,7 @@ def optimise_scenario(
             study = open_study(study_storage, name, directions=objective.directions, resume=resume, worker=worker)
             if _SETTINGS_ATTR not in study.user_attrs:
                 study.set_user_attr(_SETTINGS_ATTR, settings)
-        return _optimise_and_explain(
+        report = _optimise_and_explain(
             objective,
             bounds,
             n_trials,
@@ -319,6 +332,8 @@ def optimise_scenario(
             compare_reps,
             compare_engine,
         )
+        report.storage = study_storage
+        return report
     except KeyboardInterrupt:
         raise _interrupted(study_storage, name, n_trials) from None
     except Exception as exc:
