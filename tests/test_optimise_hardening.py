@@ -415,3 +415,14 @@ def test_a_resumed_study_keeps_its_settings_in_the_journal(scenario, tmp_path):
     assert json.loads(json.dumps(settings)) == settings
     trials = pd.read_csv(out / "trials.csv")
     assert (trials["state"] == "COMPLETE").sum() >= 4
+
+
+def test_a_pareto_search_with_no_feasible_trial_is_a_clean_error(scenario):
+    """Two objectives and a constraint no trial meets (no customers, so no conversions): one line, exit 1."""
+    args = ["optimise", str(scenario), "--budget", "900", "--trials", "6", "--customers", "0", "-q"]
+    res = CliRunner().invoke(
+        main, [*args, "--objective", "conversions", "--objective", "cost", "--constraint", "cac<=40"]
+    )
+    assert res.exit_code == 1, res.output
+    assert res.output.startswith("error: no allocation tried met the constraints ['cac<=40']"), res.output
+    assert "Traceback" not in res.output

@@ -279,6 +279,8 @@ def optimise_allocation(
         pareto_trials = sorted(
             study.best_trials, key=lambda t: -t.values[0] if directions[0] == "maximize" else t.values[0]
         )
+        if not pareto_trials:  # with constraints, the front holds feasible trials only
+            raise ValueError(f"no feasible trial in study {study.study_name!r}: no allocation met the constraints")
         pareto = [(_trial_allocation(space, t), tuple(t.values)) for t in pareto_trials]
         pick = _compromise(pareto, directions)
         return AllocationResult(pareto[pick][0], pareto[pick][1], study, history, pareto, n_calls, False, space)
