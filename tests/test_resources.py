@@ -265,3 +265,18 @@ def test_arrivals_beyond_memory_refused(monkeypatch, per_day, error, fix):
             }
         )
         simulate(model)
+
+
+def test_validate_warns_when_a_run_at_the_files_size_would_be_refused(tmp_path):
+    """validate and run agree: the population run would refuse is a warning of validate, an error with --strict."""
+    text = open(WEBSHOP, encoding="utf-8").read()
+    big = tmp_path / "big.toml"
+    big.write_text(re.sub(r"(?m)^customers = .*$", "customers = 10_000_000_000", text), encoding="utf-8")
+    env = {MEMORY_ENV: "1G"}
+    res = CliRunner().invoke(main, ["validate", str(big)], env=env)
+    assert res.exit_code == 0, res.output
+    assert "jsim run at the file's size would be refused" in res.output and "1 warning" in res.output
+    assert CliRunner().invoke(main, ["validate", "--strict", str(big)], env=env).exit_code == 2
+    run = CliRunner().invoke(main, ["run", str(big), "-q"], env=env)
+    assert run.exit_code == 2 and "needs about" in run.output, run.output
+    assert CliRunner().invoke(main, ["validate", WEBSHOP], env=env).output.count("warning") == 0

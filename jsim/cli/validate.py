@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..errors import ScenarioError
+from ..errors import ResourceError, ScenarioError, ScenarioIssue
 from . import options as opt
 
 
@@ -18,9 +18,11 @@ def validate(files, strict):
 
     Runs every check ``jsim run`` runs (the model and its calendar are compiled too), so a file
     that passes here is not rejected by ``jsim run``. Warnings (legal but probably unintended
-    settings, such as an event after the horizon) go to stderr and leave the exit code at 0,
-    unless --strict makes them errors.
+    settings, such as an event after the horizon, or a population that a run at the file's size
+    could not fit in this machine's memory) go to stderr and leave the exit code at 0, unless
+    --strict makes them errors.
     """
+    from ..engine.resources import check_compile, check_resources
     from ..model import compile_scenario
     from ..scenario import load_scenario, scenario_warnings, warnings_as_error
 
@@ -28,13 +30,22 @@ def validate(files, strict):
     for f in files:
         try:
             sc = load_scenario(f)
-            compile_scenario(sc)
+            check_compile(sc)
+            model = compile_scenario(sc)
             issues = scenario_warnings(sc)
+            try:  # what `jsim run FILE` (fast engine, one replication) would be told
+                check_resources(model)
+            except ResourceError as exc:
+                issues.append(ScenarioIssue("population", f"jsim run at the file's size would be refused: {exc}"))
             if strict and issues:
                 raise warnings_as_error(issues, source=f)
         except ScenarioError as exc:
             bad += 1
             click.echo(f"error: {exc if exc.source else ScenarioError(exc.issues, source=f)}", err=True)
+            continue
+        except ResourceError as exc:  # the model itself cannot be compiled in this machine's memory
+            bad += 1
+            click.echo(f"error: {f}: {exc}", err=True)
             continue
         for issue in issues:
             click.echo(f"warning: {f}: {issue}", err=True)
