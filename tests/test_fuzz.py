@@ -271,7 +271,11 @@ def cycle(doc, ch):
     if not stages:
         return swap_type(doc, ch)
     a, b = ch.pick(stages), ch.pick(stages)
-    absorbing = [s["name"] for s in doc["stages"] if isinstance(s, dict) and s.get("absorbing") is True]
+    absorbing = [
+        s["name"]
+        for s in doc["stages"]
+        if isinstance(s, dict) and isinstance(s.get("name"), str) and s.get("absorbing") is True
+    ]
     kind = ch.pick(["back-and-forth", "self-loop", "out-of-absorbing", "word-of-mouth", "effect"])
     if not isinstance(doc.get("transitions"), list):
         doc["transitions"] = []
