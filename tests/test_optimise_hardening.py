@@ -242,7 +242,7 @@ def test_a_half_written_line_is_cut_off_before_the_next_append(tmp_path):
 LOCK_HOLDER = textwrap.dedent(
     """
     import sys, time
-    from jsim.optimise.storage import _OwnedLock
+    from jsim.optimise.journal import _OwnedLock
     lock = _OwnedLock(sys.argv[1])
     lock.acquire()
     print("locked", flush=True)

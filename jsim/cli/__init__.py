@@ -126,7 +126,7 @@ def _interrupt_handled() -> None:
 
 def _resume_command(ctx: click.Context, add: bool = True) -> str:
     """The user's command line with ``--resume`` added (already there, or ``--worker``: as it was), no password."""
-    from ..optimise.storage import redact_url
+    from ..optimise.redact import redact_url
 
     args = list(ctx.meta.get("jsim.args", []))
     if add and not {"--resume", "--worker"} & set(args):

@@ -25,8 +25,10 @@ from optuna.trial import TrialState
 
 from jsim.errors import OptimiseError
 from jsim.optimise.space import BudgetSpace
-from jsim.optimise.storage import UNCOUNTED_ATTR, counted, interrupt_guard, interrupt_point, remaining_trials, resumable
 from jsim.rng import derive_seed
+
+from .interrupts import interrupt_guard, interrupt_point
+from .storage import UNCOUNTED_ATTR, counted, remaining_trials, resumable
 
 SAMPLERS = ("auto", "cmaes", "tpe", "gp", "nsga2", "random")
 

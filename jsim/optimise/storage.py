@@ -37,6 +37,7 @@ __all__ = [
     "redact_url",
     "scrub_secrets",
     "interrupt_guard",
+    "interrupt_point",
     "counted",
     "n_complete",
     "UNCOUNTED_ATTR",
@@ -44,32 +45,29 @@ __all__ = [
 
 import contextlib
 import copy
-import errno
 import functools
 import importlib.util
 import inspect
-import json
 import logging
 import os
 import re
-import signal
 import socket
-import threading
 import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import quote
 
 import optuna
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
-from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from jsim.errors import OptimiseError, OptimiseInputError
 
+from .interrupts import GATE, interrupt_guard, interrupt_point
+from .journal import WORKER_ATTR, is_alive_here, open_journal
+from .redact import normalise_url, redact_url, scrub_secrets
+
 JOURNAL_NAME = "study.journal"
-WORKER_ATTR = "jsim:worker"  # system attribute: "<host>:<pid>" of the process running a trial
 INTERRUPTED_ATTR = "jsim:interrupted"  # system attribute: trial failed by Ctrl-C, re-run on resume
 UNCOUNTED_ATTR = (
     "jsim:uncounted"  # system attribute: why a finished trial is not one of the n_trials ("polish", "surplus")
@@ -86,487 +84,6 @@ _RDB_DRIVERS = {
 }
 _DRIVER_PACKAGES = {"psycopg2": "psycopg2-binary", "psycopg": "psycopg[binary]", "pg8000": "pg8000"}
 _URL_RE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://")
-
-
-def _worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-# --- secrets ---------------------------------------------------------------------------------
-
-_SECRET_QUERY_RE = re.compile(r"([?&][^=&#]*password[^=&#]*=)([^&#]*)", re.IGNORECASE)
-
-
-_SCHEME_RE = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.\-]*:/*)(?P<tail>.*)$", re.DOTALL)
-
-
-def _split_userinfo(url: str) -> tuple[str, str, str] | None:
-    """``(scheme://, userinfo, rest)`` of a URL, the userinfo ending at the *last* ``@``; None without one.
-
-    A password may hold ``@``, ``/``, ``?`` or ``:`` unescaped (``user:p@ss@host``); the last ``@``
-    before the query is where the host begins, whatever a URL parser makes of it. A mistyped
-    ``scheme:/`` counts as ``scheme://``.
-    """
-    match = _SCHEME_RE.match(url)
-    if match is None:
-        return None
-    head, tail = match["head"], match["tail"]
-    at = tail.split("?", 1)[0].rfind("@")
-    if at < 0:
-        at = tail.rfind("@")
-    if at < 0:
-        return None
-    return head, tail[:at], tail[at + 1 :]
-
-
-def _normalise_url(url: str) -> str:
-    """``url`` with any ``@`` inside its password percent-encoded, as SQLAlchemy needs it.
-
-    ``postgresql://user:p@ss@host/db`` means the password ``p@ss`` at ``host``; SQLAlchemy would
-    read the password ``p`` at the host ``ss@host`` and put ``ss`` into its error messages.
-    """
-    parts = _split_userinfo(url)
-    if parts is None or "@" not in parts[1]:
-        return url
-    head, userinfo, rest = parts
-    user, sep, password = userinfo.partition(":")
-    return f"{head}{user}{sep}{quote(password, safe='')}@{rest}"
-
-
-def _secrets(url: str) -> list[str]:
-    """The password strings of ``url`` (userinfo and ``password=`` query values), as written and decoded."""
-    found = []
-    parts = _split_userinfo(url)
-    if parts is not None and ":" in parts[1]:
-        found.append(parts[1].partition(":")[2])
-    found += [m.group(2) for m in _SECRET_QUERY_RE.finditer(url)]
-    try:
-        from sqlalchemy.engine import make_url
-
-        parsed = make_url(_normalise_url(url))
-        found.append(parsed.password or "")
-        found += [v for k, v in parsed.query.items() if "password" in k.lower() and isinstance(v, str)]
-    except Exception:  # not a URL SQLAlchemy reads: the textual secrets above are all there is
-        pass
-    found += [quote(s, safe="") for s in found]
-    return sorted({s for s in found if s and s != "***"}, key=len, reverse=True)
-
-
-def redact_url(url: str | os.PathLike) -> str:
-    """``url`` with its password and any ``password=`` query value replaced by ``***``, for messages.
-
-    Uses SQLAlchemy's URL parser; a URL it cannot parse has everything between ``://`` and the last
-    ``@`` masked. A path (no ``scheme:``) is returned unchanged.
-    """
-    text = os.fspath(url)
-    if _SCHEME_RE.match(text) is None:
-        return text
-    shown = None
-    if not text.count("@") > 1:
-        try:
-            from sqlalchemy.engine import make_url
-
-            parsed = make_url(text)
-            query = {k: ("***" if "password" in k.lower() else v) for k, v in parsed.query.items()}
-            shown = parsed.set(query=query).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
-        except Exception:  # not a URL SQLAlchemy reads: mask by hand below
-            shown = None
-    if shown is None:
-        parts = _split_userinfo(text)
-        shown = text if parts is None else f"{parts[0]}***@{parts[2]}"
-        shown = _SECRET_QUERY_RE.sub(r"\1***", shown)
-    return _scrub(shown, _secrets(text))
-
-
-def _scrub(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        if len(secret) >= 4:
-            text = text.replace(secret, "***")
-        else:  # a short password only where it stands alone, so a message stays readable
-            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "***", text)
-    return text
-
-
-def scrub_secrets(text: str, url: str | os.PathLike | None) -> str:
-    """``text`` (an exception's message) with ``url`` redacted and its password strings masked.
-
-    Database drivers quote the URL or the password they were given; every such occurrence becomes
-    ``***`` (see :func:`redact_url`).
-    """
-    if url is None:
-        return text
-    raw = os.fspath(url)
-    if _SCHEME_RE.match(raw) is None:
-        return text
-    for form in {raw, _normalise_url(raw)}:
-        text = text.replace(form, redact_url(raw))
-    return _scrub(text, _secrets(raw))
-
-
-# --- Ctrl-C ----------------------------------------------------------------------------------
-
-
-class _InterruptGate:
-    """Delivers Ctrl-C (SIGINT) only where it cannot leave a study inconsistent.
-
-    Python raises ``KeyboardInterrupt`` between any two bytecodes. Inside a journal append that
-    can cut a line in half (the next append then makes the journal unreadable), and inside
-    Optuna's bookkeeping after a trial it ends in ``UnboundLocalError: updated_state``. While the
-    gate is installed, a SIGINT that arrives in a *held* section (a journal append, holding its
-    lock) or in a *guarded* one outside the objective is kept pending and delivered, through the
-    handler that was installed before, at the next safe point: the end of the append, the start
-    or inside of an objective call, after a trial, or the end of the guard. Only the main thread
-    takes part (it is the only one that receives ``KeyboardInterrupt``); a process that ignores
-    SIGINT, or left it at the default, is not changed.
-    """
-
-    def __init__(self):
-        self._users = 0
-        self._previous = None
-        self._held = 0
-        self._guarded = 0
-        self._in_objective = False
-        self.pending = None
-
-    @staticmethod
-    def _main_thread() -> bool:
-        return threading.current_thread() is threading.main_thread()
-
-    def _install(self) -> bool:
-        if not self._main_thread():
-            return False
-        if self._users == 0:
-            try:
-                current = signal.getsignal(signal.SIGINT)
-            except ValueError:
-                return False
-            if not callable(current):  # SIG_IGN, SIG_DFL or a handler not set from Python
-                return False
-            self._previous = current
-            signal.signal(signal.SIGINT, self._handler)
-        self._users += 1
-        return True
-
-    def _uninstall(self) -> None:
-        self._users -= 1
-        if self._users == 0:
-            signal.signal(signal.SIGINT, self._previous)
-            pending, self.pending, previous = self.pending, None, self._previous
-            self._previous = None
-            if pending is not None:
-                previous(*pending)
-
-    def _handler(self, signum, frame) -> None:
-        if self._held or (self._guarded and not self._in_objective) or _in_c_callback(frame):
-            self.pending = (signum, frame)
-            return
-        self.pending = None
-        self._previous(signum, frame)
-
-    def deliver(self, *, safe_point: bool = False) -> None:
-        """Deliver a pending interrupt now when allowed (always at a ``safe_point`` outside a held section)."""
-        if self.pending is None or self._held or not (safe_point or not self._guarded or self._in_objective):
-            return
-        pending, self.pending = self.pending, None
-        self._previous(*pending)
-
-    def hold(self) -> bool:
-        """Enter a section that must not be interrupted; pair with :meth:`unhold` when True."""
-        if not self._install():
-            return False
-        self._held += 1
-        return True
-
-    def unhold(self) -> None:
-        self._held -= 1
-        try:
-            self.deliver()
-        finally:
-            self._uninstall()
-
-    @contextlib.contextmanager
-    def guard(self):
-        """Interrupts wait for a safe point (outside the objective: the end of a trial or of the guard)."""
-        if not self._install():
-            yield
-            return
-        self._guarded += 1
-        try:
-            yield
-        finally:
-            self._guarded -= 1
-            self._uninstall()
-
-    @contextlib.contextmanager
-    def objective(self):
-        """An objective call: an interrupt pending from before, or arriving inside, is raised at once."""
-        outer, self._in_objective = self._in_objective, True
-        try:
-            self.deliver()
-            yield
-        finally:
-            self._in_objective = outer
-
-
-def _in_c_callback(frame) -> bool:
-    """Whether ``frame`` runs in a callback from C (numba compiling through llvmlite), where a
-    ``KeyboardInterrupt`` is printed as "Exception ignored" and lost; it then waits for the end of the trial."""
-    return frame is not None and f"{os.sep}llvmlite{os.sep}" in frame.f_code.co_filename
-
-
-_GATE = _InterruptGate()
-
-
-class _QuietInterruptedTrials(logging.Filter):
-    """Drops Optuna's warnings about a trial failed by Ctrl-C (with its traceback): the CLI says it in one line.
-
-    Optuna logs "Trial N failed with parameters ... KeyboardInterrupt" with the traceback, then
-    "Trial N failed with value None."; both go.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self._trial = None
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[0] if record.exc_info else None
-        if exc is not None and issubclass(exc, KeyboardInterrupt):
-            self._trial = record.getMessage().split(" failed", 1)[0]
-            return False
-        if self._trial is not None and record.getMessage().startswith(f"{self._trial} failed with value"):
-            self._trial = None
-            return False
-        return True
-
-
-@contextlib.contextmanager
-def interrupt_guard():
-    """Run ``study.optimize`` (or any sequence of storage writes) so that Ctrl-C keeps the study whole.
-
-    Inside, a Ctrl-C is raised at once inside an objective wrapped by :func:`resumable`, and
-    elsewhere (Optuna asking, telling, writing) at the next safe point: the start of the next
-    objective call, the end of a trial (through the callback :func:`interrupt_point`) or the end
-    of the guard. Optuna's warning with the traceback of an interrupted trial is not logged.
-    """
-    quiet = _QuietInterruptedTrials()
-    logger = logging.getLogger("optuna.study._optimize")
-    logger.addFilter(quiet)
-    try:
-        with _GATE.guard():
-            yield
-    finally:
-        logger.removeFilter(quiet)
-
-
-def interrupt_point(study=None, trial=None) -> None:
-    """Raise a Ctrl-C kept pending by :func:`interrupt_guard`; usable as an Optuna callback."""
-    _GATE.deliver(safe_point=True)
-
-
-# --- journal file and its lock ---------------------------------------------------------------
-
-try:
-    import fcntl
-except ImportError:  # not POSIX: Optuna's lock, which a crash leaves for its grace period
-    fcntl = None
-
-_STALE_AGE = 1.0  # s: an owner locks its lock file within microseconds of creating it
-_LEGACY_GRACE = 30.0  # s: a lock whose owner cannot be checked is broken after Optuna's grace period
-
-
-class _OwnedLock:
-    """The journal's lock file ``<journal>.lock``: created exclusively, ``flock``-ed and naming its owner.
-
-    It has the ``acquire``/``release`` of Optuna's journal file locks.
-
-    Optuna's own locks are a file or symlink whose owner is unknown, so a process killed while
-    holding one (``kill -9``) makes every later writer wait 30 s before breaking it, and would
-    break a live owner's lock after 30 s too. Here the owner holds an ``flock`` on the file and
-    writes ``<host>:<pid>`` into it. A waiting process breaks the lock at once when the owner is
-    gone: the kernel dropped the ``flock`` (the file is then older than a second) or the owner
-    was a process of this host that no longer runs. A live owner's lock is waited for, however
-    long. A lock whose owner cannot be checked (a symlink lock of Optuna, a file system without
-    ``flock``, an owner on another host) is broken after Optuna's grace period of 30 s.
-
-    While held, Ctrl-C is kept pending (:class:`_InterruptGate`), so an append is never cut short.
-    """
-
-    def __init__(self, journal_path: str):
-        self._lock_file = journal_path + ".lock"
-        self._fd: int | None = None
-        self._held = False
-
-    def acquire(self) -> bool:
-        delay, started, warned = 0.001, time.monotonic(), time.monotonic()
-        while True:
-            held = _GATE.hold()
-            try:
-                fd = os.open(self._lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if held:
-                    _GATE.unhold()  # Ctrl-C while waiting for another process's lock ends the wait
-                if self._break_if_stale():
-                    continue
-                if time.monotonic() - warned > 10.0:
-                    _logger.warning(
-                        "waiting %.0f s for the journal lock %s, held by %s",
-                        time.monotonic() - started,
-                        self._lock_file,
-                        self._owner_text(),
-                    )
-                    warned = time.monotonic()
-                time.sleep(delay)
-                delay = min(2 * delay, 0.05)
-                continue
-            except BaseException:
-                if held:
-                    _GATE.unhold()
-                raise
-            if fcntl is not None:
-                with contextlib.suppress(OSError):  # no flock on this file system: the pid still names the owner
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.write(fd, f"{_worker_id()}\n".encode())
-            self._fd, self._held = fd, held
-            return True
-
-    def release(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is None:
-            raise RuntimeError(f"release of the journal lock {self._lock_file}, which this process does not hold")
-        try:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._lock_file)
-            os.close(fd)  # after the unlink: a waiting process never sees our file unlocked
-        finally:
-            if self._held:
-                _GATE.unhold()
-
-    def _owner_text(self) -> str:
-        try:
-            with open(self._lock_file) as fh:
-                return fh.read().strip() or "an unknown process"
-        except OSError:
-            return "an unknown process"
-
-    def _break_if_stale(self) -> bool:
-        """Remove the lock file when its owner is gone; whether to try again at once."""
-        try:
-            fd = os.open(self._lock_file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except FileNotFoundError:
-            return True  # released meanwhile
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:  # Optuna's symlink lock: its owner is unknown
-                return self._break_if_older(_LEGACY_GRACE, None)
-            return False
-        try:
-            st = os.fstat(fd)
-            free = None  # unknown: no flock here
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    free = True
-                except BlockingIOError:
-                    return False  # a live owner holds it
-                except OSError:
-                    free = None
-            owner = os.read(fd, 256).decode(errors="replace").strip()
-            host, _, pid = owner.rpartition(":")
-            age = time.time() - st.st_mtime
-            if free:
-                stale = age > _STALE_AGE
-            elif host == socket.gethostname() and pid.isdigit():
-                stale = not _is_alive_here(owner) and int(pid) != os.getpid()
-            else:
-                stale = age > _LEGACY_GRACE
-            if not stale:
-                return False
-            # Remove the very file we checked (held by flock, so no other breaker removes it too).
-            now = os.stat(self._lock_file, follow_symlinks=False)
-            if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
-                return True
-            os.unlink(self._lock_file)
-            _logger.warning(
-                "removed the stale journal lock %s left by %s", self._lock_file, owner or "a killed process"
-            )
-            return True
-        except FileNotFoundError:
-            return True
-        finally:
-            os.close(fd)
-
-    def _break_if_older(self, grace: float, owner) -> bool:
-        try:
-            age = time.time() - os.stat(self._lock_file, follow_symlinks=False).st_mtime
-            if age <= grace:
-                return False
-            os.unlink(self._lock_file)
-        except FileNotFoundError:
-            return True
-        _logger.warning("removed the journal lock %s, unchanged for %.0f s", self._lock_file, age)
-        return True
-
-
-class _JournalFileBackend(JournalFileBackend):
-    """Optuna's journal file with :class:`_OwnedLock`; an append is written whole or not at all.
-
-    Ctrl-C is held off while an append runs (see :class:`_OwnedLock`). A line that a process
-    killed mid-write left without its newline is cut off before the next append, which would
-    otherwise glue onto it and make the journal unreadable (Optuna's reader ignores only a
-    broken *last* line).
-    """
-
-    def __init__(self, file_path: str):
-        super().__init__(file_path, lock_obj=_OwnedLock(file_path) if fcntl is not None else None)
-
-    def append_logs(self, logs) -> None:
-        if not isinstance(self._lock, _OwnedLock):
-            return super().append_logs(logs)
-        payload = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode()
-        self._lock.acquire()
-        try:
-            with open(self._file_path, "rb+") as fh:
-                fh.truncate(_end_of_last_line(fh))
-                fh.seek(0, os.SEEK_END)
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-        finally:
-            self._lock.release()
-
-
-def _end_of_last_line(fh, chunk: int = 1 << 16) -> int:
-    """Offset just past the last newline of the open file ``fh`` (0 when it has none)."""
-    end = fh.seek(0, os.SEEK_END)
-    pos = end
-    while pos > 0:
-        start = max(0, pos - chunk)
-        fh.seek(start)
-        block = fh.read(pos - start)
-        at = block.rfind(b"\n")
-        if at >= 0:
-            return start + at + 1
-        pos = start
-    return 0
-
-
-class _JournalStorage(JournalStorage):
-    """Journal storage that records which process runs each trial.
-
-    ``resume_study`` uses the record to leave alone trials whose process is still alive on
-    this host, and to fail and re-queue the others.
-    """
-
-    def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
-        trial_id = super().create_new_trial(study_id, template_trial)
-        if template_trial is None or template_trial.state == TrialState.RUNNING:
-            self.set_trial_system_attr(trial_id, WORKER_ATTR, _worker_id())
-        return trial_id
-
-    def set_trial_state_values(self, trial_id, state, values=None) -> bool:
-        changed = super().set_trial_state_values(trial_id, state, values)
-        if changed and state == TrialState.RUNNING:
-            self.set_trial_system_attr(trial_id, WORKER_ATTR, _worker_id())
-        return changed
 
 
 def describe_storage(storage: BaseStorage) -> str:
@@ -647,14 +164,14 @@ def open_storage(
 def _open_journal(path: Path) -> JournalStorage:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return _JournalStorage(_JournalFileBackend(str(path)))
+        return open_journal(path)
     except OSError as exc:
         raise OptimiseError(f"storage: cannot create the journal file {path}: {exc.strerror or exc}") from exc
 
 
 def _open_rdb(url: str, scheme: str, heartbeat_interval: int, grace_period: int, max_retry: int) -> RDBStorage:
     shown = redact_url(url)  # messages name the URL as the user wrote it, without password
-    raw, url = url, _normalise_url(url)
+    raw, url = url, normalise_url(url)
     dialect, _, driver = scheme.lower().partition("+")
     if dialect not in _RDB_DRIVERS:
         raise OptimiseInputError(
@@ -786,30 +303,6 @@ class _RetryCallback:
         return True
 
 
-def _is_alive_here(worker: str | None) -> bool:
-    """Whether ``"<host>:<pid>"`` names a live process on this host other than this one."""
-    if not worker:
-        return False
-    host, _, pid_text = worker.rpartition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (killed, not yet reaped by its parent) still answers signal 0.
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def mark_interrupted(trial: optuna.Trial) -> None:
     """Record that ``trial`` is being failed by Ctrl-C, so that a resume runs it again.
 
@@ -831,7 +324,7 @@ def resumable(objective):
     @functools.wraps(objective)
     def wrapped(trial: optuna.Trial):
         try:
-            with _GATE.objective():  # inside the objective, Ctrl-C is raised at once (see interrupt_guard)
+            with GATE.objective():  # inside the objective, Ctrl-C is raised at once (see interrupt_guard)
                 return objective(trial)
         except KeyboardInterrupt:
             mark_interrupted(trial)
@@ -876,7 +369,7 @@ def _requeue_stale_trials(study: optuna.Study, max_retry: int, only_dead_here: b
     if isinstance(storage, JournalStorage):
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             worker = trial.system_attrs.get(WORKER_ATTR)
-            if _is_alive_here(worker):
+            if is_alive_here(worker):
                 continue
             if UNCOUNTED_ATTR in trial.system_attrs:  # a polish result a killed process had not stored yet
                 with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):

@@ -339,7 +339,8 @@ def optimise_scenario(
     except Exception as exc:
         if study_storage is None or not _is_database_error(exc):
             raise
-        from .storage import describe_storage, scrub_secrets
+        from .redact import scrub_secrets
+        from .storage import describe_storage
 
         text = scrub_secrets(str(exc), storage).strip()
         first = text.splitlines()[0] if text else type(exc).__name__
