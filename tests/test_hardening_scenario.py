@@ -516,3 +516,24 @@ def test_warnings_are_printed_by_validate_and_run(tmp_path):
     strict = runner.invoke(main, ["run", "--strict", "-q", "--engine", "mean-field", str(path)])
     assert strict.exit_code == 2 and "--strict makes it an error" in strict.stderr
     assert runner.invoke(main, ["run", "-q", "--engine", "mean-field", "--days", "120", str(path)]).stderr == ""
+
+
+@pytest.mark.parametrize(
+    "bad", ["a\nb", "x.y", "a:b", "tv->radio", "a,b", "a=b", "t@w3", " pad", 'q"uote', "tab\there"]
+)
+def test_names_that_would_break_labels_flags_or_tables_are_refused(bad):
+    """A name with a separator or control character names its location and the character, on one line."""
+    data = {
+        "stages": [{"name": bad}, {"name": "lost", "absorbing": True}],
+        "transitions": [{"from": bad, "to": "lost", "p": 0.1}],
+    }
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(data)
+    first = info.value.issues[0]
+    assert first.location.startswith("stages[0]") and "names may not hold" in first.message
+    assert "\n" not in str(first) and "\t" not in str(first)
+
+
+def test_names_with_spaces_digits_and_accents_are_fine():
+    sc = parse_scenario({"stages": [{"name": "Kunde 2"}, {"name": "verloren-é", "absorbing": True}]})
+    assert [s.name for s in sc.stages] == ["Kunde 2", "verloren-é"]

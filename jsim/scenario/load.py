@@ -222,7 +222,8 @@ def _walk(loc, data):
             parts.append(f"[{key}]")
             value = value[key] if isinstance(value, list) and key < len(value) else None
             if isinstance(value, dict) and isinstance(value.get("name"), str):
-                parts.append(f" ({shorten(value['name'])})")
+                name = value["name"]
+                parts.append(f" ({shorten(name if name.isprintable() else repr(name))})")
             continue
         parts.append(("." if parts else "") + shorten(key))
         field = None

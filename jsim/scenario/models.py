@@ -29,9 +29,10 @@ __all__ = [
     "Scenario",
 ]
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from .limits import (
     MAX_ARRIVALS_PER_DAY,
@@ -58,7 +59,36 @@ Multiplier = Annotated[float, Field(ge=0.0, le=MAX_MULTIPLIER)]
 Rate = Annotated[float, Field(ge=0.0, le=MAX_RATE)]
 PositiveRate = Annotated[float, Field(gt=0.0, le=MAX_RATE)]
 Hours = Annotated[float, Field(ge=MIN_HOURS, le=MAX_HOURS)]
-Name = Annotated[str, Field(min_length=1, max_length=64)]
+#: Characters a name may not hold: control characters, and those that separate names in source labels
+#: (``NAME:served``, ``wom:FROM->TO``), command-line lists (``A,B``, ``T=MIN:MAX``, ``T@w3``) and
+#: scenario paths (``touchpoints.NAME.spend``).
+_NAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f.,=:@>\"']")
+
+
+def _check_name(name: str) -> str:
+    bad = _NAME_FORBIDDEN.search(name)
+    if bad is not None or name != name.strip():
+        shown = repr(bad.group()) if bad is not None else "a leading or trailing space"
+        raise ValueError(
+            f"names may not hold control characters, quotes, the separators . , = : @ > or leading/trailing "
+            f"spaces, got {name[:40]!r} with {shown} (use letters, digits, _, - and spaces, e.g. 'search_ads')"
+        )
+    return name
+
+
+Name = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_check_name)]
+
+
+def _check_title(title: str) -> str:
+    if any(not ch.isprintable() for ch in title):
+        raise ValueError(
+            f"may not hold control characters (a line break, a tab), got {title[:40]!r} (write it on one line)"
+        )
+    return title
+
+
+Title = Annotated[str, Field(max_length=200), AfterValidator(_check_title)]
+OptionalName = Annotated[str, Field(max_length=64), AfterValidator(lambda n: _check_name(n) if n else n)]
 StageNames = Annotated[list[Name], Field(max_length=MAX_STAGES)]
 SegmentNames = Annotated[list[Name], Field(max_length=MAX_SEGMENTS)]
 
@@ -263,7 +293,7 @@ class Segment(_Strict):
     name: Name
     share: Probability = Field(description="Share of the population, in [0, 1]; shares sum to 1.")
     effect_multiplier: Multiplier = Field(1.0, description="Multiplies every touchpoint effect.")
-    touchpoint_multipliers: dict[str, Multiplier] = Field(
+    touchpoint_multipliers: dict[Name, Multiplier] = Field(
         default_factory=dict,
         max_length=MAX_TOUCHPOINTS,
         description="Per-touchpoint effect multipliers (on top of effect_multiplier).",
@@ -341,7 +371,7 @@ class Event(_Strict):
     kind: Literal["flight", "promotion", "capacity", "price", "shock"]
     start: Annotated[int, Field(ge=1, le=MAX_DAYS)]
     end: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = None
-    name: str = ""
+    name: OptionalName = ""
     touchpoint: Name | None = Field(
         None,
         description="Touchpoint concerned; flights, capacity and reach shocks need one; promotions default to all.",
@@ -410,7 +440,7 @@ class Economics(_Strict):
 class Scenario(_Strict):
     """A whole jsim scenario."""
 
-    name: str = "scenario"
+    name: Title = "scenario"
     description: str = ""
     stages: list[Stage] = Field(min_length=1, max_length=MAX_STAGES)
     transitions: list[Transition] = Field(default_factory=list, max_length=MAX_PAIRS)
