@@ -60,8 +60,9 @@ def optimise(
 
     Prints the best split against the scenario's current split and an equal split (fresh seeds,
     95% intervals, uplift), the marginal return of each touchpoint, active bounds and the cost of
-    a 10% shift. --out writes allocation.json, trials.csv, pareto.csv and plots, each atomically;
-    nothing is written when a flag is invalid (exit 2).
+    a 10% shift. --out writes allocation.json, trials.csv, pareto.csv and plots as one set (the
+    study journal there is kept); nothing is run or written when a flag or --out is invalid, or
+    when --out holds a study and --resume is not given (exit 2).
     """
     from rich.console import Console
 

@@ -27,8 +27,9 @@ def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt,
 
     Progress goes to stderr, the summary to stdout; --out writes summary.json, daily.csv,
     flows.csv (moves by day, stages and source), sources.csv, touchpoints.csv and segments.csv
-    (and the service tables, journeys.csv, funnel.png when there are any), each atomically.
-    Nothing is written when the scenario or a flag is invalid. Warnings about the scenario go
+    (and the service tables, journeys.csv, funnel.png when there are any) as one set: they
+    replace the folder's previous set whole, and a failure leaves that set as it was. Nothing is
+    simulated or written when the scenario, a flag or --out is invalid (exit 2). Warnings about the scenario go
     to stderr before simulating; --strict makes them errors.
     """
     from ..runner import run_scenario
