@@ -573,7 +573,7 @@ def check_case(path: Path, engine: str, sizes: str, out: Path) -> str:
     signal.alarm(TIME_LIMIT)
     faulthandler.dump_traceback_later(HARD_LIMIT, exit=True)
     try:
-        vcode, voutput = _call(["validate", str(path)])
+        vcode, voutput = _call(["validate", str(path), *flags])  # checked as the run below is
         args = [
             "run",
             str(path),

@@ -537,3 +537,21 @@ def test_names_that_would_break_labels_flags_or_tables_are_refused(bad):
 def test_names_with_spaces_digits_and_accents_are_fine():
     sc = parse_scenario({"stages": [{"name": "Kunde 2"}, {"name": "verloren-é", "absorbing": True}]})
     assert [s.name for s in sc.stages] == ["Kunde 2", "verloren-é"]
+
+
+def test_validate_checks_the_calendar_over_the_horizon_run_would_use(tmp_path):
+    """An event that breaks a rule on day 40 fails a 60-day check and passes a --days 30 one, like run."""
+    from tests.conftest import ROOT
+
+    text = (ROOT / "scenarios" / "teaching.toml").read_text(encoding="utf-8")
+    bad = tmp_path / "late.toml"
+    bad.write_text(
+        text + '\n[[events]]\nkind = "promotion"\nstart = 40\nend = 41\neffect_multiplier = 1000\n', encoding="utf-8"
+    )
+    runner = CliRunner()
+    full = runner.invoke(main, ["validate", str(bad)])
+    assert full.exit_code == 2 and "day 40" in full.output, full.output
+    assert runner.invoke(main, ["run", str(bad), "-q", "--customers", "100"]).exit_code == 2
+    short = runner.invoke(main, ["validate", str(bad), "--days", "30"])
+    assert short.exit_code == 0, short.output
+    assert runner.invoke(main, ["run", str(bad), "-q", "--customers", "100", "--days", "30"]).exit_code == 0

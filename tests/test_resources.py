@@ -275,7 +275,7 @@ def test_validate_warns_when_a_run_at_the_files_size_would_be_refused(tmp_path):
     env = {MEMORY_ENV: "1G"}
     res = CliRunner().invoke(main, ["validate", str(big)], env=env)
     assert res.exit_code == 0, res.output
-    assert "jsim run at the file's size would be refused" in res.output and "1 warning" in res.output
+    assert "jsim run at this size would be refused" in res.output and "1 warning" in res.output
     assert CliRunner().invoke(main, ["validate", "--strict", str(big)], env=env).exit_code == 2
     run = CliRunner().invoke(main, ["run", str(big), "-q"], env=env)
     assert run.exit_code == 2 and "needs about" in run.output, run.output

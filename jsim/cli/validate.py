@@ -12,15 +12,18 @@ from . import options as opt
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str), metavar="FILE...")
+@opt.customers
+@opt.days
 @opt.strict
-def validate(files, strict):
+def validate(files, customers, days, strict):
     """Check scenario FILEs; print every problem with its location and a fix.
 
-    Runs every check ``jsim run`` runs (the model and its calendar are compiled too), so a file
-    that passes here is not rejected by ``jsim run``. Warnings (legal but probably unintended
-    settings, such as an event after the horizon, or a population that a run at the file's size
-    could not fit in this machine's memory) go to stderr and leave the exit code at 0, unless
-    --strict makes them errors.
+    Runs every check `jsim run` runs (the model and its calendar are compiled too), so a file
+    that passes here is not rejected by `jsim run`; --customers and --days check the file as
+    `jsim run` with those flags would (a calendar is checked over the horizon it runs).
+    Warnings (legal but probably unintended settings, such as an event after the horizon, or a
+    population that a run at this size could not fit in this machine's memory) go to stderr
+    and leave the exit code at 0, unless --strict makes them errors.
     """
     from ..engine.resources import check_compile, check_resources
     from ..model import compile_scenario
@@ -30,13 +33,13 @@ def validate(files, strict):
     for f in files:
         try:
             sc = load_scenario(f)
-            check_compile(sc)
-            model = compile_scenario(sc)
-            issues = scenario_warnings(sc)
+            check_compile(sc, customers=customers, days=days)
+            model = compile_scenario(sc, customers=customers, days=days)
+            issues = scenario_warnings(sc, days=days)
             try:  # what `jsim run FILE` (fast engine, one replication) would be told
                 check_resources(model)
             except ResourceError as exc:
-                issues.append(ScenarioIssue("population", f"jsim run at the file's size would be refused: {exc}"))
+                issues.append(ScenarioIssue("population", f"jsim run at this size would be refused: {exc}"))
             if strict and issues:
                 raise warnings_as_error(issues, source=f)
         except ScenarioError as exc:
