@@ -280,3 +280,11 @@ def test_validate_warns_when_a_run_at_the_files_size_would_be_refused(tmp_path):
     run = CliRunner().invoke(main, ["run", str(big), "-q"], env=env)
     assert run.exit_code == 2 and "needs about" in run.output, run.output
     assert CliRunner().invoke(main, ["validate", WEBSHOP], env=env).output.count("warning") == 0
+
+
+def test_the_estimates_constants_are_the_fast_engines():
+    """resources.py keeps its own copy (it must not import the numba kernels): the two must agree."""
+    import jsim.engine.fast as fast
+    import jsim.engine.resources as res
+
+    assert (res.CHUNK_SIZE, res.BATCH_BYTES, res.BATCH_CHUNKS) == (fast.CHUNK_SIZE, fast.BATCH_BYTES, fast.BATCH_CHUNKS)
