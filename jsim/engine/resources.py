@@ -34,6 +34,7 @@ __all__ = [
     "OVERHEAD_BYTES",
 ]
 
+import functools
 import math
 import os
 import re
@@ -248,7 +249,9 @@ class _Sizes(NamedTuple):
         return self.initial * self.T + self.arrivals_per_day * self.T * (self.T + 1) / 2.0
 
 
-def _sizes(model) -> _Sizes:
+def _sizes(model, journeys: int = 1) -> _Sizes:
+    """The sizes of ``model`` (a traced journey's records only counted when ``journeys``: they depend on
+    the spend, which changes on every optimiser evaluation, while the rest does not)."""
     T = model.n_days
     if T > 0:
         per_day = float(np.sum(model.arrivals_mean)) * float(np.mean(model.arrivals_mult[1:]))
@@ -258,7 +261,7 @@ def _sizes(model) -> _Sizes:
     svc_clocks = float(np.max(model.target[model.svc_tp].sum(axis=0))) if V else 0.0
     J = model.n_touchpoints
     # cheap bound of a traced journey's records: every delivery of every day, a move a day
-    records = (float(np.sum(model.delivery[1:])) if J else 0.0) + T + 1.0
+    records = ((float(np.sum(model.delivery[1:])) if J else 0.0) + T + 1.0) if journeys else 0.0
     return _Sizes(
         T=float(T),
         G=float(model.n_segments),
@@ -446,7 +449,7 @@ def _journey_records(model) -> float:
 def _prepare(model, engine, reps, journeys, usable: float):
     """``(sizes, engine name, chunk size, refined DES counts or None)``."""
     name, chunk = _engine_name(engine)
-    z = _sizes(model)
+    z = _sizes(model, journeys)
     refined = None
     if journeys and math.isfinite(_peak(z, name, reps, journeys, chunk)) and z.T * z.G * z.S * z.P < 1e9:
         z = z._replace(journey_records=min(z.journey_records, _journey_records(model)))
@@ -458,6 +461,7 @@ def _prepare(model, engine, reps, journeys, usable: float):
     return z, name, chunk, refined
 
 
+@functools.lru_cache(maxsize=256)  # an optimiser's evaluations share their sizes: microseconds saved on each
 def _estimate(z: _Sizes, name, reps, journeys, chunk, refined=None) -> Estimate:
     parts, text, seconds, peak = _terms(z, name, reps, journeys, chunk, refined)
     return Estimate(
