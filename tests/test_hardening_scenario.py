@@ -306,7 +306,7 @@ stages: *i
 """
 
 
-def test_yaml_alias_bomb_is_refused_while_composing(tmp_path):
+def test_yaml_alias_bomb_is_refused_while_parsing(tmp_path):
     import tracemalloc
 
     path = tmp_path / "bomb.yaml"
@@ -555,3 +555,18 @@ def test_validate_checks_the_calendar_over_the_horizon_run_would_use(tmp_path):
     short = runner.invoke(main, ["validate", str(bad), "--days", "30"])
     assert short.exit_code == 0, short.output
     assert runner.invoke(main, ["run", str(bad), "-q", "--customers", "100", "--days", "30"]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("stages: &s [{name: a}, *s]\n", "may not refer to the list or table it stands in"),
+        ("stages: " + "[" * 70 + "]" * 70 + "\n", "nested too deeply"),
+        ("stages: " + "{a: " * 70 + "1" + "}" * 70 + "\n", "nested too deeply"),
+    ],
+)
+def test_recursive_or_deep_yaml_is_refused_before_it_is_built(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError, match=message):
+        load_scenario(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "MAX_FILE_BYTES",
     "MAX_YAML_NODES",
+    "MAX_YAML_DEPTH",
     "MAX_STAGES",
     "MAX_TOUCHPOINTS",
     "MAX_SEGMENTS",
@@ -36,6 +37,8 @@ MAX_FILE_BYTES = 10_000_000
 #: every value of what it repeats each time it is used ("billion laughs"). Room for the largest
 #: scenario (10,000 events of a dozen values each) ten times over.
 MAX_YAML_NODES = 1_000_000
+#: Lists and tables nest at most 64 deep in a YAML document (a scenario nests a few levels).
+MAX_YAML_DEPTH = 64
 
 #: Counts of list entries. The compiled model holds (segments, touchpoints, stages, stages) arrays.
 MAX_STAGES = 100

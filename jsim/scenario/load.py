@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from ..errors import ScenarioError, ScenarioIssue
 from .checks import check_scenario, did_you_mean, shorten, show
-from .limits import MAX_FILE_BYTES, MAX_YAML_NODES
+from .limits import MAX_FILE_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES
 from .models import Scenario
 
 
@@ -96,45 +96,62 @@ class _TooLarge(Exception):
     """A YAML document expands to more values than :data:`MAX_YAML_NODES`."""
 
 
-def _limited_loader():
-    """A ``yaml.SafeLoader`` that refuses documents expanding to more than :data:`MAX_YAML_NODES` values.
+class _TooDeep(Exception):
+    """A YAML document nests lists and tables deeper than :data:`MAX_YAML_DEPTH`."""
 
-    Each composed node records how many values it stands for once its aliases are expanded (a
-    scalar 1; a list or table 1 plus its entries). An alias returns the node of its anchor, so
-    it counts that node's whole expansion again: a "billion laughs" document of a few hundred
-    bytes is refused after a few hundred nodes, before anything is constructed.
+
+class _SelfAlias(Exception):
+    """A YAML alias refers to the list or table it stands in (a recursive document)."""
+
+
+def _check_yaml_events(text: str, loader) -> None:
+    """Refuse a YAML document before it is composed: too many values, too deep, or recursive.
+
+    Walks the parser's events (libyaml's parser keeps its own stack: no recursion, linear time)
+    and counts the values each node stands for once its aliases are expanded: a scalar 1, a list
+    or table 1 plus its entries, an alias the whole size of its anchor's node. A "billion laughs"
+    document of a few hundred bytes is refused after a few hundred events.
     """
     import yaml
 
-    class LimitedLoader(yaml.SafeLoader):
-        def compose_document(self):
-            self._expanded = {}
-            return super().compose_document()
-
-        def compose_node(self, parent, index):
-            node = super().compose_node(parent, index)
-            size = self._expanded.get(id(node))
-            if size is None:
-                if isinstance(node, yaml.MappingNode):
-                    children = [n for pair in node.value for n in pair]
-                elif isinstance(node, yaml.SequenceNode):
-                    children = node.value
-                else:
-                    children = []
-                size = 1 + sum(self._expanded.get(id(child), 1) for child in children)
-                self._expanded[id(node)] = size
-            if size > MAX_YAML_NODES:
-                raise _TooLarge(size)
-            return node
-
-    return LimitedLoader
+    sizes: dict[str, int] = {}  # anchor -> values its node expands to
+    open_anchors: set[str] = set()
+    stack: list[list] = [[None, 0]]  # [anchor, values so far] of the document and each open list or table
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            if len(stack) > MAX_YAML_DEPTH:
+                raise _TooDeep()
+            stack.append([event.anchor, 1])
+            if event.anchor:
+                open_anchors.add(event.anchor)
+            continue
+        if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            anchor, size = stack.pop()
+            if anchor:
+                sizes[anchor] = size
+                open_anchors.discard(anchor)
+        elif isinstance(event, yaml.ScalarEvent):
+            size = 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor in open_anchors:
+                raise _SelfAlias(event.anchor)
+            size = sizes.get(event.anchor, 1)  # an undefined alias: the composer reports it
+        else:
+            continue
+        stack[-1][1] += size  # a list or table adds its whole size to its parent when it ends
+        if stack[-1][1] > MAX_YAML_NODES:
+            raise _TooLarge(stack[-1][1])
 
 
 def _load_yaml(text: str, src: str):
     import yaml
 
+    loader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader  # libyaml when installed: 20x faster
     try:
-        return yaml.load(text, Loader=_limited_loader())  # a SafeLoader subclass: as safe as yaml.safe_load
+        _check_yaml_events(text, loader)
+        return yaml.load(text, Loader=loader)  # a safe loader: as safe as yaml.safe_load
     except _TooLarge as exc:
         raise ScenarioError(
             ScenarioIssue(
@@ -145,11 +162,21 @@ def _load_yaml(text: str, src: str):
             ),
             source=src,
         ) from None
-    except RecursionError:
+    except _SelfAlias as exc:
+        raise ScenarioError(
+            ScenarioIssue(
+                "",
+                f"a YAML alias may not refer to the list or table it stands in, got *{shorten(exc.args[0])} "
+                "inside its own anchor",
+                "write the values out",
+            ),
+            source=src,
+        ) from None
+    except (_TooDeep, RecursionError):
         raise ScenarioError(_too_deep(), source=src) from None
     except yaml.YAMLError as exc:
         raise ScenarioError(
-            ScenarioIssue("", f"not valid YAML: {exc}", "fix the syntax at that line"), source=src
+            ScenarioIssue("", f"not valid YAML: {shorten(exc, 400)}", "fix the syntax at that line"), source=src
         ) from None
 
 
