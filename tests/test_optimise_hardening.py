@@ -426,3 +426,9 @@ def test_a_pareto_search_with_no_feasible_trial_is_a_clean_error(scenario):
     assert res.exit_code == 1, res.output
     assert res.output.startswith("error: no allocation tried met the constraints ['cac<=40']"), res.output
     assert "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("text", ["retention>=1e400", "cac<=-1e999"])
+def test_a_constraint_bound_must_be_finite(scenario, text):
+    res = CliRunner().invoke(main, ["optimise", str(scenario), "--budget", "900", "--constraint", text, "-q"])
+    assert res.exit_code == 2 and "bound must be a finite number" in res.output, res.output

@@ -156,6 +156,10 @@ def parse_constraint(text: str, where: str = "constraints") -> Constraint:
         raise ScenarioError(
             ScenarioIssue(where, f"bound must be a number, got {raw!r} in {text!r}", "e.g. 'cac<=40'")
         ) from None
+    if not math.isfinite(bound):
+        raise ScenarioError(
+            ScenarioIssue(where, f"bound must be a finite number, got {raw!r} in {text!r}", "e.g. 'cac<=40'")
+        )
     return Constraint(f"{name}{op}{bound:g}", CONSTRAINT_METRICS[name], op, bound)
 
 
