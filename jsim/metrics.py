@@ -151,10 +151,19 @@ def touchpoint_table(result, incremental: np.ndarray) -> list[dict]:
                 "purchases_caused": float(purchases.mean()),
                 "revenue_caused": float(credited_revenue.mean()),
                 "incremental_revenue": float(inc[j]),
-                "incremental_roi": (inc[j] * m.margin - c) / c if c > 0 else None,
+                "incremental_roi": _ratio(inc[j] * m.margin - c, c),
             }
         )
     return rows
+
+
+def _ratio(num: float, den: float) -> float | None:
+    """``num / den``, or None when ``den`` is not positive or the quotient is not finite (a cost of 1e-320)."""
+    if not den > 0:
+        return None
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        value = float(np.float64(num) / np.float64(den))
+    return value if math.isfinite(value) else None
 
 
 def segment_table(result) -> list[dict]:
