@@ -72,8 +72,12 @@ def estimate(values) -> Estimate:
 
 
 def _safe_div(a, b):
+    """``a / b``, NaN (no value) where ``b`` is 0 or the quotient overflows (a cost of 1e-320)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return np.divide(a, b, out=np.full(np.broadcast(a, b).shape, np.nan), where=b != 0)
+    with np.errstate(over="ignore"):
+        q = np.divide(a, b, out=np.full(np.broadcast(a, b).shape, np.nan), where=b != 0)
+    q[~np.isfinite(q)] = np.nan
+    return q
 
 
 def rep_metrics(result) -> dict[str, np.ndarray]:

@@ -39,7 +39,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
 
 from jsim.cli import main
@@ -229,6 +229,22 @@ def bad_number(doc, ch):
     return f"number {show(path)} = {new!r}"
 
 
+def scale_number(doc, ch):
+    """A plausible change (most stay valid, so the run and its outputs are checked): a number scaled, or a
+    value in [0, 1] set to an edge."""
+    paths = [(p, v) for p, v in walk(doc) if _is_number(v)]
+    if not paths:
+        return swap_type(doc, ch)
+    path, value = ch.pick(paths)
+    if 0 <= value <= 1 and ch.integer(0, 1):
+        new = ch.pick([0.0, 1.0, 1e-12, 0.999999])
+    else:
+        new = value * ch.pick([0, 0.5, 0.9, 1.1, 2, 10])
+        new = int(round(new)) if isinstance(value, int) else new
+    put(doc, path, new)
+    return f"number {show(path)} = {new!r} (was {value!r})"
+
+
 def huge_size(doc, ch):
     pop = doc.get("population")
     if not isinstance(pop, dict):
@@ -383,6 +399,9 @@ def null_value(doc, ch):
 
 
 MUTATIONS = (
+    scale_number,
+    scale_number,
+    scale_number,
     delete_key,
     swap_type,
     bad_number,
@@ -671,7 +690,7 @@ def test_mutated_scenarios(data, tmp_path_factory):
     path = write_case(doc, fmt, folder)
     note(f"{name}.toml mutated: {done}; {fmt}; engine {engine}; sizes {sizes}")
     with _AddressSpace():
-        check_case(path, engine, sizes, folder / "out")
+        event(check_case(path, engine, sizes, folder / "out"))  # "validate 0, run 0": --hypothesis-show-statistics
 
 
 @settings(FUZZ, max_examples=max(10, EXAMPLES // 20))
