@@ -21,7 +21,7 @@ test: $(STAMP)  ## install, then lint (ruff), check the import layers (import-li
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
-fuzz: $(STAMP)  ## mutated scenarios through validate and run: 3000 random examples (make test runs 200 fixed ones)
+fuzz: $(STAMP)  ## mutated scenarios through validate and run: 3000 random examples (make test runs 400 fixed ones)
 	JSIM_FUZZ_EXAMPLES=$${JSIM_FUZZ_EXAMPLES:-3000} JSIM_FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/test_fuzz.py -q
 
 bench: $(STAMP)  ## speed and memory figures (see benchmarks/README.md)

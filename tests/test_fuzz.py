@@ -16,7 +16,7 @@ TOML or YAML and runs ``jsim validate`` and a tiny ``jsim run`` in process. The 
   :class:`Hang`; a hang inside compiled code, which no signal interrupts, ends the whole test
   process after :data:`HARD_LIMIT` seconds with faulthandler's traceback of every thread).
 
-Examples: ``JSIM_FUZZ_EXAMPLES`` (default 200, derandomized so ``make test`` is reproducible);
+Examples: ``JSIM_FUZZ_EXAMPLES`` (default 400, derandomized so ``make test`` is reproducible);
 ``make fuzz`` runs 3000 with a random seed. The mutation functions are plain functions of a
 :class:`Chooser`, so ``/work/fuzz-findings/sweep.py``-style scripts can draw them from a numpy
 generator instead of hypothesis.
@@ -58,7 +58,11 @@ MEMORY_LIMIT = "1G"
 #: with MemoryError instead of taking the machine's memory
 ADDRESS_SPACE = 8 * 2**30
 
-EXAMPLES = int(os.environ.get("JSIM_FUZZ_EXAMPLES", "200"))
+EXAMPLES = int(os.environ.get("JSIM_FUZZ_EXAMPLES", "400"))
+#: a numerical warning inside jsim (an overflow, a division by zero) fails the example: outputs must not
+#: come from overflowing arithmetic
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
+
 DERANDOMIZE = os.environ.get("JSIM_FUZZ_RANDOM", "") == ""
 
 NASTY_NUMBERS = (
