@@ -11,6 +11,7 @@ __all__ = [
     "OptimiseInputError",
     "OutputError",
     "ScenarioIssue",
+    "forget_unhandled_interrupt",
 ]
 
 from dataclasses import dataclass
@@ -108,3 +109,18 @@ class OutputError(JsimError):
 
     No partial set of files is left behind: the previous contents of the folder are kept.
     """
+
+
+def forget_unhandled_interrupt() -> None:
+    """Forget that a ``KeyboardInterrupt`` once went unhandled, so the process exits with 130, not by SIGINT.
+
+    CPython (3.11) sets a flag when Ctrl-C lands inside code an extension module runs through
+    ``PyRun_String`` (some imports do) and, at exit, kills itself with SIGINT when the flag is set,
+    even though the interrupt was handled here. Where the flag is not reachable, nothing changes.
+    """
+    import ctypes
+
+    try:
+        ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt").value = 0
+    except (ValueError, AttributeError, OSError):
+        pass

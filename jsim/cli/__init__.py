@@ -12,7 +12,7 @@ from dataclasses import replace
 import click
 
 from .. import __version__
-from ..errors import InputError, JsimError, ScenarioError
+from ..errors import InputError, JsimError, ScenarioError, forget_unhandled_interrupt
 from . import optimise, run, schema, validate
 
 EPILOG = "Docs: README.md and docs/model.md. Exit codes: 0 ok, 1 runtime failure, 2 invalid input."
@@ -82,7 +82,7 @@ class _Group(click.Group):
             ctx.exit(1)
         except KeyboardInterrupt as exc:
             click.echo(f"error: interrupted by Ctrl-C; {_after_interrupt(ctx, exc)}", err=True)
-            _interrupt_handled()
+            forget_unhandled_interrupt()
             ctx.exit(130)
 
     def parse_args(self, ctx, args):
@@ -107,21 +107,6 @@ def _after_interrupt(ctx: click.Context, exc: KeyboardInterrupt) -> str:
             f"written; write it with: {_resume_command(ctx)}"
         )
     return f"{done} of {exc.n_trials} trials complete are saved in {exc.storage}; continue with: {_resume_command(ctx)}"
-
-
-def _interrupt_handled() -> None:
-    """Forget that a ``KeyboardInterrupt`` once went unhandled, so the process exits with 130, not by SIGINT.
-
-    CPython (3.11) sets a flag when Ctrl-C lands inside code an extension module runs through
-    ``PyRun_String`` (some imports do) and, at exit, kills itself with SIGINT when the flag is set,
-    even though the interrupt was handled here. Where the flag is not reachable, nothing changes.
-    """
-    import ctypes
-
-    try:
-        ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt").value = 0
-    except (ValueError, AttributeError, OSError):
-        pass
 
 
 def _resume_command(ctx: click.Context, add: bool = True) -> str:
