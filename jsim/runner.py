@@ -83,7 +83,7 @@ def run_scenario(
         from .io import check_output_dir
 
         check_output_dir(out)
-    est = check_resources(model, engine, reps, journeys)  # simulate checks again: microseconds
+    est = check_resources(model, engine, reps, journeys)
     if progress and est.seconds > SLOW_SECONDS:
         print(
             f"note: this run is estimated to take about {_duration(est.seconds)} and {format_bytes(est.bytes_peak)} "
@@ -91,7 +91,9 @@ def run_scenario(
             file=sys.stderr,
         )
     with progress_bar(progress, f"simulating {model.name}") as report:
-        result = simulate(model, seed=seed, reps=reps, engine=engine, journeys=journeys, progress=report)
+        result = simulate(
+            model, seed=seed, reps=reps, engine=engine, journeys=journeys, progress=report, check_memory=False
+        )
     summary = summarise(result)
     summary["jsim_version"] = __version__
     summary["scenario_file"] = str(path)

@@ -18,7 +18,14 @@ MAX_JOURNEYS = 1_000_000
 
 
 def simulate(
-    model, *, seed: int | None = 0, reps: int = 1, engine: str = "fast", journeys: int = 0, progress=None
+    model,
+    *,
+    seed: int | None = 0,
+    reps: int = 1,
+    engine: str = "fast",
+    journeys: int = 0,
+    progress=None,
+    check_memory: bool = True,
 ) -> SimulationResult:
     """Simulate a compiled scenario.
 
@@ -42,6 +49,10 @@ def simulate(
         ``"journeys"`` of the seed (independent of ``reps``); 0 for none.
     progress : callable, optional
         ``progress(fraction_done)`` in [0, 1].
+    check_memory : bool
+        Estimate the run and refuse it when it cannot fit in memory (the default). A caller that
+        runs many same-sized models (an optimiser) checks once with
+        :func:`~jsim.engine.resources.check_resources` and passes False.
 
     Raises
     ------
@@ -61,7 +72,8 @@ def simulate(
     if journeys and not (isinstance(journeys, (int, np.integer)) and 0 < journeys <= MAX_JOURNEYS):
         raise ValueError(f"journeys must be a whole number within [0, {MAX_JOURNEYS}], got {journeys!r}")
     n = int(reps) if eng.stochastic else 1
-    check_resources(model, eng, n, journeys)
+    if check_memory:
+        check_resources(model, eng, n, journeys)
     root = as_seed_sequence(seed)
     t0 = time.perf_counter()
     runs = []

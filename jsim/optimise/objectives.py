@@ -371,9 +371,10 @@ class ScenarioObjective:
                 )
             )
         self.promote = int(promote)
-        # once before the study, at the most replications an evaluation runs (promoted trials);
-        # simulate checks each evaluation again (microseconds)
+        # once before the study, at the most replications an evaluation runs (promoted trials); every other
+        # (engine, reps) an evaluation asks for is checked once when first used (the models differ in spend only)
         check_resources(self._base, engine, self.reps * (self.promote if engine == "fast" else 1))
+        self._checked: set = set()
         self.n_promoted = 0
         self._best: float | None = None
         self._cache: dict = {}
@@ -506,6 +507,7 @@ class ScenarioObjective:
         """Simulate ``allocation`` and score it (cached for the objective's own seed and engine)."""
         from ..analysis import lifetime_value
         from ..engine import simulate
+        from ..engine.resources import check_resources
         from ..metrics import rep_metrics
 
         engine = engine or self.engine
@@ -516,7 +518,10 @@ class ScenarioObjective:
         if key in self._cache:
             return self._cache[key]
         model = self.model_for(allocation)
-        result = simulate(model, seed=seed, reps=reps, engine=engine)
+        if (engine, reps) not in self._checked:
+            check_resources(model, engine, reps)
+            self._checked.add((engine, reps))
+        result = simulate(model, seed=seed, reps=reps, engine=engine, check_memory=False)
         self.n_simulations += 1
         per_rep = rep_metrics(result)
         if "clv" in self.metrics or any(c.metric == "clv" for c in self.constraints):
