@@ -51,6 +51,7 @@ def run_scenario(
     plot=False,
     progress=False,
     strict=False,
+    overrides=(),
 ):
     """Run a scenario file end to end.
 
@@ -61,17 +62,19 @@ def run_scenario(
     simulating when ``out`` cannot be created or written, :class:`~jsim.errors.OutputError` when
     a file could not be written (``out`` then keeps its previous contents). The scenario's
     warnings (:func:`jsim.scenario.scenario_warnings`) are printed on stderr before simulating,
-    or raised as a ScenarioError with ``strict``. Raises :class:`~jsim.errors.ResourceError` before
-    compiling or simulating what cannot fit in memory; with ``progress``, a run estimated to take more
-    than a minute is announced on stderr.
+    or raised as a ScenarioError with ``strict``. ``overrides`` (``KEY=VALUE`` texts, ``--set``)
+    change the scenario as an edited copy of the file would; ``summary["overrides"]`` records
+    them. Raises :class:`~jsim.errors.ResourceError` before compiling or simulating what cannot
+    fit in memory; with ``progress``, a run estimated to take more than a minute is announced on
+    stderr.
     """
     from .analysis import summarise
     from .engine import simulate
     from .engine.resources import SLOW_SECONDS, check_compile, check_resources, format_bytes
     from .model import compile_scenario
-    from .scenario import load_scenario, scenario_warnings, warnings_as_error
+    from .scenario import load_scenario, parse_override, scenario_warnings, warnings_as_error
 
-    scenario = load_scenario(path)
+    scenario = load_scenario(path, overrides)
     check_compile(scenario, customers=customers, days=days)
     model = compile_scenario(scenario, customers=customers, days=days)
     warnings = scenario_warnings(scenario, days=days)
@@ -97,6 +100,7 @@ def run_scenario(
     summary = summarise(result)
     summary["jsim_version"] = __version__
     summary["scenario_file"] = str(path)
+    summary["overrides"] = dict(parse_override(text) for text in overrides)  # KEY: VALUE, as --set gave them
     written = []
     if out:
         from .io import write_run

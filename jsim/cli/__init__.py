@@ -41,6 +41,7 @@ _FLAGS = {
     "seed": "--seed",
     "weekly": "--weekly",
     "scenario": "SCENARIO",
+    "scenario_hash": "--set",
 }
 
 

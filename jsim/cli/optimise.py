@@ -32,6 +32,7 @@ from . import options as opt
 @opt.days
 @opt.quiet
 @opt.promote
+@opt.overrides
 def optimise(
     scenario,
     budget,
@@ -55,6 +56,7 @@ def optimise(
     days,
     quiet,
     promote,
+    overrides,
 ):
     """Split --budget across SCENARIO's touchpoints to maximise --objective (several: a Pareto front).
 
@@ -75,7 +77,7 @@ def optimise(
     if (resume or worker) and not (out or storage):
         raise click.UsageError("--resume and --worker need the study's --out DIR or --storage URL")
     obj = ScenarioObjective(
-        load_scenario(scenario),
+        load_scenario(scenario, overrides),
         budget,
         touchpoints=touchpoints,
         metric=[parse_metric(m, where="--objective") for m in objectives],

@@ -122,6 +122,14 @@ journeys = click.option(
     help="Trace this many individual journeys (exposures and moves) into journeys.csv.",
 )
 quiet = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+overrides = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Change a scenario field first, as an edited copy would (repeatable): population.customers=20000, "
+    "touchpoints.email.engagement=0.3, transitions.aware->considering.p=0.02; VALUE is a TOML value.",
+)
 strict = click.option(
     "--strict", is_flag=True, help="Treat warnings about the scenario as errors (exit 2, nothing simulated)."
 )

@@ -22,7 +22,8 @@ from . import options as opt
 @opt.fmt
 @opt.quiet
 @opt.strict
-def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt, quiet, strict):
+@opt.overrides
+def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt, quiet, strict, overrides):
     """Simulate SCENARIO and print a summary (stages, conversion, retention, revenue, ROI).
 
     Progress goes to stderr, the summary to stdout; --out writes summary.json, daily.csv,
@@ -48,6 +49,7 @@ def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt,
         plot=plot,
         progress=not quiet,
         strict=strict,
+        overrides=overrides,
     )
     if fmt == "json":
         from ..io import to_json

@@ -15,7 +15,8 @@ from . import options as opt
 @opt.customers
 @opt.days
 @opt.strict
-def validate(files, customers, days, strict):
+@opt.overrides
+def validate(files, customers, days, strict, overrides):
     """Check scenario FILEs; print every problem with its location and a fix.
 
     Runs every check `jsim run` runs (the model and its calendar are compiled too), so a file
@@ -32,7 +33,7 @@ def validate(files, customers, days, strict):
     bad = 0
     for f in files:
         try:
-            sc = load_scenario(f)
+            sc = load_scenario(f, overrides)
             check_compile(sc, customers=customers, days=days)
             model = compile_scenario(sc, customers=customers, days=days)
             issues = scenario_warnings(sc, days=days)

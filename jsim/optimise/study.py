@@ -175,8 +175,11 @@ _SETTINGS_ATTR = "jsim:settings"  # study user attribute: the settings that defi
 
 def _study_settings(objective, bounds) -> dict:
     """What defines a study (a resume with other values would mix two problems), by library parameter."""
+    from ..scenario import scenario_hash
+
     settings = {
         "scenario": objective.scenario.name,
+        "scenario_hash": scenario_hash(objective.scenario),  # an edited file or other --set is another problem
         "metric": list(objective.metrics),
         "budget": objective.budget,
         "touchpoints": list(objective.names),

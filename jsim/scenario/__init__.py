@@ -3,9 +3,12 @@
 from .checks import scenario_warnings, warnings_as_error
 from .load import load_scenario, parse_scenario, scenario_hash, scenario_schema
 from .models import Scenario
+from .overrides import apply_overrides, parse_override
 
 __all__ = [
     "Scenario",
+    "apply_overrides",
+    "parse_override",
     "load_scenario",
     "parse_scenario",
     "scenario_hash",

@@ -9,6 +9,7 @@ import json
 import tomllib
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 
 import pydantic
@@ -18,15 +19,20 @@ from ..errors import ScenarioError, ScenarioIssue
 from .checks import check_scenario, did_you_mean, shorten, show
 from .limits import MAX_FILE_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES
 from .models import Scenario
+from .overrides import apply_overrides
 
 
-def load_scenario(path) -> Scenario:
+def load_scenario(path, overrides: Sequence[str] = ()) -> Scenario:
     """Read, parse and validate a scenario file.
 
     Parameters
     ----------
     path : str or Path
         A ``.toml`` file, or ``.yaml`` / ``.yml``.
+    overrides : sequence of str
+        ``KEY=VALUE`` changes applied to the file's data before it is validated
+        (:func:`jsim.scenario.overrides.apply_overrides`): the result is what an edited copy of
+        the file gives.
 
     Raises
     ------
@@ -83,6 +89,9 @@ def load_scenario(path) -> Scenario:
                 "rename the file or convert it to TOML",
             ),
         )
+    if overrides and isinstance(data, dict):
+        data, applied = apply_overrides(data, overrides)
+        src = f"{src} with --set {', '.join(applied)}"  # an error may come from a changed value
     return parse_scenario(data, source=src)
 
 
