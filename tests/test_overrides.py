@@ -141,3 +141,8 @@ def test_optimise_resume_with_other_overrides_is_refused(tmp_path):
     assert CliRunner().invoke(main, [*args, "-q"]).exit_code == 0
     res = CliRunner().invoke(main, [*args, "-q", "--resume", "--set", "economics.margin=0.5"])
     assert res.exit_code == 2 and "scenario_hash" in res.output, res.output
+
+
+def test_a_key_that_stops_at_an_entry_names_its_keys():
+    res = CliRunner().invoke(main, ["run", str(WEBSHOP), "--set", "stages.loyal=3", "-q"])
+    assert res.exit_code == 2 and "stages.loyal is a table" in res.output and "value" in res.output

@@ -166,7 +166,12 @@ def _set_one(data: dict, key: str, value) -> None:
             raise fail(f"{'.'.join(done)} is a value, not a table: set it whole", f"--set {'.'.join(done)}=VALUE")
         node = child
         i += 1
-    raise fail("KEY names no field", "e.g. --set economics.margin=0.3")
+    keys = _keys(model) if model is not None else []
+    raise fail(
+        f"{'.'.join(done)} is a table: KEY must go on to one of its keys",
+        f"e.g. --set {'.'.join(done)}.{keys[0] if keys else 'KEY'}=VALUE"
+        + (f" ({', '.join(keys[:8])})" if keys else ""),
+    )
 
 
 def _entry(entries: list, item: type[BaseModel], selector: str, where: str, fail):
