@@ -4,6 +4,7 @@
   with the user's umask);
 - :mod:`jsim.io.folder`: :func:`output_set`, the one way a command writes its output folder (one
   run's files, swapped in whole), and :func:`check_output_dir`, checked before any work;
+- :mod:`jsim.io.processes`: :func:`pid_alive`, for leftovers and locks that record their owner;
 - :mod:`jsim.io.tables`: the run's tables (CSV/JSON) and :func:`write_run`.
 """
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from ..errors import InputError, OutputError
 from .files import atomic_write, current_umask
+from .processes import pid_alive
 
 #: The hidden file of an output folder that lists the files of the set jsim wrote there.
 MANIFEST = ".jsim-manifest.json"
@@ -68,20 +69,12 @@ def _owner() -> str:
 
 def _is_dead(host: str, pid: str, path: Path) -> bool:
     """Whether the process that made ``path`` is gone (for another host: whether ``path`` is a day old)."""
-    if os.name == "nt":
-        return False  # os.kill would terminate the process there
     if host != _host():
         try:
             return time.time() - path.lstat().st_mtime > _STALE_SECONDS
         except OSError:
             return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except (OSError, ValueError, OverflowError):
-        return False
-    return False
+    return not pid_alive(int(pid))
 
 
 @contextmanager
