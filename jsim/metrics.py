@@ -80,6 +80,10 @@ def _safe_div(a, b):
     return q
 
 
+def _no_nan(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
 def rep_metrics(result) -> dict[str, np.ndarray]:
     """Per-replication scalar metrics, each an array of shape (R,).
 
@@ -155,19 +159,10 @@ def touchpoint_table(result, incremental: np.ndarray) -> list[dict]:
                 "purchases_caused": float(purchases.mean()),
                 "revenue_caused": float(credited_revenue.mean()),
                 "incremental_revenue": float(inc[j]),
-                "incremental_roi": _ratio(inc[j] * m.margin - c, c),
+                "incremental_roi": _no_nan(float(_safe_div(inc[j] * m.margin - c, c))),
             }
         )
     return rows
-
-
-def _ratio(num: float, den: float) -> float | None:
-    """``num / den``, or None when ``den`` is not positive or the quotient is not finite (a cost of 1e-320)."""
-    if not den > 0:
-        return None
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        value = float(np.float64(num) / np.float64(den))
-    return value if math.isfinite(value) else None
 
 
 def segment_table(result) -> list[dict]:
