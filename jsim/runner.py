@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["run_scenario", "progress_bar"]
+__all__ = ["run_scenario", "prepare", "progress_bar"]
 
 import sys
 from contextlib import contextmanager
@@ -38,6 +38,27 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
+def prepare(path, *, customers=None, days=None, overrides=()):
+    """Every check ``jsim run`` makes of a scenario before its run, in order: ``(scenario, model, warnings)``.
+
+    Loads the file with its ``--set`` overrides, checks that the model's arrays fit in memory,
+    compiles the model and its calendar (over ``days`` when given) and lists the scenario's
+    warnings. ``jsim validate`` calls the same, so a file it accepts is not rejected by ``run``.
+
+    Raises
+    ------
+    ScenarioError, ResourceError
+    """
+    from .engine.resources import check_compile
+    from .model import compile_scenario
+    from .scenario import load_scenario, scenario_warnings
+
+    scenario = load_scenario(path, overrides)
+    check_compile(scenario, customers=customers, days=days)
+    model = compile_scenario(scenario, customers=customers, days=days)
+    return scenario, model, scenario_warnings(scenario, days=days)
+
+
 def run_scenario(
     path,
     *,
@@ -70,14 +91,10 @@ def run_scenario(
     """
     from .analysis import summarise
     from .engine import simulate
-    from .engine.resources import SLOW_SECONDS, check_compile, check_resources, format_bytes
-    from .model import compile_scenario
-    from .scenario import load_scenario, parse_override, scenario_warnings, warnings_as_error
+    from .engine.resources import SLOW_SECONDS, check_resources, format_bytes
+    from .scenario import parse_override, warnings_as_error
 
-    scenario = load_scenario(path, overrides)
-    check_compile(scenario, customers=customers, days=days)
-    model = compile_scenario(scenario, customers=customers, days=days)
-    warnings = scenario_warnings(scenario, days=days)
+    scenario, model, warnings = prepare(path, customers=customers, days=days, overrides=overrides)
     if strict and warnings:
         raise warnings_as_error(warnings, source=str(path))
     for issue in warnings:

@@ -26,17 +26,14 @@ def validate(files, customers, days, strict, overrides):
     population that a run at this size could not fit in this machine's memory) go to stderr
     and leave the exit code at 0, unless --strict makes them errors.
     """
-    from ..engine.resources import check_compile, check_resources
-    from ..model import compile_scenario
-    from ..scenario import load_scenario, scenario_warnings, warnings_as_error
+    from ..engine.resources import check_resources
+    from ..runner import prepare
+    from ..scenario import warnings_as_error
 
     bad = 0
     for f in files:
         try:
-            sc = load_scenario(f, overrides)
-            check_compile(sc, customers=customers, days=days)
-            model = compile_scenario(sc, customers=customers, days=days)
-            issues = scenario_warnings(sc, days=days)
+            sc, model, issues = prepare(f, customers=customers, days=days, overrides=overrides)
             try:  # what `jsim run FILE` (fast engine, one replication) would be told
                 check_resources(model)
             except ResourceError as exc:
