@@ -432,3 +432,10 @@ def test_a_pareto_search_with_no_feasible_trial_is_a_clean_error(scenario):
 def test_a_constraint_bound_must_be_finite(scenario, text):
     res = CliRunner().invoke(main, ["optimise", str(scenario), "--budget", "900", "--constraint", text, "-q"])
     assert res.exit_code == 2 and "bound must be a finite number" in res.output, res.output
+
+
+def test_the_budget_flags_limit_is_the_scenarios_limit_on_money():
+    from jsim.cli.options import MAX_SPEND
+    from jsim.scenario.limits import MAX_MONEY
+
+    assert MAX_SPEND == MAX_MONEY

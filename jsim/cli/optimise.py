@@ -91,7 +91,6 @@ def optimise(
         promote=promote,
     )
     limits = parse_bounds(bounds, list(obj.names), budget, where="--bounds")
-    opt.check_spend_bounds(limits)
     _quiet_optuna()
     with progress_bar(not quiet, f"optimising {obj.scenario.name}") as report:
         result = optimise_scenario(

@@ -8,8 +8,8 @@ import click
 
 from ..engine.registry import engine_names
 
-#: The largest spend a flag accepts (--budget, --bounds): far above any marketing budget, and small enough
-#: that sums, shares and finite differences of spends never overflow or lose every digit.
+#: The largest spend --budget accepts: jsim.scenario.limits.MAX_MONEY (written out, as importing the scenario
+#: package here would load pydantic for `jsim --help`; a test checks the two agree).
 MAX_SPEND = 1e12
 
 #: --customers at most (a finite range: a larger number is a usage error, not an overflow deep in the engine)
@@ -35,27 +35,6 @@ class PositiveFloat(click.ParamType):
             rule = "a finite number > 0" if math.isinf(self.maximum) else f"a number > 0 and <= {self.maximum:g}"
             self.fail(f"must be {rule}, got {value} (e.g. {flag}{self.example})", param, ctx)
         return number
-
-
-def check_spend_bounds(limits: dict) -> None:
-    """Reject ``--bounds`` spends above :data:`MAX_SPEND` (parsed by :func:`jsim.optimise.objectives.parse_bounds`).
-
-    Raises
-    ------
-    ScenarioError
-        Located at ``--bounds`` (exit 2).
-    """
-    from ..errors import ScenarioError, ScenarioIssue
-
-    for name, (lo, hi) in limits.items():
-        if max(lo, hi) > MAX_SPEND:
-            raise ScenarioError(
-                ScenarioIssue(
-                    "--bounds",
-                    f"MIN and MAX must be <= {MAX_SPEND:g}, got {name}={lo:g}:{hi:g}",
-                    f"leave MAX out to cap {name} at the budget, e.g. {name}={min(lo, MAX_SPEND):g}:",
-                )
-            )
 
 
 def _name_list(ctx, param, value):

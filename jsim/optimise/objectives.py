@@ -38,6 +38,7 @@ import numpy as np
 
 from ..errors import OptimiseError, ScenarioError, ScenarioIssue
 from ..rng import derive_seed
+from ..scenario.limits import MAX_MONEY
 
 #: objective name -> (per-replication metric it reads, direction)
 METRICS = {
@@ -198,12 +199,27 @@ def parse_bounds(items, names, budget: float, where: str = "bounds") -> dict[str
             raise ScenarioError(
                 ScenarioIssue(where, f"MIN and MAX must be numbers, got {item!r}", f"e.g. {name}=0:{budget / 2:g}")
             ) from None
-        if not (0 <= lo <= hi) or not all(map(math.isfinite, (lo, hi))):
+        if not all(map(math.isfinite, (lo, hi))):
+            raise ScenarioError(
+                ScenarioIssue(
+                    where, f"MIN and MAX must be finite numbers, got {item!r}", f"e.g. {name}=0:{budget / 2:g}"
+                )
+            )
+        if not 0 <= lo <= hi:
             raise ScenarioError(
                 ScenarioIssue(
                     where,
                     f"0 <= min <= max must hold, but got min={lo:g}, max={hi:g} for {name!r}",
                     f"e.g. {name}={min(lo, hi):g}:{max(lo, hi):g}",
+                )
+            )
+        if hi > MAX_MONEY:
+            raise ScenarioError(
+                ScenarioIssue(
+                    where,
+                    f"MIN and MAX must be <= {MAX_MONEY:g} (the largest amount of money jsim accepts), "
+                    f"got {name}={lo:g}:{hi:g}",
+                    f"leave MAX out to cap {name} at the budget, e.g. {name}={min(lo, MAX_MONEY):g}:",
                 )
             )
         out[name] = (lo, hi)
