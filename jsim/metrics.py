@@ -16,6 +16,9 @@ from __future__ import annotations
 __all__ = [
     "Estimate",
     "estimate",
+    "Difference",
+    "paired_difference",
+    "reps_needed",
     "t975",
     "rep_metrics",
     "touchpoint_table",
@@ -69,6 +72,105 @@ def estimate(values) -> Estimate:
     sd = float(v.std(ddof=1))
     half = t975(n - 1) * sd / math.sqrt(n)
     return Estimate(mean, mean - half, mean + half, sd, n)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A paired difference ``variant - baseline`` over common replications, with a verdict.
+
+    ``mean`` with its 95% t-interval ``[low, high]`` over the per-replication differences;
+    ``distinguishable`` is True when the interval excludes 0 (the difference is not noise at the
+    5% level), None when it cannot be judged (one stochastic replication, or no value);
+    ``reps_needed`` is the number of replications at which a true difference of the observed size
+    would be found distinguishable with 80% power (:func:`reps_needed`), None where it does not
+    apply (no difference, or a deterministic engine). For a deterministic engine
+    (``deterministic``) the difference is exact: ``low == high == mean``.
+    """
+
+    mean: float
+    low: float | None
+    high: float | None
+    sd: float | None
+    n: int
+    distinguishable: bool | None
+    reps_needed: int | None
+
+    def as_dict(self) -> dict:
+        return {
+            "mean": _no_nan(self.mean),
+            "low": None if self.low is None else _no_nan(self.low),
+            "high": None if self.high is None else _no_nan(self.high),
+            "distinguishable": self.distinguishable,
+            "sd": None if self.sd is None else _no_nan(self.sd),
+            "n": self.n,
+            "reps_needed": self.reps_needed,
+        }
+
+
+#: the most replications :func:`reps_needed` reports (more says "not within reach")
+MAX_REPS_NEEDED = 10**7
+
+
+def reps_needed(difference: float, sd: float, power: float = 0.8) -> int | None:
+    """Replications a paired two-sided t-test at 5% needs to find ``difference`` with ``power``.
+
+    The smallest n >= 2 with ``|difference| * sqrt(n) / sd >= t(0.975, n-1) + t(power, n-1)``
+    (the usual normal-approximation sample size, with t quantiles for small n). None when
+    ``difference`` is 0 or not finite (nothing to find); 2 when ``sd`` is 0 and the difference is
+    not (any interval excludes 0); None beyond :data:`MAX_REPS_NEEDED`.
+    """
+    from scipy.stats import norm, t
+
+    if not (math.isfinite(difference) and math.isfinite(sd)) or difference == 0:
+        return None
+    if sd == 0:
+        return 2
+    effect = abs(difference) / sd
+    z = float(norm.ppf(0.975) + norm.ppf(power))
+    n = max(2, math.ceil((z / effect) ** 2))
+    if n > MAX_REPS_NEEDED:
+        return None
+    while float(t.ppf(0.975, n - 1) + t.ppf(power, n - 1)) > effect * math.sqrt(n):
+        n += 1
+    # t quantiles exceed normal ones, so n only grows from the normal start; check one below
+    while n > 2 and float(t.ppf(0.975, n - 2) + t.ppf(power, n - 2)) <= effect * math.sqrt(n - 1):
+        n -= 1
+    return n
+
+
+def paired_difference(variant, baseline, *, deterministic: bool = False) -> Difference:
+    """The difference ``variant - baseline`` of per-replication values run on the same seeds.
+
+    Parameters
+    ----------
+    variant, baseline : array-like (R,)
+        One value per replication; replication r of both ran on the same seed (common random
+        numbers), so the differences are paired and their spread is what the interval uses.
+    deterministic : bool
+        The values are exact expectations (one replication of the ``mean-field`` engine): the
+        difference is exact and distinguishable whenever it is not 0.
+    """
+    a = np.asarray(variant, dtype=np.float64).ravel()
+    b = np.asarray(baseline, dtype=np.float64).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"paired values must have one value per common replication, got {a.size} and {b.size}")
+    with np.errstate(invalid="ignore"):
+        d = a - b
+    d[(a == b)] = 0.0  # equal values (inf == inf included) differ by exactly 0
+    n = d.size
+    if n == 0 or not np.isfinite(d).all():
+        return Difference(math.nan, None, None, None, n, None, None)
+    mean = float(d.mean())
+    if deterministic:
+        return Difference(mean, mean, mean, 0.0, n, mean != 0.0, None)
+    if n < 2:
+        return Difference(mean, None, None, None, n, None, None)
+    sd = float(d.std(ddof=1))
+    if sd == 0.0:
+        return Difference(mean, mean, mean, 0.0, n, mean != 0.0, reps_needed(mean, 0.0))
+    half = t975(n - 1) * sd / math.sqrt(n)
+    low, high = mean - half, mean + half
+    return Difference(mean, low, high, sd, n, bool(low > 0 or high < 0), reps_needed(mean, sd))
 
 
 def _safe_div(a, b):

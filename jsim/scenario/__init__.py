@@ -1,7 +1,7 @@
 """Scenario language: pydantic models, loading TOML/YAML, JSON Schema."""
 
 from .checks import scenario_warnings, warnings_as_error
-from .load import load_scenario, parse_scenario, scenario_hash, scenario_schema
+from .load import load_scenario, parse_scenario, read_scenario_data, scenario_hash, scenario_schema, scenario_with
 from .models import Scenario
 from .overrides import apply_overrides, parse_override
 
@@ -10,6 +10,8 @@ __all__ = [
     "apply_overrides",
     "parse_override",
     "load_scenario",
+    "read_scenario_data",
+    "scenario_with",
     "parse_scenario",
     "scenario_hash",
     "scenario_schema",

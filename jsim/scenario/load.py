@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["load_scenario", "parse_scenario", "scenario_schema", "scenario_hash"]
+__all__ = ["load_scenario", "read_scenario_data", "scenario_with", "parse_scenario", "scenario_schema", "scenario_hash"]
 
 import hashlib
 import json
@@ -39,6 +39,17 @@ def load_scenario(path, overrides: Sequence[str] = ()) -> Scenario:
     ScenarioError
         The file is missing, unreadable, not TOML/YAML, or breaks a rule; every problem found
         is listed with its location, the rule, the value received and a fix.
+    """
+    return scenario_with(read_scenario_data(path), str(path), overrides)
+
+
+def read_scenario_data(path) -> dict:
+    """The data of a scenario file (TOML or YAML, checked for size and nesting), not yet validated.
+
+    Raises
+    ------
+    ScenarioError
+        The file is missing, unreadable, too large or not TOML/YAML.
     """
     path = Path(path)
     src = str(path)
@@ -89,6 +100,17 @@ def load_scenario(path, overrides: Sequence[str] = ()) -> Scenario:
                 "rename the file or convert it to TOML",
             ),
         )
+    return data
+
+
+def scenario_with(data, source: str, overrides: Sequence = ()) -> Scenario:
+    """The scenario of ``data`` (:func:`read_scenario_data`) with ``overrides`` applied, validated like a file.
+
+    ``overrides`` are ``KEY=VALUE`` texts or ``(KEY, value)`` pairs
+    (:func:`jsim.scenario.overrides.apply_overrides`). Reading a file once and calling this for
+    many variants (a sweep, a sensitivity analysis) skips re-reading and re-parsing the file.
+    """
+    src = source
     if overrides and isinstance(data, dict):
         data, applied = apply_overrides(data, overrides)
         src = f"{src} with --set {', '.join(applied)}"  # an error may come from a changed value

@@ -205,6 +205,9 @@ def _entry(entries: list, item: type[BaseModel], selector: str, where: str, fail
 def apply_overrides(data: dict, overrides: Sequence[str]) -> tuple[dict, dict]:
     """Apply ``--set`` texts to scenario ``data`` (as read from the file); return ``(new data, {KEY: VALUE})``.
 
+    An override is a ``KEY=VALUE`` text or a ``(KEY, value)`` pair (a value already parsed: what a
+    sweep or a sensitivity analysis sets).
+
     ``data`` is not changed. Later overrides of the same KEY win. Every problem found is raised
     at once as a :class:`ScenarioError` located at ``--set KEY``; the result is to be validated
     like a file (:func:`jsim.scenario.parse_scenario`).
@@ -214,7 +217,7 @@ def apply_overrides(data: dict, overrides: Sequence[str]) -> tuple[dict, dict]:
     issues: list[ScenarioIssue] = []
     for text in overrides:
         try:
-            key, value = parse_override(text)
+            key, value = text if isinstance(text, tuple) else parse_override(text)
             _set_one(data, key, value)
         except ScenarioError as exc:
             issues.extend(exc.issues)
