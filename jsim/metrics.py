@@ -21,10 +21,13 @@ __all__ = [
     "reps_needed",
     "t975",
     "rep_metrics",
+    "touchpoint_reps",
     "touchpoint_table",
     "segment_table",
     "service_table",
+    "source_reps",
     "source_table",
+    "rep_values",
 ]
 
 import math
@@ -154,10 +157,11 @@ def paired_difference(variant, baseline, *, deterministic: bool = False) -> Diff
     b = np.asarray(baseline, dtype=np.float64).ravel()
     if a.shape != b.shape:
         raise ValueError(f"paired values must have one value per common replication, got {a.size} and {b.size}")
+    n = a.size
+    if n and np.array_equal(a, b, equal_nan=True):  # the same runs (a variant equal to its baseline): exactly 0
+        return Difference(0.0, 0.0, 0.0, 0.0, n, False, None)
     with np.errstate(invalid="ignore"):
         d = a - b
-    d[(a == b)] = 0.0  # equal values (inf == inf included) differ by exactly 0
-    n = d.size
     if n == 0 or not np.isfinite(d).all():
         return Difference(math.nan, None, None, None, n, None, None)
     mean = float(d.mean())
@@ -231,37 +235,49 @@ def _price_factor(result) -> float:
     return float((purchases * result.model.revenue_mult).sum() / total) if total > 0 else 1.0
 
 
+def touchpoint_reps(result) -> dict[str, dict[str, np.ndarray]]:
+    """Per touchpoint, per-replication values (R,): cost, deliveries, engagements and what it caused.
+
+    ``moves_caused``, ``conversions_caused`` (moves from a stage that is not converted into one
+    that is), ``purchases_caused`` and ``revenue_caused`` count the moves credited to the
+    touchpoint (a service touchpoint's: those of its three outcomes).
+    """
+    m = result.model
+    price = _price_factor(result)
+    conv_from = ~m.is_converted
+    owner = m.sources.touchpoint
+    out = {}
+    for j, name in enumerate(m.touchpoint_names):
+        cr = result.credits[:, owner == j].sum(axis=1)  # (R, S, S)
+        out[name] = {
+            "cost": result.cost[:, :, j].sum(axis=1).astype(np.float64),
+            "deliveries": result.deliveries[:, :, j].sum(axis=1).astype(np.float64),
+            "engagements": result.engagements[:, :, j].sum(axis=1).astype(np.float64),
+            "moves_caused": cr.sum(axis=(1, 2)).astype(np.float64),
+            "conversions_caused": cr[:, conv_from][:, :, m.is_converted].sum(axis=(1, 2)).astype(np.float64),
+            "purchases_caused": cr[:, :, m.is_purchase].sum(axis=(1, 2)).astype(np.float64),
+            "revenue_caused": ((cr.sum(axis=1) * m.purchase_value).sum(axis=1) * price).astype(np.float64),
+        }
+    return out
+
+
 def touchpoint_table(result, incremental: np.ndarray) -> list[dict]:
     """One row per touchpoint: cost, deliveries, engagements, moves it caused, incremental ROI.
 
-    ``incremental (J,)``: the revenue each touchpoint adds (:func:`jsim.analysis.incremental_revenue`).
-    A service touchpoint's moves are those of its three outcomes.
+    Means over replications of :func:`touchpoint_reps`; ``incremental (J,)``: the revenue each
+    touchpoint adds (:func:`jsim.analysis.incremental_revenue`).
     """
     m = result.model
-    inc = incremental
-    price = _price_factor(result)
     rows = []
-    conv_from = ~m.is_converted
-    owner = m.sources.touchpoint
-    for j, name in enumerate(m.touchpoint_names):
-        cr = result.credits[:, owner == j].sum(axis=1)  # (R, S, S)
-        cost = result.cost[:, :, j].sum(axis=1)
-        purchases = cr[:, :, m.is_purchase].sum(axis=(1, 2))
-        credited_revenue = (cr.sum(axis=1) * m.purchase_value).sum(axis=1) * price
-        c = float(cost.mean())
+    for j, (name, reps) in enumerate(touchpoint_reps(result).items()):
+        c = float(reps["cost"].mean())
         rows.append(
             {
                 "touchpoint": name,
                 "kind": m.touchpoint_kinds[j],
-                "cost": c,
-                "deliveries": float(result.deliveries[:, :, j].sum(axis=1).mean()),
-                "engagements": float(result.engagements[:, :, j].sum(axis=1).mean()),
-                "moves_caused": float(cr.sum(axis=(1, 2)).mean()),
-                "conversions_caused": float(cr[:, conv_from][:, :, m.is_converted].sum(axis=(1, 2)).mean()),
-                "purchases_caused": float(purchases.mean()),
-                "revenue_caused": float(credited_revenue.mean()),
-                "incremental_revenue": float(inc[j]),
-                "incremental_roi": _no_nan(float(_safe_div(inc[j] * m.margin - c, c))),
+                **{key: float(v.mean()) for key, v in reps.items()},
+                "incremental_revenue": float(incremental[j]),
+                "incremental_roi": _no_nan(float(_safe_div(incremental[j] * m.margin - c, c))),
             }
         )
     return rows
@@ -360,24 +376,47 @@ def _event_service_row(rec, lost_waiting: np.ndarray, moved_after_abandoning: di
     }
 
 
+def source_reps(result) -> dict[str, dict[str, np.ndarray]]:
+    """Per source, per-replication values (R,): the moves it caused, the conversions and purchases among them."""
+    m = result.model
+    cr = result.credits  # (R, n_sources, S, S)
+    conv = cr[:, :, ~m.is_converted][:, :, :, m.is_converted].sum(axis=(2, 3))
+    purchases = cr[:, :, :, m.is_purchase].sum(axis=(2, 3))
+    moves = cr.sum(axis=(2, 3))
+    return {
+        name: {
+            "moves": moves[:, i].astype(np.float64),
+            "conversions": conv[:, i].astype(np.float64),
+            "purchases": purchases[:, i].astype(np.float64),
+        }
+        for i, name in enumerate(m.sources.names)
+    }
+
+
 def source_table(result) -> list[dict]:
     """One row per source (``organic``, touchpoints, service outcomes, ``wom:...``, ``event:...``).
 
     Its kind, the moves it caused, the conversions among them (moves from a stage that is not
     converted into one that is) and the purchases (moves into a purchase stage).
     """
-    m = result.model
-    src = m.sources
-    cr = result.credits  # (R, n_sources, S, S)
-    conv = cr[:, :, ~m.is_converted][:, :, :, m.is_converted].sum(axis=(2, 3))
-    purchases = cr[:, :, :, m.is_purchase].sum(axis=(2, 3))
+    kinds = result.model.sources.kinds
     return [
-        {
-            "source": name,
-            "kind": src.kinds[i],
-            "moves": estimate(cr[:, i].sum(axis=(1, 2))).as_dict(),
-            "conversions": estimate(conv[:, i]).as_dict(),
-            "purchases": estimate(purchases[:, i]).as_dict(),
-        }
-        for i, name in enumerate(src.names)
+        {"source": name, "kind": kinds[i], **{key: estimate(v).as_dict() for key, v in reps.items()}}
+        for i, (name, reps) in enumerate(source_reps(result).items())
     ]
+
+
+def rep_values(result) -> dict[str, dict]:
+    """Everything a run reports per replication, by table: what compare, sweep and sensitivity read.
+
+    ``{"metrics": {metric: (R,)}, "stages_at_horizon": {stage: (R,)}, "touchpoints": {touchpoint:
+    {field: (R,)}}, "sources": {source: {field: (R,)}}}`` (:func:`rep_metrics`,
+    :func:`touchpoint_reps`, :func:`source_reps`); float64 arrays.
+    """
+    occ_T = result.occupancy[:, -1].sum(axis=1).astype(np.float64)
+    return {
+        "metrics": rep_metrics(result),
+        "stages_at_horizon": {name: occ_T[:, s] for s, name in enumerate(result.model.stage_names)},
+        "touchpoints": touchpoint_reps(result),
+        "sources": source_reps(result),
+    }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["run_scenario", "prepare", "progress_bar"]
+__all__ = ["run_scenario", "compare_scenarios", "prepare", "progress_bar"]
 
 import sys
 from contextlib import contextmanager
@@ -129,3 +129,95 @@ def run_scenario(
             extra["funnel.png"] = lambda path: plot_funnel(result, path)
         written = write_run(out, summary, result, extra=extra)
     return summary, result, written
+
+
+def _announce(warnings_by_source, strict: bool) -> None:
+    """Print each variant's scenario warnings on stderr, or raise them as an error with ``strict``."""
+    from .scenario import warnings_as_error
+
+    for source, warnings in warnings_by_source:
+        if strict and warnings:
+            raise warnings_as_error(warnings, source=source)
+    shown = set()
+    for source, warnings in warnings_by_source:
+        for issue in warnings:
+            line = f"warning: {source}: {issue}"
+            if line not in shown:  # variants of one file share its warnings: say each once
+                shown.add(line)
+                print(line, file=sys.stderr)
+
+
+def compare_scenarios(
+    baseline,
+    others=(),
+    *,
+    variants=(),
+    customers=None,
+    days=None,
+    seed=0,
+    reps=10,
+    engine="fast",
+    out=None,
+    plot=False,
+    progress=False,
+    strict=False,
+    overrides=(),
+):
+    """What ``jsim compare`` does: run the baseline, other files and ``--variant``s on common seeds and compare.
+
+    ``baseline`` and ``others`` are scenario files (each reported under its file's stem);
+    ``variants`` are ``NAME:KEY=VALUE[,KEY=VALUE...]`` texts, changes of the baseline;
+    ``overrides`` (``--set``) apply to every one of them first. Everything is checked (files,
+    overrides, memory, ``out``) before anything is simulated. Returns ``(comparison, written)``.
+
+    Raises
+    ------
+    ScenarioError, InputError, ResourceError
+        Before simulating: an invalid file, override, variant, flag or output folder.
+    """
+    from pathlib import Path
+
+    from .analysis.compare import compare_runs
+    from .analysis.variants import Variant, check_variants, parse_variant, run_variants
+    from .engine import get_engine
+    from .errors import InputError
+
+    common = tuple(overrides)
+    todo = [Variant(Path(p).stem, str(p), common) for p in (baseline, *others)]
+    for text in variants:
+        v = parse_variant(text, str(baseline))
+        todo.append(Variant(v.name, v.scenario, common + v.overrides))
+    if len(todo) < 2:
+        raise InputError(
+            "compare needs something to compare the baseline with, got only "
+            f"{baseline} (add another scenario file or a --variant NAME:KEY=VALUE)",
+            params=("variants",),
+        )
+    if get_engine(engine).stochastic and reps < 2:
+        raise InputError(
+            f"compare with engine {engine!r} needs at least 2 replications to tell a difference from noise, "
+            f"got {reps} (e.g. --reps 10; or --engine mean-field for exact expected values)",
+            params=("reps",),
+        )
+    checked = check_variants(todo, customers=customers, days=days)
+    _announce([(c.variant.scenario + _with(c.variant, common), c.warnings) for c in checked], strict)
+    if out:
+        from .io import check_output_dir
+
+        check_output_dir(out)
+    with progress_bar(progress, f"comparing {len(todo)} versions") as report:
+        runs = run_variants(
+            todo, customers=customers, days=days, seed=seed, reps=reps, engine=engine, progress=report, checked=checked
+        )
+    comparison = compare_runs(runs)
+    written = []
+    if out:
+        from .report.compare import write_comparison
+
+        written = write_comparison(comparison, out, plot=plot)
+    return comparison, written
+
+
+def _with(variant, common) -> str:
+    own = [o if isinstance(o, str) else f"{o[0]}={o[1]}" for o in variant.overrides[len(common) :]]
+    return f" (variant {variant.name}: {', '.join(own)})" if own else ""

@@ -13,7 +13,7 @@ import click
 
 from .. import __version__
 from ..errors import InputError, JsimError, ScenarioError, forget_unhandled_interrupt
-from . import optimise, run, schema, validate
+from . import compare, optimise, run, schema, validate
 
 EPILOG = "Docs: README.md and docs/model.md. Exit codes: 0 ok, 1 runtime failure, 2 invalid input."
 
@@ -42,6 +42,7 @@ _FLAGS = {
     "weekly": "--weekly",
     "scenario": "SCENARIO",
     "scenario_hash": "--set",
+    "variants": "--variant",
 }
 
 
@@ -131,13 +132,15 @@ def main():
     Start here:
       jsim run scenarios/webshop.toml            simulate and print a summary
       jsim run scenarios/webshop.toml -r 5 -o out   5 replications, CSV/JSON into out/
+      jsim compare scenarios/webshop.toml --variant chat6:touchpoints.support_chat.service.agents=6
+                                                 a what-if against the baseline, on common seeds
       jsim validate my.toml                      check a scenario file
       jsim schema > jsim.schema.json             JSON Schema for editor completion
       jsim optimise scenarios/teaching.toml --budget 1500   split a budget across touchpoints
     """
 
 
-for _command in (run.run, validate.validate, schema.schema, optimise.optimise):
+for _command in (run.run, compare.compare, validate.validate, schema.schema, optimise.optimise):
     _command.epilog = EPILOG
     main.add_command(_command)
 del _command

@@ -114,6 +114,42 @@ strict = click.option(
 )
 plot = click.option("--plot", is_flag=True, help="With --out: also draw funnel.png (stage occupancy and conversion).")
 
+# jsim compare
+variant = click.option(
+    "--variant",
+    "variants",
+    multiple=True,
+    metavar="NAME:KEY=VALUE[,KEY=VALUE...]",
+    help="A version of BASE with changes, reported as NAME (repeatable): "
+    "'chat6:touchpoints.support_chat.service.agents=6'.",
+)
+compare_reps_opt = click.option(
+    "--reps",
+    "-r",
+    type=click.IntRange(1, 10_000),
+    default=10,
+    show_default=True,
+    help="Replications, on the same seeds for every version (at least 2 for a stochastic engine).",
+)
+fmt_compare = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table: readable differences; json: compare.json on stdout.",
+)
+compare_out = click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="Folder for compare.json and compare.csv (long format: variant, table, item, metric, ...).",
+)
+compare_plot = click.option(
+    "--plot", is_flag=True, help="With --out: also draw compare.png (differences with their intervals)."
+)
+
 # jsim optimise
 budget = click.option(
     "--budget",
