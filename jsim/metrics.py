@@ -114,29 +114,37 @@ class Difference:
 MAX_REPS_NEEDED = 10**7
 
 
-def reps_needed(difference: float, sd: float, power: float = 0.8) -> int | None:
-    """Replications a paired two-sided t-test at 5% needs to find ``difference`` with ``power``.
+def _power(n: int, effect: float) -> float:
+    """Power of a two-sided paired t-test at 5% with ``n`` pairs, for a true difference of ``effect`` sd."""
+    from scipy.stats import nct, t
 
-    The smallest n >= 2 with ``|difference| * sqrt(n) / sd >= t(0.975, n-1) + t(power, n-1)``
-    (the usual normal-approximation sample size, with t quantiles for small n). None when
-    ``difference`` is 0 or not finite (nothing to find); 2 when ``sd`` is 0 and the difference is
-    not (any interval excludes 0); None beyond :data:`MAX_REPS_NEEDED`.
+    crit = float(t.ppf(0.975, n - 1))
+    nc = effect * math.sqrt(n)
+    return float(nct.sf(crit, n - 1, nc) + nct.cdf(-crit, n - 1, nc))
+
+
+def reps_needed(difference: float, sd: float, power: float = 0.8) -> int | None:
+    """Replications a paired two-sided t-test at 5% needs to find ``difference`` with probability ``power``.
+
+    The smallest n >= 2 whose exact power (noncentral t with n - 1 degrees of freedom and
+    noncentrality ``|difference| * sqrt(n) / sd``) reaches ``power``, taking the observed
+    difference and spread as the truth. None when ``difference`` is 0 or not finite (nothing to
+    find) or beyond :data:`MAX_REPS_NEEDED`; 2 when ``sd`` is 0 and the difference is not.
     """
-    from scipy.stats import norm, t
+    from scipy.stats import norm
 
     if not (math.isfinite(difference) and math.isfinite(sd)) or difference == 0:
         return None
     if sd == 0:
         return 2
     effect = abs(difference) / sd
-    z = float(norm.ppf(0.975) + norm.ppf(power))
-    n = max(2, math.ceil((z / effect) ** 2))
-    if n > MAX_REPS_NEEDED:
+    start = (float(norm.ppf(0.975) + norm.ppf(power)) / effect) ** 2  # the normal approximation
+    if start > MAX_REPS_NEEDED:
         return None
-    while float(t.ppf(0.975, n - 1) + t.ppf(power, n - 1)) > effect * math.sqrt(n):
+    n = max(2, math.ceil(start))
+    while _power(n, effect) < power:  # the t test needs a little more than the normal approximation
         n += 1
-    # t quantiles exceed normal ones, so n only grows from the normal start; check one below
-    while n > 2 and float(t.ppf(0.975, n - 2) + t.ppf(power, n - 2)) <= effect * math.sqrt(n - 1):
+    while n > 2 and _power(n - 1, effect) >= power:
         n -= 1
     return n
 

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 
 import numpy as np
 import pytest
@@ -339,6 +340,42 @@ def alias_distribution(thresh, alias, n):
     return out
 
 
+def splitmix64_mix(z: int) -> int:
+    """Reference SplitMix64 finaliser (Steele, Lea & Flood 2014) on Python ints."""
+    mask = (1 << 64) - 1
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return z ^ (z >> 31)
+
+
+def test_customer_streams_are_splitmix64_seeded_by_key_and_index():
+    """Customer i's k-th number: mix(seed_i + (k + 1) * GAMMA), seed_i = mix(key ^ mix(i)), on Python ints."""
+    mask = (1 << 64) - 1
+    for key in (0, 1, 0xDEADBEEFCAFEBABE, mask):
+        for i in (0, 1, 7, 10**12):
+            seed = splitmix64_mix(key ^ splitmix64_mix(i))
+            assert int(_rng._customer_seed(np.uint64(key), i)) == seed
+            for k in (0, 1, 2, 1000, 2**32 - 1):
+                word = splitmix64_mix((seed + (k + 1) * 0x9E3779B97F4A7C15) & mask)
+                expected = (word >> 11) * 2.0**-53
+                assert _rng._customer_double(np.uint64(seed), k) == expected
+                assert _rng._customer_exp(np.uint64(seed), k) == -math.log(expected + 2.0**-54)
+
+
+def test_customer_streams_look_uniform_and_independent():
+    """Across customers and within one stream: mean, variance and lag-1 correlation of uniforms
+    within 4.5 standard errors of U(0, 1)'s."""
+    n = 20_000
+    across = np.array([_rng._customer_double(np.uint64(_rng._customer_seed(np.uint64(42), i)), 0) for i in range(n)])
+    seed = np.uint64(_rng._customer_seed(np.uint64(42), 5))
+    within = np.array([_rng._customer_double(seed, k) for k in range(n)])
+    for u in (across, within):
+        assert abs(u.mean() - 0.5) <= 4.5 * math.sqrt(1 / 12 / n)
+        assert abs(u.var() - 1 / 12) <= 4.5 * math.sqrt(1 / 180 / n)
+        r = np.corrcoef(u[:-1], u[1:])[0, 1]
+        assert abs(r) <= 4.5 / math.sqrt(n)
+
+
 def test_alias_tables_reproduce_the_pair_probabilities():
     rng = np.random.default_rng(4)
     for _ in range(500):
@@ -388,10 +425,11 @@ def test_alias_wrapper_checks_shapes():
 
 #: helpers the population kernels call, by module: interpreted while a kernel's .py_func runs
 HELPERS = {
-    _rng: ("_rotl",),
+    _rng: ("_rotl", "_mix64", "_customer_double"),
     _population: (
-        "_next_double",
-        "_next_exp",
+        "_customer_seed",
+        "_customer_double",
+        "_customer_exp",
         "_pick_alias",
         "_outcome_route",
         "_independent_chunk",

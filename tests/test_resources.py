@@ -55,7 +55,7 @@ def _measured(model, engine, reps=1, journeys=0) -> int:
 @pytest.mark.parametrize(
     "path, engine, customers, days, reps, journeys",
     [
-        (WEBSHOP, "fast", 3_000_000, 10, 1, 0),  # day-by-day path: 12 bytes a customer
+        (WEBSHOP, "fast", 3_000_000, 10, 1, 0),  # day-by-day path: 16 bytes a customer
         (REFERENCE, "fast", 200_000, 3_000, 2, 0),  # independent path: day tables, chunk buffers
         (WEBSHOP, "mean-field", 10_000, 20_000, 1, 0),  # exposures (T+1, J, G, S)
         (REFERENCE, "des", 20_000, 30, 1, 0),  # Python objects per customer and per move
@@ -80,7 +80,7 @@ def test_estimate_parts_and_customer_days():
     assert est.customer_days == pytest.approx(1_000 * 100 + model.arrivals_mean.sum() * 100 * 101 / 2, rel=0.05)
     assert {"results", "derived tables", "exposures", "customers", "chunk seeds"} <= set(est.breakdown)
     assert est.model_bytes > 0 and est.seconds > 0
-    assert "customers x 12 bytes" in est.formulas["customers"]
+    assert "customers x 16 bytes" in est.formulas["customers"]
     assert est.describe().count(" = ") == 3  # the three largest parts
 
 
@@ -117,10 +117,10 @@ def test_simulate_refuses_before_allocating(monkeypatch):
         tracemalloc.stop()
     assert peak < 20 << 20
     text = str(info.value)
-    assert re.search(r"needs about 1[23]\d GB", text)
-    assert "1e10 customers x 12 bytes (day-by-day state) = 120 GB" in text
+    assert re.search(r"needs about 1[5-8]\d GB", text)
+    assert "1e10 customers x 16 bytes (day-by-day state) = 160 GB" in text
     assert "the limit is 17.2 GB (JSIM_MEMORY_LIMIT=16G)" in text
-    assert "lower customers (at most about 1.3e9 fit)" in text and "engine='mean-field'" in text
+    assert "lower customers (at most about 9.7e8 fit)" in text and "engine='mean-field'" in text
     assert set(info.value.params) >= {"customers", "engine"}
 
 
@@ -191,7 +191,7 @@ def test_cli_ten_billion_customers_refused_quickly():
     finally:
         tracemalloc.stop()
     assert res.exit_code == 2, res.output
-    assert re.search(r"needs about 1[23]\d GB", res.output) and "[command line: --customers, --engine]" in res.output
+    assert re.search(r"needs about 1[5-8]\d GB", res.output) and "[command line: --customers, --engine]" in res.output
     assert peak < 50 << 20
     assert time.perf_counter() - t0 < 10  # scenario load and compile included; the check is microseconds
 

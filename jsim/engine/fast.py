@@ -4,8 +4,8 @@ Without word of mouth or service queues every customer's hazards are known in ad
 customer's whole journey is drawn at once (waiting times by inversion of the cumulative hazard,
 idle days skipped) and nothing per customer is stored: memory is bounded by the chunk buffers.
 With them the population is advanced day by day (hazards depend on yesterday's census and on
-the day's queues, :func:`jsim.kernels.coupled_days`); each customer then keeps 12 bytes (stage,
-segment, converted flag, threshold).
+the day's queues, :func:`jsim.kernels.coupled_days`); each customer then keeps 16 bytes (stage,
+segment, converted flag, threshold, count of random draws).
 """
 
 from __future__ import annotations
@@ -161,7 +161,13 @@ def _population(model, arrivals) -> kernels.Customers:
             n = int(arrivals[t, g])
             stage[i : i + n], seg[i : i + n] = model.arrival_stage, g
             i += n
-    return kernels.Customers(stage, seg, np.zeros(n_total, dtype=np.uint8), np.zeros(n_total, dtype=np.float64))
+    return kernels.Customers(
+        stage,
+        seg,
+        np.zeros(n_total, dtype=np.uint8),
+        np.zeros(n_total, dtype=np.float64),
+        np.zeros(n_total, dtype=np.uint32),
+    )
 
 
 def _run_coupled(model, arrivals, seq, chunk_size, progress) -> dict:

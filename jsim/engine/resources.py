@@ -56,7 +56,7 @@ SLOW_SECONDS = 60.0
 
 # -- constants (bytes and seconds), measured on the project's 2-core VM and rounded up -------------
 #: fast engine, day-by-day path: stage int16 + segment int8 + converted uint8 + threshold float64
-COUPLED_CUSTOMER_BYTES = 12
+COUPLED_CUSTOMER_BYTES = 16
 #: customers per chunk of the fast engine (``jsim.engine.fast.CHUNK_SIZE``)
 CHUNK_SIZE = 1 << 16
 #: per chunk (and per traced journey): a spawned SeedSequence while the states are made, plus the state
@@ -300,7 +300,7 @@ class Estimate:
     breakdown : dict of str to float
         Bytes of each part (``results``, ``derived tables``, ``customers``, ``exposures``, ...).
     formulas : dict of str to str
-        How each part was counted, e.g. ``1e10 customers x 12 bytes``.
+        How each part was counted, e.g. ``1e10 customers x 16 bytes``.
     model_bytes : float
         The compiled model's arrays (already allocated).
     engine, reps, journeys
@@ -319,7 +319,7 @@ class Estimate:
     journeys: int = 0
 
     def describe(self, n_parts: int = 3) -> str:
-        """The largest parts with their formulas: ``1e10 customers x 12 bytes (day-by-day state) = 120 GB; ...``."""
+        """The largest parts with their formulas: ``1e10 customers x 16 bytes (day-by-day state) = 160 GB; ...``."""
         parts = sorted(self.breakdown.items(), key=lambda kv: -kv[1])[:n_parts]
         return "; ".join(f"{self.formulas.get(k, k)} = {format_bytes(v)}" for k, v in parts if v > 0)
 

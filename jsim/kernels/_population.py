@@ -1,8 +1,10 @@
 """Advancing customers: whole journeys when hazards are known, day by day when they are coupled.
 
-Private numba kernels; call them through :mod:`jsim.kernels`. Random numbers come from the
-chunk-owned xoshiro states of :mod:`jsim.kernels._rng`, so results do not depend on how many
-threads run the ``prange`` loops. ``m`` is a :class:`~jsim.model.ModelArrays`, ``fx`` a
+Private numba kernels; call them through :mod:`jsim.kernels`. Every customer draws from its own
+stream (:mod:`jsim.kernels._rng`: keyed by the run's key ``rng_states[0, 0]``, its index and
+its count of draws), so results do not depend on how many threads run the ``prange`` loops or
+on the chunk size, and two versions of a scenario on one seed share each customer's numbers
+(common random numbers). ``m`` is a :class:`~jsim.model.ModelArrays`, ``fx`` a
 :class:`~jsim.model.Coefficients`. Moves are counted per route (``m.pair_route``).
 """
 
@@ -16,7 +18,7 @@ from numba import njit, prange
 from ._alias import _alias_tables, _pick_alias
 from ._day import _day_step
 from ._hazards import _outcome_route
-from ._rng import _next_double, _next_exp
+from ._rng import _customer_double, _customer_exp, _customer_seed
 
 
 class Cohorts(NamedTuple):
@@ -52,13 +54,15 @@ class ChunkCounts(NamedTuple):
 
 
 class Customers(NamedTuple):
-    """Per-customer state of the day-by-day path (12 bytes a customer): ``stage`` int16,
-    ``seg`` int8, ``conv`` uint8 (ever converted), ``thr`` float64 (next threshold)."""
+    """Per-customer state of the day-by-day path (16 bytes a customer): ``stage`` int16,
+    ``seg`` int8, ``conv`` uint8 (ever converted), ``thr`` float64 (next threshold), ``draws``
+    uint32 (numbers drawn from the customer's stream so far)."""
 
     stage: np.ndarray
     seg: np.ndarray
     conv: np.ndarray
     thr: np.ndarray
+    draws: np.ndarray
 
 
 class CoupledRun(NamedTuple):
@@ -114,7 +118,7 @@ def _independent_chunk(b, c, chunk_size, n_total, cohorts, tables, m, rng_states
     )
     occ_diff, moves, seg_flows, newconv = out
     T = cum.shape[2] - 1
-    state = rng_states[c].copy()
+    key = rng_states[0, 0]
     lo = c * chunk_size
     hi = min(n_total, lo + chunk_size)
     co = np.searchsorted(cohorts.start, lo, side="right") - 1
@@ -128,8 +132,11 @@ def _independent_chunk(b, c, chunk_size, n_total, cohorts, tables, m, rng_states
         conv = is_converted[s]
         if conv:
             newconv[b, t_from, g] += 1
+        seed = _customer_seed(key, i)
+        k = 0
         while not is_absorbing[s]:
-            e = _next_exp(state)
+            e = _customer_exp(seed, k)
+            k += 1
             h = const_hazard[g, s]
             if h > 0.0:
                 # constant daily hazard: the wait is geometric, ceil(E / h) days. Compared as a
@@ -151,7 +158,8 @@ def _independent_chunk(b, c, chunk_size, n_total, cohorts, tables, m, rng_states
                     else:
                         a = mid + 1
                 t = a
-            ip, _ = _pick_alias(_next_double(state), thresh[t, g, s], alias[t, g, s], n_pairs[g, s])
+            ip, _ = _pick_alias(_customer_double(seed, k), thresh[t, g, s], alias[t, g, s], n_pairs[g, s])
+            k += 1
             d = pair_dst[g, s, ip]
             occ_diff[b, g, s, t_from] += 1
             occ_diff[b, g, s, t] -= 1
@@ -175,8 +183,9 @@ def _independent_chunks(chunk_ids, chunk_size, n_total, cohorts, tables, m, rng_
     ``cum[g, s, t] - cum[g, s, t0] >= E`` (idle days are skipped by binary search, or in one
     step ``t = t0 + ceil(E / h)`` where ``const_hazard[g, s] = h > 0`` is the same every day), to the
     pair drawn from day t's alias tables, along the pair's route (no service clocks here: a model
-    with services is coupled). Draws 2 uniforms per stage entry (+1 per stay to the horizon) from
-    ``rng_states[c]``. Adds into row b of each array of ``out`` (:class:`ChunkCounts`).
+    with services is coupled). Each customer draws from its own stream (key ``rng_states[0, 0]``):
+    an exponential, then a uniform per move, alternately. Adds into row b of each array of
+    ``out`` (:class:`ChunkCounts`).
     """
     # Each chunk runs in a function of its own: numba 0.68 loses writes made through a tuple's
     # fields directly inside a prange loop (the tuple is copied into the parallel region).
@@ -186,15 +195,15 @@ def _independent_chunks(chunk_ids, chunk_size, n_total, cohorts, tables, m, rng_
 
 @njit(parallel=True, cache=True)
 def _coupled_init(n_initial, chunk_size, customers, is_converted, rng_states):
-    """Give the day-0 customers (indices < n_initial) their first threshold. One uniform each."""
-    stage, _, conv, thr = customers  # fields unpacked outside prange (see _independent_chunks)
+    """Give the day-0 customers (indices < n_initial) their first threshold: their stream's first number."""
+    stage, _, conv, thr, draws = customers  # fields unpacked outside prange (see _independent_chunks)
+    key = rng_states[0, 0]
     n_chunks = (n_initial + chunk_size - 1) // chunk_size
     for c in prange(n_chunks):
-        state = rng_states[c].copy()
         for i in range(c * chunk_size, min(n_initial, (c + 1) * chunk_size)):
-            thr[i] = _next_exp(state)
+            thr[i] = _customer_exp(_customer_seed(key, i), 0)
+            draws[i] = 1
             conv[i] = 1 if is_converted[stage[i]] else 0
-        rng_states[c] = state
 
 
 @njit(cache=True)
@@ -207,22 +216,25 @@ def _coupled_chunk(
     is_absorbing, is_converted, n_pairs, pair_dst = m.is_absorbing, m.is_converted, m.n_pairs, m.pair_dst
     pair_route = m.pair_route
     flows, moves, newconv = out
-    stage, seg, conv, thr = customers
+    stage, seg, conv, thr, draws = customers
     flows[c] = 0
     moves[c] = 0
     newconv[c] = 0
-    state = rng_states[c].copy()
+    key = rng_states[0, 0]
     for i in range(c * chunk_size, min(n_active, (c + 1) * chunk_size)):
         s = stage[i]
         g = seg[i]
         if i >= n_before:
-            thr[i] = cum_prev[g, s] + _next_exp(state)
+            thr[i] = cum_prev[g, s] + _customer_exp(_customer_seed(key, i), 0)
+            draws[i] = 1
             if is_converted[s]:
                 conv[i] = 1
                 newconv[c, g] += 1
         if is_absorbing[s] or cum_now[g, s] < thr[i]:
             continue
-        ip, v = _pick_alias(_next_double(state), thresh[g, s], alias[g, s], n_pairs[g, s])
+        seed = _customer_seed(key, i)
+        k = draws[i]
+        ip, v = _pick_alias(_customer_double(seed, k), thresh[g, s], alias[g, s], n_pairs[g, s])
         d = pair_dst[g, s, ip]
         flows[c, g, s, d] += 1
         route = pair_route[g, s, ip, 0]
@@ -233,8 +245,8 @@ def _coupled_chunk(
             conv[i] = 1
             newconv[c, g] += 1
         stage[i] = d
-        thr[i] = cum_now[g, d] + _next_exp(state)
-    rng_states[c] = state
+        thr[i] = cum_now[g, d] + _customer_exp(seed, k + 1)
+        draws[i] = k + 2
 
 
 @njit(parallel=True, cache=True)
@@ -247,8 +259,9 @@ def _coupled_day(
     set; they get a threshold ``cum_prev + E``. A customer moves when ``cum_now >= thr``, along
     the pair drawn from today's alias tables ``thresh``, ``alias`` (G, S, P) and the route its
     residual uniform picks (:func:`~jsim.kernels._hazards._outcome_route`). Writes per chunk c
-    today's counts into ``out`` (:class:`DayCounts`, zeroed here). Mutates ``customers`` and
-    ``rng_states``.
+    today's counts into ``out`` (:class:`DayCounts`, zeroed here). Each customer draws from its
+    own stream (key ``rng_states[0, 0]``): an exponential on arrival, a uniform and an exponential
+    per move. Mutates ``customers``.
     """
     n_chunks = (n_active + chunk_size - 1) // chunk_size
     for c in prange(n_chunks):
