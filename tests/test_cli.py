@@ -48,8 +48,8 @@ def test_help_lists_every_command():
 
 def test_help_lists_the_commands_in_the_order_a_user_meets_them():
     res = CliRunner().invoke(main, ["--help"])
-    listed = [line.split()[0] for line in res.output.split("Commands:")[1].strip().splitlines()[:4]]
-    assert listed == ["run", "validate", "schema", "optimise"]
+    listed = [line.split()[0] for line in res.output.split("Commands:")[1].strip().splitlines()[:7]]
+    assert listed == ["run", "compare", "sweep", "sensitivity", "validate", "schema", "optimise"]
 
 
 def test_help_imports_no_numerics():

@@ -51,11 +51,16 @@ def sweep_variants(scenario: str, params, overrides=()) -> tuple[list[Variant], 
         :data:`~jsim.analysis.params.MAX_GRID_POINTS` points.
     """
     keys = [p.key for p in params]
-    if not 1 <= len(params) <= MAX_SWEEP_PARAMS:
+    if not params:
         raise InputError(
-            f"--param: a sweep varies one KEY (a line) or two (a heat map), got {len(params)}"
-            + (f" ({', '.join(keys)})" if keys else "")
-            + " (for more KEYs use jsim sensitivity --method morris or sobol)",
+            "--param is required: name the KEY to sweep and its grid, "
+            "e.g. --param touchpoints.support_chat.service.agents=1:6:6",
+            params=("params",),
+        )
+    if len(params) > MAX_SWEEP_PARAMS <= MAX_SWEEP_PARAMS:
+        raise InputError(
+            f"--param: a sweep varies one KEY (a line) or two (a heat map), got {len(params)} ({', '.join(keys)})"
+            " (for more KEYs use jsim sensitivity --method morris or sobol)",
             params=("params",),
         )
     if len(set(keys)) != len(keys):
