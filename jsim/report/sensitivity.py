@@ -17,7 +17,8 @@ _EXPLAIN = {
     "95% bootstrap half-width; mu: signed mean (mu << mu*: effects of both signs); sigma: spread of the "
     "effects (interactions or non-linearity)",
     "sobol": "S1: share of the metric's variance due to the parameter alone; ST: with all its interactions "
-    "(ST - S1: interactions); ± 95% bootstrap half-widths; S1 and ST near 0 within their interval: no influence",
+    "(ST - S1: interactions); S2: share due to a pair's interaction alone; ± 95% bootstrap half-widths; an index "
+    "within its half-width of 0: no influence shown",
 }
 
 
@@ -53,7 +54,7 @@ def render_sensitivity(result, console) -> None:
         if result.method == "oat":
             base = result.baseline.get(m.name)
             t.title = f"{m.name} (as in the file: {fmt_metric(m.name, base)})"
-            for head in ("at LOW", "at HIGH", "swing [95%]"):
+            for head in ("at LOW", "at HIGH", "swing" if det else "swing [95%]"):
                 t.add_column(head, justify="right")
             rows.sort(key=lambda r: -abs(r["swing"]) if finite(r["swing"]) else 0)
             for r in rows:
@@ -85,8 +86,13 @@ def render_sensitivity(result, console) -> None:
         console.print(t)
         pairs = [p for p in result.second_order if p["metric"] == m.name and finite(p["S2"])]
         if pairs:
-            shown = ", ".join(f"{p['param']} x {p['other']}: {_index(p['S2'], p['S2_conf'])}" for p in pairs)
-            console.print(f"  S2 (pairs): {shown}")
+            t2 = Table(title=f"{m.name}: second-order indices S2 (pairs)", title_justify="left", show_edge=False)
+            t2.add_column("param", overflow="fold")
+            t2.add_column("with", overflow="fold")
+            t2.add_column("S2", justify="right")
+            for p in pairs:
+                t2.add_row(p["param"], p["other"], _index(p["S2"], p["S2_conf"]))
+            console.print(t2)
     for note in result.notes:
         console.print(f"note: {note}")
     console.print(_EXPLAIN[result.method] + ".")
