@@ -225,3 +225,13 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, linear, args, message):
     assert message in res.output, res.output
     assert "Traceback" not in res.output
     assert not out.exists()
+
+
+def test_ranges_that_break_a_rule_together_exit_2_naming_the_point(tmp_path):
+    out = tmp_path / "out"
+    args = ["sensitivity", str(SUPPORT), "--param", "touchpoints.checkout.effects.cart->lost.p=0.05:0.2"]
+    args += ["--param", "touchpoints.checkout.effects.cart->customer.p=0.4:0.7", "--metric", "new_customers"]
+    res = CliRunner().invoke(main, [*args, "--method", "morris", "--samples", "4", "-q", "-o", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "with --param touchpoints.checkout.effects.cart->lost.p=" in res.output and "must total <= 1" in res.output
+    assert not out.exists()

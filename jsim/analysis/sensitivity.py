@@ -23,8 +23,10 @@ customers: found by trying a value between two integers) is sampled uniformly on
 HIGH is equally likely; the indices are those of that discrete parameter.
 
 Speed: the file is read once; each evaluation applies its values to that data
-(:func:`jsim.scenario.scenario_with`), compiles and simulates without re-checking memory. Every
-point is validated before the first is simulated. With a stochastic engine each evaluation is
+(:func:`jsim.scenario.scenario_with`), compiles and simulates (the memory estimate is cached by
+the model's sizes). Every point is validated like a file before the first is simulated; a rule
+only the compiled model checks stops the run at the first point that breaks it, naming its values.
+With a stochastic engine each evaluation is
 the mean of ``reps`` replications on the same seeds for every point (common random numbers);
 the intervals of morris and sobol are SALib's bootstrap over the sample (they do not add the
 simulation noise left in each evaluation: raise ``reps`` until the indices settle).
@@ -42,7 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, ScenarioError
 from ..metrics import paired_difference
 from .metric_paths import metric_values, parse_metrics
 from .params import RangeParam, check_param_keys, is_integer_field, parse_range_param
@@ -223,8 +225,12 @@ class _Evaluator:
 
         return scenario_with(self.problem.data, self.problem.scenario, [*self.problem.overrides, *values.items()])
 
-    def run(self, scenarios: list, progress: Callable[[float], None] | None) -> np.ndarray:
-        """``(n_points, M, R)`` values of the metrics at each scenario, on common seeds."""
+    def run(self, scenarios: list, settings: list, progress: Callable[[float], None] | None) -> np.ndarray:
+        """``(n_points, M, R)`` values of the metrics at each scenario, on common seeds.
+
+        ``settings`` (``{KEY: value}`` per scenario) locate an error the model's checks find at a point
+        (the settings of the scenario as it is: ``{}``).
+        """
         from ..engine import simulate
         from ..engine.resources import check_compile, check_resources
         from ..metrics import rep_values
@@ -234,7 +240,11 @@ class _Evaluator:
         step = max(1, len(scenarios) // 200)
         for k, scenario in enumerate(scenarios):
             check_compile(scenario, customers=self.customers, days=self.days)
-            model = compile_scenario(scenario, customers=self.customers, days=self.days)
+            try:
+                model = compile_scenario(scenario, customers=self.customers, days=self.days)
+            except ScenarioError as exc:
+                at = ", ".join(f"{key}={v:.6g}" for key, v in settings[k].items())
+                raise ScenarioError(exc.issues, source=f"{self.problem.scenario} with --param {at}") from None
             check_resources(model, self.engine, self.reps, 0)
             result = simulate(model, seed=self.root, reps=self.reps, engine=self.engine, check_memory=False)
             values = rep_values(result)
@@ -249,12 +259,10 @@ class _Evaluator:
 
 
 def _points(ev: _Evaluator, X: np.ndarray) -> list:
-    """Every row of the sample ``X`` as a validated scenario (all checked before any is simulated)."""
+    """Every row of the sample ``X`` as a validated scenario (all checked before any is simulated) and its values."""
     params = ev.problem.params
-    out = []
-    for x in X:
-        out.append(ev.scenario({p.key: _value(p, xi) for p, xi in zip(params, x)}))
-    return out
+    settings = [{p.key: _value(p, xi) for p, xi in zip(params, x)} for x in X]
+    return [ev.scenario(s) for s in settings], settings
 
 
 def _finite(x) -> float | None:
@@ -268,7 +276,7 @@ def _oat(ev: _Evaluator, progress) -> tuple[list, list, dict, int, list]:
     for p in params:
         for x in (p.low, p.high):
             settings.append({p.key: int(x) if p.integer else float(x)})
-    values = ev.run([ev.scenario(s) for s in settings], progress)  # (1 + 2D, M, R)
+    values = ev.run([ev.scenario(s) for s in settings], settings, progress)  # (1 + 2D, M, R)
     det = not ev.engine.stochastic
     rows = []
     for i, m in enumerate(metrics):
@@ -309,7 +317,7 @@ def _morris(ev: _Evaluator, samples: int, levels: int, seed: int, progress):
 
     problem = _salib_problem(ev.problem.params)
     X = sample.sample(problem, samples, num_levels=levels, seed=seed)
-    Y = ev.run(_points(ev, X), progress).mean(axis=2)  # (n, M)
+    Y = ev.run(*_points(ev, X), progress=progress).mean(axis=2)  # (n, M)
     rows, notes = [], []
     for i, m in enumerate(ev.problem.metrics):
         why = _constant_or_nan(Y[:, i])
@@ -338,7 +346,7 @@ def _sobol(ev: _Evaluator, samples: int, seed: int, progress):
     problem = _salib_problem(params)
     second = len(params) >= 2
     X = sample.sample(problem, samples, calc_second_order=second, seed=seed)
-    Y = ev.run(_points(ev, X), progress).mean(axis=2)
+    Y = ev.run(*_points(ev, X), progress=progress).mean(axis=2)
     rows, pairs, notes = [], [], []
     for i, m in enumerate(ev.problem.metrics):
         why = _constant_or_nan(Y[:, i])
