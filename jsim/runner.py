@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["run_scenario", "compare_scenarios", "prepare", "progress_bar"]
+__all__ = ["run_scenario", "compare_scenarios", "prepare", "progress_bar", "sweep_scenario", "sensitivity_scenario"]
 
 import sys
 from contextlib import contextmanager
@@ -221,3 +221,143 @@ def compare_scenarios(
 def _with(variant, common) -> str:
     own = [o if isinstance(o, str) else f"{o[0]}={o[1]}" for o in variant.overrides[len(common) :]]
     return f" (variant {variant.name}: {', '.join(own)})" if own else ""
+
+
+def sweep_scenario(
+    scenario,
+    params,
+    metrics,
+    *,
+    customers=None,
+    days=None,
+    seed=0,
+    reps=10,
+    engine="fast",
+    out=None,
+    plot=False,
+    progress=False,
+    strict=False,
+    overrides=(),
+):
+    """What ``jsim sweep`` does: run a grid over one or two ``--param`` KEYs on common seeds.
+
+    ``params`` are ``KEY=START:STOP:N`` texts, ``metrics`` ``--metric`` names
+    (:mod:`jsim.analysis.metric_paths`), ``overrides`` ``--set`` texts applied before the swept
+    values. Every grid point, the metrics and ``out`` are checked before anything is simulated.
+    Returns ``(sweep, written)``.
+
+    Raises
+    ------
+    ScenarioError, InputError, ResourceError
+        Before simulating: a bad ``--param``, KEY, grid value, metric, flag or output folder.
+    """
+    from .analysis.metric_paths import parse_metrics
+    from .analysis.params import check_param_keys, parse_sweep_param
+    from .analysis.sweep import sweep_of_runs, sweep_variants
+    from .analysis.variants import check_variants, run_variants
+    from .engine.resources import check_compile
+    from .model import compile_scenario
+    from .scenario import parse_override, read_scenario_data
+
+    grid = [parse_sweep_param(text) for text in params]
+    variants, points = sweep_variants(str(scenario), grid, overrides)
+    common = [parse_override(text) for text in overrides]
+    check_param_keys(read_scenario_data(scenario), str(scenario), common, [(p.key, p.values[0]) for p in grid])
+    checked = check_variants(variants, customers=customers, days=days)
+    check_compile(checked[0].scenario, customers=customers, days=days)
+    paths = parse_metrics(metrics, compile_scenario(checked[0].scenario, customers=customers, days=days))
+    _announce(_grid_warnings(str(scenario), checked, len(common)), strict)
+    if out:
+        from .io import check_output_dir
+
+        check_output_dir(out)
+    with progress_bar(progress, f"sweeping {len(variants)} grid points") as report:
+        runs = run_variants(
+            variants,
+            customers=customers,
+            days=days,
+            seed=seed,
+            reps=reps,
+            engine=engine,
+            progress=report,
+            checked=checked,
+        )
+    sweep = sweep_of_runs(str(scenario), grid, points, paths, runs)
+    written = []
+    if out:
+        from .report.sweep import write_sweep
+
+        written = write_sweep(sweep, out, plot=plot)
+    return sweep, written
+
+
+def _grid_warnings(source: str, checked, n_common: int) -> list:
+    """``(source, warnings)`` pairs: a warning of every grid point once for the file, others at their points."""
+    everywhere = set.intersection(*(set(map(str, c.warnings)) for c in checked)) if checked else set()
+    out = [(source, [w for w in checked[0].warnings if str(w) in everywhere])] if checked else []
+    for c in checked:
+        own = [w for w in c.warnings if str(w) not in everywhere]
+        if own:
+            at = ", ".join(f"{k}={v}" for k, v in c.variant.overrides[n_common:])
+            out.append((f"{source} (at {at})", own))
+    return out
+
+
+def sensitivity_scenario(
+    scenario,
+    params,
+    metrics,
+    *,
+    method="sobol",
+    samples=None,
+    levels=None,
+    customers=None,
+    days=None,
+    seed=0,
+    reps=1,
+    engine="mean-field",
+    out=None,
+    plot=False,
+    progress=False,
+    strict=False,
+    overrides=(),
+):
+    """What ``jsim sensitivity`` does: vary ``--param`` KEYs over LOW:HIGH and measure the metrics' response.
+
+    ``params`` are ``KEY=LOW:HIGH`` texts; ``method`` ``oat``, ``morris`` or ``sobol``
+    (:mod:`jsim.analysis.sensitivity`). The parameters, metrics, every sample point and ``out``
+    are checked before anything is simulated. Returns ``(sensitivity, written)``.
+
+    Raises
+    ------
+    ScenarioError, InputError, ResourceError
+        Before simulating: a bad ``--param``, KEY, range, metric, flag, sample point or output folder.
+    """
+    from .analysis.sensitivity import check_samples, run_sensitivity, setup_problem
+
+    problem = setup_problem(scenario, params, metrics, overrides=overrides, customers=customers, days=days)
+    check_samples(method, samples, levels, len(problem.params))
+    _announce([(str(scenario), problem.warnings)], strict)
+    if out:
+        from .io import check_output_dir
+
+        check_output_dir(out)
+    with progress_bar(progress, f"sensitivity ({method}) of {len(problem.params)} parameters") as report:
+        result = run_sensitivity(
+            problem,
+            method=method,
+            samples=samples,
+            levels=levels,
+            customers=customers,
+            days=days,
+            seed=seed,
+            reps=reps,
+            engine=engine,
+            progress=report,
+        )
+    written = []
+    if out:
+        from .report.sensitivity import write_sensitivity
+
+        written = write_sensitivity(result, out, plot=plot)
+    return result, written

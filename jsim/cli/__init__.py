@@ -13,7 +13,7 @@ import click
 
 from .. import __version__
 from ..errors import InputError, JsimError, ScenarioError, forget_unhandled_interrupt
-from . import compare, optimise, run, schema, validate
+from . import compare, optimise, run, schema, sensitivity, sweep, validate
 
 EPILOG = "Docs: README.md and docs/model.md. Exit codes: 0 ok, 1 runtime failure, 2 invalid input."
 
@@ -43,6 +43,10 @@ _FLAGS = {
     "scenario": "SCENARIO",
     "scenario_hash": "--set",
     "variants": "--variant",
+    "params": "--param",
+    "metrics": "--metric",
+    "method": "--method",
+    "samples": "--samples",
 }
 
 
@@ -134,13 +138,25 @@ def main():
       jsim run scenarios/webshop.toml -r 5 -o out   5 replications, CSV/JSON into out/
       jsim compare scenarios/webshop.toml --variant chat6:touchpoints.support_chat.service.agents=6
                                                  a what-if against the baseline, on common seeds
+      jsim sweep scenarios/support_understaffed.toml --param touchpoints.support_chat.service.agents=1:6:6 \
+        --metric new_customers                   a metric across a grid of values
+      jsim sensitivity scenarios/webshop.toml --param economics.margin=0.25:0.45 --metric net_profit
+                                                 which fields move a metric (oat, morris, sobol)
       jsim validate my.toml                      check a scenario file
       jsim schema > jsim.schema.json             JSON Schema for editor completion
       jsim optimise scenarios/teaching.toml --budget 1500   split a budget across touchpoints
     """
 
 
-for _command in (run.run, compare.compare, validate.validate, schema.schema, optimise.optimise):
+for _command in (
+    run.run,
+    compare.compare,
+    sweep.sweep,
+    sensitivity.sensitivity,
+    validate.validate,
+    schema.schema,
+    optimise.optimise,
+):
     _command.epilog = EPILOG
     main.add_command(_command)
 del _command

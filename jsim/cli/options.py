@@ -242,3 +242,107 @@ promote = click.option(
     show_default=True,
     help="fast engine: re-evaluate promising trials on --reps x PROMOTE replications (1: off).",
 )
+
+# jsim sweep / sensitivity
+sweep_param = click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=START:STOP:N",
+    help="A --set KEY and N evenly spaced values from START to STOP (ints when START and STOP are); "
+    "once for a line, twice for a grid: touchpoints.support_chat.service.agents=1:6:6.",
+)
+sensitivity_param = click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=LOW:HIGH",
+    help="A --set KEY and its range (repeatable): economics.margin=0.25:0.45; "
+    "a whole-number field (agents) is rounded.",
+)
+metric = click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="M",
+    help="What to measure (repeatable): a metric of summary.json (new_customers, conversion_rate, "
+    "net_profit, ...), stages_at_horizon.STAGE, touchpoints.TOUCHPOINT.FIELD or sources.SOURCE.FIELD.",
+)
+sweep_reps = click.option(
+    "--reps",
+    "-r",
+    type=click.IntRange(1, 10_000),
+    default=10,
+    show_default=True,
+    help="Replications per grid point, on the same seeds at every point (intervals need at least 2).",
+)
+fmt_sweep = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table: readable tables; json: sweep.json on stdout.",
+)
+sweep_out = click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="Folder for sweep.csv (one row per grid point and metric: KEYs, metric, mean, low, high, ...) and sweep.json.",
+)
+sweep_plot = click.option(
+    "--plot", is_flag=True, help="With --out: also draw sweep.png (lines with 95% bands, or heat maps)."
+)
+method = click.option(
+    "--method",
+    type=click.Choice(["oat", "morris", "sobol"]),
+    default="oat",
+    show_default=True,
+    help="oat: one at a time, LOW and HIGH (tornado); morris: elementary effects (screening); "
+    "sobol: variance-based S1, ST, S2 indices.",
+)
+samples = click.option(
+    "--samples",
+    type=click.IntRange(2, 1_000_000),
+    default=None,
+    help="morris: trajectories (default 20, D+1 evaluations each); sobol: base sample N, a power of two "
+    "(default 256, N x (2D+2) evaluations).",
+)
+levels = click.option(
+    "--levels", type=click.IntRange(2, 100), default=None, help="morris: grid levels per parameter (default 4)."
+)
+sensitivity_engine = click.option(
+    "--engine",
+    type=click.Choice(list(engine_names())),
+    default="mean-field",
+    show_default=True,
+    help="mean-field: exact expected values (deterministic, fast); fast: simulated, each evaluation the "
+    "mean of --reps replications on common seeds; des: discrete-event (slow).",
+)
+sensitivity_reps = click.option(
+    "--reps",
+    "-r",
+    type=click.IntRange(1, 10_000),
+    default=1,
+    show_default=True,
+    help="Replications averaged per evaluation (a stochastic engine), the same seeds at every point.",
+)
+fmt_sensitivity = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table: readable indices; json: sensitivity.json on stdout.",
+)
+sensitivity_out = click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="Folder for sensitivity.csv (one row per metric and parameter) and sensitivity.json.",
+)
+sensitivity_plot = click.option(
+    "--plot", is_flag=True, help="With --out: also draw sensitivity.png (tornado, mu* vs sigma, or S1/ST bars)."
+)
