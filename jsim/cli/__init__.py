@@ -42,6 +42,11 @@ _FLAGS = {
     "weekly": "--weekly",
     "scenario": "SCENARIO",
     "scenario_hash": "--set",
+    "budget_range": "--budget-range",
+    "target_cac": "--target-cac",
+    "target_roas": "--target-roas",
+    "plan": "--evaluate",
+    "plan_file": "--allocation",
 }
 
 
