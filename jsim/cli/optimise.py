@@ -165,7 +165,7 @@ def _budget_inputs(obj, budget, bounds, budget_range, target_cac, target_roas, e
         plan = read_plan(allocation_file, obj, where="--allocation")
     obj = settle_budget(obj, budget, plan, span, where="--evaluate" if evaluate is not None else "--allocation")
     rule = budget_rule(obj, target_cac, target_roas, where=("--target-cac", "--target-roas"))
-    limits = range_bounds(bounds, list(obj.names), obj.budget, span, where="--bounds")
+    limits = range_bounds(bounds, list(obj.names), obj.budget, span, where="--bounds", range_where="--budget-range")
     plan = plan_allocation(plan, obj) if plan is not None else None
     return obj, limits, {"rule": rule, "budget_range": span, "plan": plan}
 

@@ -521,7 +521,9 @@ def parse_budget_range(text: str, where: str = "budget_range") -> tuple[float, f
     return low, high
 
 
-def range_bounds(items, names, budget: float, budget_range: tuple | None, where: str = "bounds") -> dict:
+def range_bounds(
+    items, names, budget: float, budget_range: tuple | None, where: str = "bounds", range_where: str = "budget_range"
+) -> dict:
     """:func:`~jsim.optimise.objectives.parse_bounds` checked at ``budget`` and at both ends of ``budget_range``.
 
     The bounds are feasible at every total of the range when they are at its ends; a MAX left out
@@ -529,9 +531,18 @@ def range_bounds(items, names, budget: float, budget_range: tuple | None, where:
     """
     if budget_range is None:
         return parse_bounds(items, names, budget, where=where)
-    for total in (budget, *budget_range):
-        parse_bounds(items, names, total, where=where)
-    return parse_bounds(items, names, max(budget, budget_range[1]), where=where)
+    low, high = budget_range
+    bounds = parse_bounds(items, names, max(budget, high), where=where)  # checks sum of maximums >= the top
+    lo_sum = sum(lo for lo, _ in bounds.values())
+    if lo_sum > low * (1 + 1e-9):
+        raise _issue(
+            where,
+            f"sum of minimums <= MIN of {range_where} must hold, but got {lo_sum:g} > {low:g}",
+            "lower some minimums, or raise MIN",
+        )
+    if budget < max(budget, high):
+        parse_bounds(items, names, budget, where=where)
+    return bounds
 
 
 def _check_spend(where: str, name: str, raw, names) -> float:
