@@ -134,7 +134,7 @@ def budget_lines(report) -> list[str]:
         )
     elif search.beyond is None:
         lines.append("The marginal return of the total does not cross the threshold within the range.")
-    split = ", ".join(f"{k} {fmt_number(v, 6)}" for k, v in best.allocation.items())
+    split = ", ".join(f"{k} {fmt_number(v if v > 1e-9 * best.total else 0.0, 6)}" for k, v in best.allocation.items())
     lines.append(f"Split at the best total: {split}.")
     lines.append(
         f"Searched {len(search.points)} totals (each split re-optimised) in {search.seconds:.1f} s, "
