@@ -126,6 +126,10 @@ def test_single_objective_end_to_end(scenario, tmp_path):
         "settings",
         "comparison",
         "explanation",
+        "budget_rule",
+        "advice",
+        "budget_search",
+        "plan",
     }
     assert sum(alloc["allocation"].values()) == pytest.approx(900.0, rel=1e-9)
     assert alloc["allocation"]["social"] >= 100.0 - 1e-9

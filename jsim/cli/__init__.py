@@ -47,6 +47,11 @@ _FLAGS = {
     "metrics": "--metric",
     "method": "--method",
     "samples": "--samples",
+    "budget_range": "--budget-range",
+    "target_cac": "--target-cac",
+    "target_roas": "--target-roas",
+    "plan": "--evaluate",
+    "plan_file": "--allocation",
 }
 
 

@@ -32,6 +32,11 @@ from . import options as opt
 @opt.days
 @opt.quiet
 @opt.promote
+@opt.budget_range
+@opt.target_cac
+@opt.target_roas
+@opt.evaluate
+@opt.allocation
 @opt.overrides
 def optimise(
     scenario,
@@ -56,6 +61,11 @@ def optimise(
     days,
     quiet,
     promote,
+    budget_range,
+    target_cac,
+    target_roas,
+    evaluate,
+    allocation_file,
     overrides,
 ):
     """Split --budget across SCENARIO's touchpoints to maximise --objective (several: a Pareto front).
@@ -65,10 +75,14 @@ def optimise(
     a 10% shift. --out writes allocation.json, trials.csv, pareto.csv and plots as one set (the
     study journal there is kept); nothing is run or written when a flag or --out is invalid, or
     when --out holds a study and --resume is not given (exit 2).
+
+    Budget advice: with --objective profit or clv (break-even) or a --target-cac/--target-roas, it
+    says whether the last unit spent pays; --budget-range MIN:MAX also finds the best total.
+    --evaluate/--allocation scores your own split in the same table.
     """
     from rich.console import Console
 
-    from ..optimise.objectives import ScenarioObjective, parse_bounds, parse_constraint, parse_metric
+    from ..optimise.objectives import ScenarioObjective, parse_constraint, parse_metric
     from ..optimise.study import StudyInterrupted, optimise_scenario
     from ..report import render_report, write_report
     from ..runner import progress_bar
@@ -76,9 +90,10 @@ def optimise(
 
     if (resume or worker) and not (out or storage):
         raise click.UsageError("--resume and --worker need the study's --out DIR or --storage URL")
+    _check_budget_flags(budget, budget_range, evaluate, allocation_file)
     obj = ScenarioObjective(
         load_scenario(scenario, overrides),
-        budget,
+        budget or 1.0,  # settled by _budget_inputs when --budget is not given
         touchpoints=touchpoints,
         metric=[parse_metric(m, where="--objective") for m in objectives],
         constraints=[parse_constraint(c, where="--constraint") for c in constraints],
@@ -90,7 +105,9 @@ def optimise(
         weekly=weekly,
         promote=promote,
     )
-    limits = parse_bounds(bounds, list(obj.names), budget, where="--bounds")
+    obj, limits, advice = _budget_inputs(
+        obj, budget, bounds, budget_range, target_cac, target_roas, evaluate, allocation_file
+    )
     _quiet_optuna()
     with progress_bar(not quiet, f"optimising {obj.scenario.name}") as report:
         result = optimise_scenario(
@@ -106,6 +123,7 @@ def optimise(
             study_name=study_name,
             callbacks=[_progress(report, trials)],
             compare_reps=compare_reps,
+            **advice,
         )
     try:
         render_report(result, Console(file=sys.stdout, width=140))
@@ -114,6 +132,42 @@ def optimise(
             click.echo(f"wrote {', '.join(p.name for p in written)} into {out}")
     except KeyboardInterrupt:
         raise StudyInterrupted.after(result, trials) from None
+
+
+def _check_budget_flags(budget, budget_range, evaluate, allocation_file) -> None:
+    if evaluate is not None and allocation_file is not None:
+        raise click.UsageError("--evaluate and --allocation both give a plan; pass one of them")
+    if budget is None and not (budget_range or evaluate or allocation_file):
+        raise click.UsageError(
+            "--budget is required unless --budget-range, --evaluate or --allocation gives the total "
+            "(e.g. --budget 50000)"
+        )
+
+
+def _budget_inputs(obj, budget, bounds, budget_range, target_cac, target_roas, evaluate, allocation_file):
+    """Parse the budget advice flags (all before any work): the objective with its settled budget,
+    the bounds, and the keyword arguments of ``optimise_scenario``."""
+    from ..optimise.budget import (
+        budget_rule,
+        parse_budget_range,
+        parse_plan,
+        plan_allocation,
+        range_bounds,
+        read_plan,
+        settle_budget,
+    )
+
+    span = parse_budget_range(budget_range, where="--budget-range") if budget_range is not None else None
+    plan = None
+    if evaluate is not None:
+        plan = parse_plan(evaluate, obj, where="--evaluate")
+    elif allocation_file is not None:
+        plan = read_plan(allocation_file, obj, where="--allocation")
+    obj = settle_budget(obj, budget, plan, span, where="--evaluate" if evaluate is not None else "--allocation")
+    rule = budget_rule(obj, target_cac, target_roas, where=("--target-cac", "--target-roas"))
+    limits = range_bounds(bounds, list(obj.names), obj.budget, span, where="--bounds", range_where="--budget-range")
+    plan = plan_allocation(plan, obj) if plan is not None else None
+    return obj, limits, {"rule": rule, "budget_range": span, "plan": plan}
 
 
 def _progress(report, n_trials: int):

@@ -155,8 +155,43 @@ budget = click.option(
     "--budget",
     "-b",
     type=PositiveFloat(example="50000", maximum=MAX_SPEND),
-    required=True,
-    help="Total spend over the horizon to split across the touchpoints (currency).",
+    default=None,
+    help="Total spend over the horizon to split across the touchpoints (currency). Required, unless "
+    "--evaluate/--allocation (then: the plan's total) or --budget-range (then: the scenario's current "
+    "spend, brought into the range) gives it.",
+)
+budget_range = click.option(
+    "--budget-range",
+    default=None,
+    metavar="MIN:MAX",
+    help="Also search the best total budget in [MIN, MAX] (each total with its best split; needs --objective "
+    "profit or clv, or a --target-cac/--target-roas); reports the break-even total, writes budget_curve.png.",
+)
+target_cac = click.option(
+    "--target-cac",
+    type=PositiveFloat(example="40", maximum=MAX_SPEND),
+    default=None,
+    help="With --objective conversions: spending more pays while one extra new customer costs at most this.",
+)
+target_roas = click.option(
+    "--target-roas",
+    type=PositiveFloat(example="3", maximum=MAX_SPEND),
+    default=None,
+    help="With --objective revenue: spending more pays while one more unit of spend brings at least this revenue.",
+)
+evaluate = click.option(
+    "--evaluate",
+    default=None,
+    metavar="A=SPEND,B=SPEND",
+    help="Score your own split, e.g. 'search=20000,tv=5000' (touchpoints not named: 0), against the current "
+    "and optimal splits; it is not rescaled to --budget.",
+)
+allocation = click.option(
+    "--allocation",
+    "allocation_file",
+    default=None,
+    metavar="FILE.json",
+    help="As --evaluate, from a JSON object {touchpoint: spend} or an allocation.json jsim wrote.",
 )
 objective = click.option(
     "--objective",
@@ -226,7 +261,7 @@ compare_reps = click.option(
     type=click.IntRange(2, 10_000),
     default=20,
     show_default=True,
-    help="Replications on fresh seeds for the best vs current vs equal table.",
+    help="Replications on fresh seeds for the best vs current vs equal table (and the uplifts' verdicts).",
 )
 opt_out = click.option(
     "--out",

@@ -10,7 +10,7 @@ trials (distinct basins), so deterministic objectives converge to many digits.
 
 from __future__ import annotations
 
-__all__ = ["AllocationResult", "optimise_allocation", "SAMPLERS"]
+__all__ = ["AllocationResult", "optimise_allocation", "polish_allocation", "SAMPLERS"]
 
 import importlib.util
 import math
@@ -302,6 +302,33 @@ def optimise_allocation(
             if number is not None:
                 history.append((number, alloc, value))
     return AllocationResult(best_alloc, best_value, study, history, None, n_calls, polished, space)
+
+
+def polish_allocation(
+    objective: Callable[[dict], float],
+    budget: float,
+    starts: Sequence[Mapping[str, float]],
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    names: Sequence[str] | None = None,
+    direction: str = "maximize",
+) -> tuple[dict, float, int]:
+    """A local optimum of one objective on the budget simplex: SLSQP from each of ``starts`` (projected
+    onto the feasible set), no global search and no study. Returns ``(allocation, value, calls)``.
+
+    For a warm start near a known answer (the best split of a nearby total); a global search is
+    :func:`optimise_allocation`.
+    """
+    names = _resolve_names(names, bounds, list(starts), objective)
+    space = BudgetSpace(names, budget, bounds)
+    if not starts:
+        raise OptimiseError("starts must hold at least one allocation, got none")
+    vectors = [space.project(s) for s in starts]
+    sense = 1.0 if direction == "maximize" else -1.0
+    reference = float(_as_values(objective(space.as_dict(vectors[0])), 1))
+    if space.n == 1:
+        return space.as_dict(vectors[0]), reference, 1
+    alloc, value, calls = _polish(objective, space, vectors, sense, reference)
+    return alloc, value, calls + 1
 
 
 def _is_polish(trial) -> bool:

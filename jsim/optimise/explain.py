@@ -45,6 +45,20 @@ class MarginalRow:
     ``marginal`` is the change of the objective per unit of extra spend; ``method`` says which
     difference measured it (``central``, ``forward`` at a lower bound, ``backward`` at an upper
     bound); ``bound`` is ``"min"``, ``"max"`` or ``""`` (interior).
+
+    With a :class:`~jsim.optimise.objectives.ScenarioObjective`, the same differences give the
+    marginal returns in currency and in customers, whatever the objective (None for a plain callable):
+
+    - ``marginal_profit``: net profit (gross profit - cost) per extra unit of spend; below 0 the
+      last unit spent loses money (break-even is 0).
+    - ``marginal_revenue``: revenue per extra unit of spend (the marginal ROAS).
+    - ``marginal_conversions``: new customers per extra unit of spend.
+    - ``cost_per_conversion``: ``1 / marginal_conversions``, the cost of one extra new customer;
+      None where ``marginal_conversions <= 0`` (more spend buys no customer).
+    - ``marginal_value``: the objective's marginal in currency per unit of spend: the marginal itself
+      for ``profit``, ``clv`` (both net of the spend), ``revenue`` and ``cost``; for ``conversions``
+      and ``retained``, the marginal customers times ``Explanation.value_per_customer`` (the expected
+      3-year gross profit of a new customer, the figure of the ``clv`` objective), gross of the spend.
     """
 
     name: str
@@ -55,6 +69,11 @@ class MarginalRow:
     bound: str
     marginal: float
     method: str
+    marginal_value: float | None = None
+    marginal_profit: float | None = None
+    marginal_revenue: float | None = None
+    marginal_conversions: float | None = None
+    cost_per_conversion: float | None = None
 
 
 @dataclass(frozen=True)
@@ -71,13 +90,18 @@ class ShiftRow:
 
 @dataclass
 class Explanation:
-    """Marginal returns, active bounds and the cost of a 10% shift at an allocation."""
+    """Marginal returns, active bounds and the cost of a 10% shift at an allocation.
+
+    ``value_per_customer`` (currency) turns a marginal in customers into currency (see
+    :class:`MarginalRow`); None for objectives that are not counted in customers.
+    """
 
     metric: str
     value: float
     step: float
     marginals: list = field(default_factory=list)
     shifts: list = field(default_factory=list)
+    value_per_customer: float | None = None
 
     @property
     def active_bounds(self) -> dict[str, str]:
@@ -101,7 +125,41 @@ class Explanation:
             "active_bounds": self.active_bounds,
             "interior_spread": self.interior_spread,
             "shift_10pct": [r.__dict__ for r in self.shifts],
+            "value_per_customer": _finite_or_none(self.value_per_customer),
         }
+
+
+def _finite_or_none(x):
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+#: objectives counted in customers: their currency value is the marginal times the value of a customer
+_CUSTOMER_METRICS = ("conversions", "retained")
+
+
+def _currency_marginals(objective, metric: str, plus: dict, minus: dict, width: float, marginal: float) -> dict:
+    """:class:`MarginalRow`'s currency fields from the two allocations a finite difference compared.
+
+    ``objective.evaluate`` caches by allocation, so these reuse the simulations the objective's
+    own marginal ran.
+    """
+    hi, lo = objective.evaluate(plus).metrics, objective.evaluate(minus).metrics
+
+    def slope(col: str) -> float:
+        return float(np.mean(hi[col]) - np.mean(lo[col])) / width
+
+    conversions = slope("new_customers")
+    if metric in _CUSTOMER_METRICS:
+        value = marginal * objective.customer_value(minus)
+    else:
+        value = marginal
+    return {
+        "marginal_value": _finite_or_none(value),
+        "marginal_profit": _finite_or_none(slope("net_profit")),
+        "marginal_revenue": _finite_or_none(slope("revenue")),
+        "marginal_conversions": _finite_or_none(conversions),
+        "cost_per_conversion": 1.0 / conversions if conversions > 0 and math.isfinite(conversions) else None,
+    }
 
 
 def _bounds_of(names, bounds, budget):
@@ -149,7 +207,11 @@ def explain_allocation(
     tol = float(tol) if tol is not None else 1e-6 * budget
     x0 = {k: float(v) for k, v in allocation.items()}
     f0 = f(x0)
-    ex = Explanation(metric or (objective.metrics[0] if hasattr(objective, "metrics") else "objective"), f0, step)
+    in_currency = hasattr(objective, "evaluate")
+    name = metric or (objective.metrics[0] if hasattr(objective, "metrics") else "objective")
+    ex = Explanation(name, f0, step)
+    if in_currency and name in _CUSTOMER_METRICS:
+        ex.value_per_customer = objective.customer_value(x0)
 
     def moved(**delta):
         x = dict(x0)
@@ -162,14 +224,18 @@ def explain_allocation(
         at = "min" if x0[n] - lo <= tol else "max" if hi - x0[n] <= tol else ""
         up, down = min(step, max(hi - x0[n], 0.0)), min(step, x0[n])
         if up > 0 and down > 0 and not at:
-            d, method = (f(moved(**{n: up})) - f(moved(**{n: -down}))) / (up + down), "central"
+            plus, minus, method = moved(**{n: up}), moved(**{n: -down}), "central"
         elif up > 0 and at != "max":
-            d, method = (f(moved(**{n: up})) - f0) / up, "forward"
+            plus, minus, method = moved(**{n: up}), x0, "forward"
         elif down > 0:
-            d, method = (f0 - f(moved(**{n: -down}))) / down, "backward"
+            plus, minus, method = x0, moved(**{n: -down}), "backward"
         else:
-            d, method = math.nan, "none"
-        ex.marginals.append(MarginalRow(n, x0[n], x0[n] / budget if budget else math.nan, lo, hi, at, d, method))
+            plus, minus, method = None, None, "none"
+        width = (plus[n] - minus[n]) if plus is not None else 0.0
+        d = (f(plus) - f(minus)) / width if width > 0 else math.nan
+        extra = _currency_marginals(objective, name, plus, minus, width, d) if in_currency and width > 0 else {}
+        share = x0[n] / budget if budget else math.nan
+        ex.marginals.append(MarginalRow(n, x0[n], share, lo, hi, at, d, method, **extra))
 
     for src in names:
         amount = min(shift * x0[src], max(x0[src] - b[src][0], 0.0))
@@ -230,8 +296,10 @@ def compare_allocations(
     """Best allocation vs the scenario's current split (scaled to the budget) vs an equal split, on fresh seeds.
 
     All allocations run on the same fresh replication seeds, so each uplift is a paired difference
-    with its own 95% interval. The expected value of each allocation (the deterministic model) is
-    given next to the simulated estimates as a cross-check.
+    with its own 95% interval and verdict (:func:`jsim.metrics.paired_difference`). An ``extra``
+    allocation named ``"plan"`` (the user's own) is also the baseline of ``uplift_vs_plan``. The
+    expected value of each allocation (the deterministic model) is given next to the simulated
+    estimates as a cross-check.
 
     Returns
     -------
@@ -239,16 +307,21 @@ def compare_allocations(
         One row per allocation (``best``, ``current``, ``equal`` and ``extra``): ``name``,
         ``allocation``, ``totals`` (per touchpoint), ``metrics`` (Estimate per objective),
         ``expected`` (expected value per objective), ``constraints`` (Estimate per constraint),
-        ``uplift_vs_current`` and ``uplift_vs_equal`` for ``best``.
+        ``uplift_vs_current`` and ``uplift_vs_equal`` (and ``uplift_vs_plan`` with a plan).
     """
     allocations = {"best": best, "current": objective.current_allocation(), "equal": objective.equal_allocation()}
     allocations.update(extra or {})
     vs_current = objective.reevaluate(allocations, reps=reps, seed=seed, engine=engine, baseline="current")
+    # the same seeds again: every simulation is a cache hit, only the baseline changes
     vs_equal = objective.reevaluate(allocations, reps=reps, seed=seed, engine=engine, baseline="equal")
+    vs_plan = None
+    if "plan" in allocations:
+        vs_plan = objective.reevaluate(allocations, reps=reps, seed=seed, engine=engine, baseline="plan")
     rows = []
     for name, alloc in allocations.items():
         r = vs_current[name]
         expected = objective.evaluate(alloc, engine="mean-field").values
+        plan_uplift = {} if vs_plan is None else {"uplift_vs_plan": vs_plan[name]["uplift"]}
         rows.append(
             {
                 "name": name,
@@ -262,6 +335,7 @@ def compare_allocations(
                 "reps": r["reps"],
                 "seed": r["seed"],
                 "engine": r["engine"],
+                **plan_uplift,
             }
         )
     return rows

@@ -28,6 +28,7 @@ __all__ = [
     "budget_touchpoints",
 ]
 
+import copy
 import difflib
 import math
 import re
@@ -444,6 +445,26 @@ class ScenarioObjective:
         """The scenario's own spend over the horizon on the optimised touchpoints."""
         return float(sum(self._base.spend[:, self._base.touchpoint_index[n]].sum() for n in self.touchpoints))
 
+    def with_budget(self, budget: float) -> ScenarioObjective:
+        """The same objective (scenario, seeds, compiled model, cache) for another total ``budget``.
+
+        Only :meth:`current_allocation` and :meth:`equal_allocation` depend on the budget;
+        :meth:`evaluate` scores an allocation of any total.
+        """
+        if not (isinstance(budget, (int, float, np.floating, np.integer)) and math.isfinite(budget) and budget > 0):
+            raise ScenarioError(ScenarioIssue("budget", f"must be a finite number > 0, got {budget!r}", "e.g. 50000"))
+        twin = copy.copy(self)
+        twin.budget = float(budget)
+        twin._best = None
+        return twin
+
+    def customer_value(self, allocation: dict) -> float:
+        """Expected 3-year gross profit of a new customer under ``allocation``
+        (:func:`jsim.analysis.lifetime_value`, the figure of the ``clv`` objective; currency)."""
+        from ..analysis import lifetime_value
+
+        return float(lifetime_value(self.model_for(allocation)))
+
     def equal_allocation(self) -> dict[str, float]:
         """The budget split equally over the decisions."""
         return {k: self.budget / len(self.names) for k in self.names}
@@ -597,15 +618,16 @@ class ScenarioObjective:
             Default ``fast`` (the expected-value engine has no noise and so no interval).
         baseline : str, optional
             With a baseline, each row also has the ``uplift`` over it: the paired difference
-            (mean and 95% interval) and the relative uplift.
+            (:func:`jsim.metrics.paired_difference`: mean, 95% interval, whether it is
+            distinguishable from noise and the replications that would tell) and the relative uplift.
 
         Returns
         -------
         dict
             ``{name: {"allocation": ..., "metrics": {metric: Estimate}, "constraints": {text: Estimate},
-            "uplift": {metric: {"difference": Estimate, "relative": float}}}}``.
+            "uplift": {metric: {"difference": Difference, "relative": float}}}}``.
         """
-        from ..metrics import estimate
+        from ..metrics import estimate, paired_difference
 
         engine = engine or "fast"
         seed = self.fresh_seed() if seed is None else int(seed)
@@ -625,7 +647,7 @@ class ScenarioObjective:
                 row["uplift"] = {}
                 for m in self.metrics:
                     col = METRICS[m][0]
-                    diff = estimate(np.asarray(ev.metrics[col]) - np.asarray(base.metrics[col]))
+                    diff = paired_difference(ev.metrics[col], base.metrics[col], deterministic=engine == "mean-field")
                     ref = float(np.mean(base.metrics[col]))
                     row["uplift"][m] = {"difference": diff, "relative": diff.mean / ref if ref else math.nan}
             out[name] = row

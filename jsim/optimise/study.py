@@ -39,6 +39,14 @@ class OptimisationReport:
         Whether the best allocation meets every constraint.
     settings : dict
         Seed, engine, reps, trials, sampler, study name: recorded in ``allocation.json``.
+    rule : BudgetRule or None
+        When one more unit of spend pays (:func:`jsim.optimise.budget.budget_rule`).
+    advice : BudgetAdvice or None
+        The marginal returns at the best split against ``rule`` (:func:`jsim.optimise.budget.advise`).
+    total_search : TotalSearch or None
+        The best total in ``budget_range`` (:func:`jsim.optimise.budget.search_total`).
+    plan : dict or None
+        The user's plan as an allocation (a row ``plan`` of ``comparison``).
     """
 
     objective: object
@@ -50,6 +58,10 @@ class OptimisationReport:
     feasible: bool
     settings: dict
     storage: object = None  # the study's Optuna storage; None for a study in memory
+    rule: object = None
+    advice: object = None
+    total_search: object = None
+    plan: dict | None = None
 
     @property
     def allocation(self) -> dict:
@@ -271,6 +283,10 @@ def optimise_scenario(
     callbacks=None,
     compare_reps: int = 20,
     compare_engine: str | None = None,
+    rule=None,
+    budget_range: tuple[float, float] | None = None,
+    range_trials: int = 10,
+    plan: dict | None = None,
 ) -> OptimisationReport:
     """Optimise a :class:`ScenarioObjective`, explain the answer and compare it with the current and equal splits.
 
@@ -299,10 +315,37 @@ def optimise_scenario(
         Replications on fresh seeds for the comparison table.
     compare_engine : str, optional
         Engine of the comparison (default ``fast``: stochastic, with intervals).
+    rule : BudgetRule, optional
+        When one more unit of spend pays: the report then says whether the total should shrink or
+        grow (:func:`jsim.optimise.budget.advise`).
+    budget_range : (float, float), optional
+        Also search the best total in ``[MIN, MAX]`` (needs ``rule``;
+        :func:`jsim.optimise.budget.search_total`, in memory, not in the study's storage).
+    range_trials : int
+        Trials of the global search at each total of ``budget_range``.
+    plan : dict, optional
+        The user's own allocation (:func:`jsim.optimise.budget.plan_allocation`), scored with the others.
     """
     constrained = bool(objective.constraints)
     n_obj = len(objective.metrics)
     _check_sampler(sampler, n_obj)
+    if budget_range is not None and rule is None:
+        raise ScenarioError(
+            ScenarioIssue(
+                "budget_range",
+                f"needs a break-even or a target to find the best total, got objectives {list(objective.metrics)} "
+                "without one (conversions or revenue grow with every unit spent)",
+                "optimise profit or clv alone, or give target_cac (conversions) or target_roas (revenue)",
+            )
+        )
+    if budget_range is not None and constrained:
+        raise ScenarioError(
+            ScenarioIssue(
+                "budget_range",
+                f"searches the total without constraints, got {[c.text for c in objective.constraints]}",
+                "drop the constraints, or the budget range",
+            )
+        )
     smp = _constrained_sampler(sampler, objective, n_obj, seed) if constrained else sampler
     if out is not None:
         from ..io import check_output_dir
@@ -334,6 +377,10 @@ def optimise_scenario(
             callbacks,
             compare_reps,
             compare_engine,
+            rule,
+            budget_range,
+            range_trials,
+            plan,
         )
         report.storage = study_storage
         return report
@@ -363,7 +410,12 @@ def _optimise_and_explain(
     callbacks,
     compare_reps,
     compare_engine,
+    rule=None,
+    budget_range=None,
+    range_trials=10,
+    plan=None,
 ) -> OptimisationReport:
+    from .budget import advise, search_total
     from .core import optimise_allocation
 
     try:
@@ -391,8 +443,22 @@ def _optimise_and_explain(
         raise
     best = dict(result.allocation)
     feasible = objective.evaluate(best).feasible
-    comparison = compare_allocations(objective, best, reps=compare_reps, engine=compare_engine)
+    extra = {"plan": dict(plan)} if plan is not None else None
+    comparison = compare_allocations(objective, best, reps=compare_reps, engine=compare_engine, extra=extra)
     explanation = explain_allocation(objective, best, budget=objective.budget, bounds=bounds)
+    advice = advise(explanation, rule, objective.budget) if rule is not None else None
+    total_search = None
+    if budget_range is not None:
+        total_search = search_total(
+            objective,
+            rule,
+            *budget_range,
+            bounds=bounds,
+            budget=objective.budget,
+            at_budget=best,
+            n_trials=range_trials,
+            seed=seed,
+        )
     curves = response_curves(objective, best, bounds=bounds, budget=objective.budget)
     settings = {
         "seed": seed,
@@ -405,7 +471,20 @@ def _optimise_and_explain(
         "compare_reps": compare_reps,
         "compare_seed": comparison[0]["seed"],
         "weekly": objective.weekly,
+        "budget_range": None if budget_range is None else list(budget_range),
+        "range_trials": range_trials if budget_range is not None else None,
     }
     return OptimisationReport(
-        objective, result, dict(bounds or {}), comparison, explanation, curves, feasible, settings
+        objective,
+        result,
+        dict(bounds or {}),
+        comparison,
+        explanation,
+        curves,
+        feasible,
+        settings,
+        rule=rule,
+        advice=advice,
+        total_search=total_search,
+        plan=None if plan is None else dict(plan),
     )

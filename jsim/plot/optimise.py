@@ -15,6 +15,9 @@ __all__ = [
     "plot_pareto",
     "plot_history",
     "plot_response_curves",
+    "BudgetCurveInfo",
+    "get_budget_curve_info",
+    "plot_budget_curve",
 ]
 
 from typing import NamedTuple
@@ -55,6 +58,25 @@ class ResponseInfo(NamedTuple):
     optimum_spend: np.ndarray
     optimum_value: float
     marginal: np.ndarray
+    cost_per_conversion: np.ndarray | None = None
+
+
+class BudgetCurveInfo(NamedTuple):
+    """The best split's objective ``value (n,)`` and the rule's ``net`` value ``(n,)`` against the ``total (n,)``
+    budget, the marginal net value of the total ``net_marginal (n,)`` (0 at break-even), the best total,
+    the break-even total (or NaN) and the main study's budget (or NaN)."""
+
+    metric: str
+    rule: str
+    currency: str
+    total: np.ndarray
+    value: np.ndarray
+    net: np.ndarray
+    net_marginal: np.ndarray
+    best_total: float
+    best_value: float
+    break_even: float
+    budget: float
 
 
 def _values(v) -> tuple:
@@ -83,6 +105,7 @@ def get_response_info(report) -> ResponseInfo:
     """Data of :func:`plot_response_curves` from the report's curves and explanation."""
     names = tuple(report.curves)
     marginal = {r.name: r.marginal for r in report.explanation.marginals}
+    cpc = {r.name: r.cost_per_conversion for r in report.explanation.marginals}
     return ResponseInfo(
         report.explanation.metric,
         names,
@@ -91,6 +114,31 @@ def get_response_info(report) -> ResponseInfo:
         np.array([report.allocation[n] for n in names], dtype=np.float64),
         float(report.explanation.value),
         np.array([marginal.get(n, np.nan) for n in names]),
+        np.array([_or_nan(cpc.get(n)) for n in names]),
+    )
+
+
+def _or_nan(x) -> float:
+    return np.nan if x is None else float(x)
+
+
+def get_budget_curve_info(report) -> BudgetCurveInfo:
+    """Data of :func:`plot_budget_curve` from the report's :class:`~jsim.optimise.budget.TotalSearch`."""
+    search = report.total_search
+    pts = search.points
+    rule = search.rule
+    return BudgetCurveInfo(
+        report.objective.metrics[0],
+        rule.threshold_text,
+        rule.currency,
+        np.array([p.total for p in pts]),
+        np.array([p.value for p in pts]),
+        np.array([p.net for p in pts]),
+        np.array([p.net_marginal for p in pts]),
+        search.best.total,
+        search.best.value,
+        _or_nan(search.break_even),
+        _or_nan(search.budget),
     )
 
 
@@ -155,11 +203,39 @@ def plot_response_curves(report, path) -> None:
         if np.isfinite(m):
             half = 0.25 * (xs[-1] - xs[0])
             ax.plot([x0 - half, x0 + half], [y0 - m * half, y0 + m * half], "--", color="C3", lw=1)
-        ax.set_title(f"{name}: marginal {m:.3g} per unit", fontsize=10)
+        title = f"{name}: marginal {m:.3g} per unit"
+        if info.cost_per_conversion is not None and np.isfinite(info.cost_per_conversion[i]):
+            title += f"\n{info.cost_per_conversion[i]:,.0f} per extra conversion"
+        ax.set_title(title, fontsize=10)
         ax.set_xlabel("spend over the horizon")
         ax.set_ylabel(info.metric)
         ax.grid(alpha=0.3)
     for j in range(n, rows * cols):
         axes[j // cols][j % cols].set_visible(False)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def plot_budget_curve(report, path) -> None:
+    """The objective against the total budget (each total with its best split), the best total, the
+    break-even total and the budget; below, the marginal net value of the total against 0."""
+    plt = _plt()
+    info = get_budget_curve_info(report)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    top.plot(info.total, info.value, ".-", color="C0", lw=2, label=f"{info.metric} (best split at each total)")
+    top.plot([info.best_total], [info.best_value], "*", color="C3", ms=16, label=f"best total {info.best_total:,.0f}")
+    bottom.plot(info.total, info.net_marginal, ".-", color="C2", lw=1.5)
+    bottom.axhline(0.0, color="0.3", lw=1)
+    for ax in (top, bottom):
+        if np.isfinite(info.break_even):
+            ax.axvline(info.break_even, color="C1", ls="--", lw=1.2, label=f"break-even {info.break_even:,.0f}")
+        if np.isfinite(info.budget):
+            ax.axvline(info.budget, color="0.5", ls=":", lw=1.2, label=f"budget {info.budget:,.0f}")
+        ax.grid(alpha=0.3)
+    top.set_ylabel(info.metric)
+    top.set_title(f"{info.metric} against the total budget ({info.rule})")
+    top.legend(fontsize=8)
+    bottom.set_ylabel(f"marginal net {info.currency}\nper {info.currency} of total")
+    bottom.set_xlabel(f"total budget ({info.currency})")
     fig.tight_layout()
     save_figure(fig, path)
