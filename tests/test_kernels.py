@@ -349,11 +349,11 @@ def splitmix64_mix(z: int) -> int:
 
 
 def test_customer_streams_are_splitmix64_seeded_by_key_and_index():
-    """Customer i's k-th number: mix(seed_i + (k + 1) * GAMMA), seed_i = mix(key ^ mix(i)), on Python ints."""
+    """Customer i's k-th number mix(seed_i + (k + 1) GAMMA), seed_i = mix(key + (i + 1) GAMMA_SEED), on Python ints."""
     mask = (1 << 64) - 1
     for key in (0, 1, 0xDEADBEEFCAFEBABE, mask):
         for i in (0, 1, 7, 10**12):
-            seed = splitmix64_mix(key ^ splitmix64_mix(i))
+            seed = splitmix64_mix((key + (i + 1) * 0xD1B54A32D192ED03) & mask)
             assert int(_rng._customer_seed(np.uint64(key), i)) == seed
             for k in (0, 1, 2, 1000, 2**32 - 1):
                 word = splitmix64_mix((seed + (k + 1) * 0x9E3779B97F4A7C15) & mask)

@@ -213,7 +213,7 @@ def _split_top_level(text: str) -> list[str]:
 
 
 def parse_variant(text: str, scenario: str, where: str = "--variant") -> Variant:
-    """``"chat6:touchpoints.live_chat.service.agents=6,economics.margin=0.4"`` -> a :class:`Variant` of ``scenario``.
+    """``"chat3:touchpoints.support_chat.service.agents=3,economics.margin=0.4"`` -> a :class:`Variant` of ``scenario``.
 
     NAME is what the variant is reported as; each ``KEY=VALUE`` is a ``--set`` override (a
     VALUE may hold commas inside ``[...]``, ``{...}`` or quotes).

@@ -141,15 +141,17 @@ def main():
     Start here:
       jsim run scenarios/webshop.toml            simulate and print a summary
       jsim run scenarios/webshop.toml -r 5 -o out   5 replications, CSV/JSON into out/
-      jsim compare scenarios/webshop.toml --variant chat6:touchpoints.support_chat.service.agents=6
+      jsim compare scenarios/support_understaffed.toml --variant chat3:touchpoints.support_chat.service.agents=3
                                                  a what-if against the baseline, on common seeds
-      jsim sweep scenarios/support_understaffed.toml --param touchpoints.support_chat.service.agents=1:6:6 \
-        --metric new_customers                   a metric across a grid of values
+      jsim sweep scenarios/webshop.toml --param economics.margin=0.2:0.4:5 --metric net_profit
+                                                 a metric across a grid of values, on common seeds
       jsim sensitivity scenarios/webshop.toml --param economics.margin=0.25:0.45 --metric net_profit
                                                  which fields move a metric (oat, morris, sobol)
       jsim validate my.toml                      check a scenario file
       jsim schema > jsim.schema.json             JSON Schema for editor completion
       jsim optimise scenarios/teaching.toml --budget 1500   split a budget across touchpoints
+      jsim optimise scenarios/webshop.toml --objective profit --budget-range 1000:50000
+                                                 ... and find the total that pays
     """
 
 

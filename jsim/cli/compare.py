@@ -33,8 +33,8 @@ def compare(baseline, others, variants, customers, days, reps, seed, engine, fmt
     each difference gets a verdict: real (the interval excludes 0) or noise, with the
     replications that would tell a difference of that size apart. The moves by source show why.
     Examples:
-      jsim compare scenarios/webshop.toml --variant chat6:touchpoints.support_chat.service.agents=6
-      jsim compare scenarios/webshop.toml other.toml --reps 20 --out out/cmp --plot
+      jsim compare scenarios/support_understaffed.toml --variant chat3:touchpoints.support_chat.service.agents=3
+      jsim compare scenarios/webshop.toml my_webshop.toml --reps 20 --out out/cmp --plot
     --set applies to every version; the options mean what they mean for `jsim run`.
     """
     from ..runner import compare_scenarios

@@ -107,7 +107,7 @@ overrides = click.option(
     multiple=True,
     metavar="KEY=VALUE",
     help="Change a scenario field first, as an edited copy would (repeatable): population.customers=20000, "
-    "touchpoints.email.engagement=0.3, transitions.aware->considering.p=0.02; VALUE is a TOML value.",
+    "touchpoints.email_newsletter.engagement=0.3, transitions.aware->considering.p=0.02; VALUE is a TOML value.",
 )
 strict = click.option(
     "--strict", is_flag=True, help="Treat warnings about the scenario as errors (exit 2, nothing simulated)."
@@ -121,7 +121,7 @@ variant = click.option(
     multiple=True,
     metavar="NAME:KEY=VALUE[,KEY=VALUE...]",
     help="A version of BASE with changes, reported as NAME (repeatable): "
-    "'chat6:touchpoints.support_chat.service.agents=6'.",
+    "'chat3:touchpoints.support_chat.service.agents=3'.",
 )
 compare_reps_opt = click.option(
     "--reps",

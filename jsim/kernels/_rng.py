@@ -1,9 +1,9 @@
 """Random numbers of the numba kernels (private): xoshiro256+ streams and per-customer streams.
 
 **Per-customer streams** (the population kernels): customer ``i`` of a run draws its k-th
-number as ``mix64(seed_i + (k + 1) * GAMMA)`` with ``seed_i = mix64(key ^ mix64(i))``: a
-SplitMix64 sequence (Steele, Lea & Flood 2014; passes BigCrush) seeded per customer from the
-run's ``key`` (``rng_states[0, 0]``, from ``SeedSequence`` spawning in
+number as ``mix64(seed_i + (k + 1) * GAMMA)`` with ``seed_i = mix64(key + (i + 1) * GAMMA_SEED)``:
+a SplitMix64 sequence (Steele, Lea & Flood 2014; passes BigCrush) seeded per customer by
+another SplitMix64 sequence from the run's ``key`` (``rng_states[0, 0]``, from ``SeedSequence`` spawning in
 :func:`jsim.rng.chunk_states`). A customer's numbers depend only on the key, its index and how
 many it has drawn, not on other customers, chunks or threads. That makes common random numbers
 work customer by customer: two versions of a scenario run on one seed give each customer the
@@ -59,10 +59,14 @@ def _mix64(z):
     return z ^ (z >> np.uint64(31))
 
 
+#: the Weyl increment of the customers' seeds (an odd constant unrelated to ``_GAMMA``)
+_GAMMA_SEED = np.uint64(0xD1B54A32D192ED03)
+
+
 @njit(cache=True)
 def _customer_seed(key, i):
-    """The stream seed of customer ``i`` (int) under the run's ``key`` (uint64)."""
-    return _mix64(key ^ _mix64(np.uint64(i)))
+    """The stream seed of customer ``i`` (int) under the run's ``key`` (uint64): SplitMix64's output i from ``key``."""
+    return _mix64(key + (np.uint64(i) + np.uint64(1)) * _GAMMA_SEED)
 
 
 @njit(cache=True)

@@ -3,7 +3,7 @@
 KEY addresses a field through the scenario's tables, naming list entries the way a reader does:
 
 - tables by key: ``population.customers``, ``economics.margin``, ``population.initial.aware``;
-- entries of a list by name: ``touchpoints.email.engagement``, ``stages.loyal.value``,
+- entries of a list by name: ``touchpoints.email_newsletter.engagement``, ``stages.loyal.value``,
   ``segments.young.share``, ``touchpoints.tv.response.ec``, ``touchpoints.chat.service.agents``;
 - transitions, effects and word-of-mouth rules by their endpoints: ``transitions.aware->considering.p``,
   ``touchpoints.search_ads.effects.aware->considering.p``, ``word_of_mouth.unaware->aware.q`` (an
@@ -48,7 +48,7 @@ def parse_override(text: str) -> tuple[str, object]:
             ScenarioIssue(
                 "--set",
                 f"must read KEY=VALUE, got {show(text)}",
-                "e.g. --set touchpoints.email.engagement=0.3 or --set population.customers=20000",
+                "e.g. --set touchpoints.email_newsletter.engagement=0.3 or --set population.customers=20000",
             )
         )
     try:
