@@ -146,3 +146,27 @@ def test_optimise_resume_with_other_overrides_is_refused(tmp_path):
 def test_a_key_that_stops_at_an_entry_names_its_keys():
     res = CliRunner().invoke(main, ["run", str(WEBSHOP), "--set", "stages.loyal=3", "-q"])
     assert res.exit_code == 2 and "stages.loyal is a table" in res.output and "value" in res.output
+
+
+def test_overrides_never_change_the_callers_data():
+    """apply_overrides copies only what lies on each KEY's path; the data read from the file stays as read."""
+    import copy
+
+    from jsim.scenario import apply_overrides, read_scenario_data
+
+    data = read_scenario_data(ROOT / "scenarios" / "support_understaffed.toml")
+    before = copy.deepcopy(data)
+    changed, _ = apply_overrides(
+        data,
+        [
+            "touchpoints.support_chat.service.agents=3",
+            "transitions.aware->considering.p=0.02",
+            "touchpoints.checkout.effects.cart->lost.p=0.01",
+            "population.initial.aware=100",
+            "economics.margin=0.4",
+            "word_of_mouth.unaware->aware.q=0.2",
+            ("stages.loyal.value", 70.0),
+        ],
+    )
+    assert data == before
+    assert changed != before and changed["economics"]["margin"] == 0.4

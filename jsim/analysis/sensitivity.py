@@ -311,11 +311,20 @@ def _constant_or_nan(y: np.ndarray) -> str | None:
     return None
 
 
+def _salib_seed(seed) -> int:
+    """SALib's seed for ``seed``: derived, and never 0 (SALib skips seeding its bootstrap when ``seed`` is falsy,
+    which would make the confidence intervals differ from run to run)."""
+    from ..rng import derive_seed
+
+    return derive_seed(seed, "salib") or 1
+
+
 def _morris(ev: _Evaluator, samples: int, levels: int, seed: int, progress):
     from SALib.analyze import morris as analyze
     from SALib.sample import morris as sample
 
     problem = _salib_problem(ev.problem.params)
+    seed = _salib_seed(seed)
     X = sample.sample(problem, samples, num_levels=levels, seed=seed)
     Y = ev.run(*_points(ev, X), progress=progress).mean(axis=2)  # (n, M)
     rows, notes = [], []
@@ -345,6 +354,7 @@ def _sobol(ev: _Evaluator, samples: int, seed: int, progress):
     params = ev.problem.params
     problem = _salib_problem(params)
     second = len(params) >= 2
+    seed = _salib_seed(seed)
     X = sample.sample(problem, samples, calc_second_order=second, seed=seed)
     Y = ev.run(*_points(ev, X), progress=progress).mean(axis=2)
     rows, pairs, notes = [], [], []

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from . import options as opt
+from ._emit import emit, plot_needs_out
 
 
 @click.command()
@@ -37,10 +36,10 @@ def compare(baseline, others, variants, customers, days, reps, seed, engine, fmt
       jsim compare scenarios/webshop.toml my_webshop.toml --reps 20 --out out/cmp --plot
     --set applies to every version; the options mean what they mean for `jsim run`.
     """
+    from ..report.compare import render_comparison
     from ..runner import compare_scenarios
 
-    if plot and not out:
-        raise click.UsageError("--plot needs --out DIR to write compare.png into")
+    plot_needs_out(plot, out, "compare.png")
     comparison, written = compare_scenarios(
         baseline,
         others,
@@ -56,15 +55,4 @@ def compare(baseline, others, variants, customers, days, reps, seed, engine, fmt
         strict=strict,
         overrides=overrides,
     )
-    if fmt == "json":
-        from ..io import to_json
-
-        click.echo(to_json(comparison.as_json()), nl=False)
-        return
-    from rich.console import Console
-
-    from ..report.compare import render_comparison
-
-    render_comparison(comparison, Console(file=sys.stdout, width=120))
-    if written:
-        click.echo(f"wrote {', '.join(p.name for p in written)} into {out}")
+    emit(fmt, comparison.as_json(), lambda console: render_comparison(comparison, console), written, out)

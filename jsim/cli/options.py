@@ -42,6 +42,33 @@ def _name_list(ctx, param, value):
     return None if value is None else [name.strip() for name in value.split(",") if name.strip()]
 
 
+def reps_option(default: int, help: str):
+    """``--reps/-r``: replications, 1 to 10,000."""
+    return click.option("--reps", "-r", type=click.IntRange(1, 10_000), default=default, show_default=True, help=help)
+
+
+def format_option(table: str, json: str):
+    """``--format table|json``: what each choice prints."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+        help=f"table: {table}; json: {json}.",
+    )
+
+
+def out_option(help: str):
+    """``--out/-o DIR``: the folder a command writes its set of files into."""
+    return click.option("--out", "-o", type=click.Path(file_okay=False, path_type=str), default=None, help=help)
+
+
+def plot_option(picture: str):
+    """``--plot`` (with ``--out``): also draw ``picture``."""
+    return click.option("--plot", is_flag=True, help=f"With --out: also draw {picture}.")
+
+
 scenario_arg = click.argument("scenario", type=click.Path(dir_okay=False, path_type=str), metavar="SCENARIO")
 customers = click.option(
     "--customers",
@@ -61,14 +88,7 @@ seed = click.option(
     show_default=True,
     help="Root seed; the same seed gives bit-identical results on any thread count.",
 )
-reps = click.option(
-    "--reps",
-    "-r",
-    type=click.IntRange(1, 10_000),
-    default=1,
-    show_default=True,
-    help="Replications on spawned seeds; means are reported with 95% intervals.",
-)
+reps = reps_option(1, "Replications on spawned seeds; means are reported with 95% intervals.")
 engine = click.option(
     "--engine",
     type=click.Choice(list(engine_names())),
@@ -77,22 +97,11 @@ engine = click.option(
     help="fast: numba event engine; mean-field: exact expected values (deterministic); "
     "des: SimPy discrete-event engine, service queues in continuous time (slower).",
 )
-out = click.option(
-    "--out",
-    "-o",
-    type=click.Path(file_okay=False, path_type=str),
-    default=None,
-    help="Folder for summary.json, daily.csv, flows.csv, sources.csv, touchpoints.csv, segments.csv "
-    "(+ services.csv, service_daily.csv, waits.csv, journeys.csv).",
+out = out_option(
+    "Folder for summary.json, daily.csv, flows.csv, sources.csv, touchpoints.csv, segments.csv "
+    "(+ services.csv, service_daily.csv, waits.csv, journeys.csv)."
 )
-fmt = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table: readable summary; json: the summary JSON on stdout.",
-)
+fmt = format_option("readable summary", "the summary JSON on stdout")
 journeys = click.option(
     "--journeys",
     type=click.IntRange(0, 1_000_000),
@@ -112,7 +121,7 @@ overrides = click.option(
 strict = click.option(
     "--strict", is_flag=True, help="Treat warnings about the scenario as errors (exit 2, nothing simulated)."
 )
-plot = click.option("--plot", is_flag=True, help="With --out: also draw funnel.png (stage occupancy and conversion).")
+plot = plot_option("funnel.png (stage occupancy and conversion)")
 
 # jsim compare
 variant = click.option(
@@ -123,32 +132,12 @@ variant = click.option(
     help="A version of BASE with changes, reported as NAME (repeatable): "
     "'chat3:touchpoints.support_chat.service.agents=3'.",
 )
-compare_reps_opt = click.option(
-    "--reps",
-    "-r",
-    type=click.IntRange(1, 10_000),
-    default=10,
-    show_default=True,
-    help="Replications, on the same seeds for every version (at least 2 for a stochastic engine).",
+compare_reps_opt = reps_option(
+    10, "Replications, on the same seeds for every version (at least 2 for a stochastic engine)."
 )
-fmt_compare = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table: readable differences; json: compare.json on stdout.",
-)
-compare_out = click.option(
-    "--out",
-    "-o",
-    type=click.Path(file_okay=False, path_type=str),
-    default=None,
-    help="Folder for compare.json and compare.csv (long format: variant, table, item, metric, ...).",
-)
-compare_plot = click.option(
-    "--plot", is_flag=True, help="With --out: also draw compare.png (differences with their intervals)."
-)
+fmt_compare = format_option("readable differences", "compare.json on stdout")
+compare_out = out_option("Folder for compare.json and compare.csv (long format: variant, table, item, metric, ...).")
+compare_plot = plot_option("compare.png (differences with their intervals)")
 
 # jsim optimise
 budget = click.option(
@@ -303,32 +292,14 @@ metric = click.option(
     help="What to measure (repeatable): a metric of summary.json (new_customers, conversion_rate, "
     "net_profit, ...), stages_at_horizon.STAGE, touchpoints.TOUCHPOINT.FIELD or sources.SOURCE.FIELD.",
 )
-sweep_reps = click.option(
-    "--reps",
-    "-r",
-    type=click.IntRange(1, 10_000),
-    default=10,
-    show_default=True,
-    help="Replications per grid point, on the same seeds at every point (intervals need at least 2).",
+sweep_reps = reps_option(
+    10, "Replications per grid point, on the same seeds at every point (intervals need at least 2)."
 )
-fmt_sweep = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table: readable tables; json: sweep.json on stdout.",
+fmt_sweep = format_option("readable tables", "sweep.json on stdout")
+sweep_out = out_option(
+    "Folder for sweep.csv (one row per grid point and metric: KEYs, metric, mean, low, high, ...) and sweep.json."
 )
-sweep_out = click.option(
-    "--out",
-    "-o",
-    type=click.Path(file_okay=False, path_type=str),
-    default=None,
-    help="Folder for sweep.csv (one row per grid point and metric: KEYs, metric, mean, low, high, ...) and sweep.json.",
-)
-sweep_plot = click.option(
-    "--plot", is_flag=True, help="With --out: also draw sweep.png (lines with 95% bands, or heat maps)."
-)
+sweep_plot = plot_option("sweep.png (lines with 95% bands, or heat maps)")
 method = click.option(
     "--method",
     type=click.Choice(["oat", "morris", "sobol"]),
@@ -355,29 +326,9 @@ sensitivity_engine = click.option(
     help="mean-field: exact expected values (deterministic, fast); fast: simulated, each evaluation the "
     "mean of --reps replications on common seeds; des: discrete-event (slow).",
 )
-sensitivity_reps = click.option(
-    "--reps",
-    "-r",
-    type=click.IntRange(1, 10_000),
-    default=1,
-    show_default=True,
-    help="Replications averaged per evaluation (a stochastic engine), the same seeds at every point.",
+sensitivity_reps = reps_option(
+    1, "Replications averaged per evaluation (a stochastic engine), the same seeds at every point."
 )
-fmt_sensitivity = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table: readable indices; json: sensitivity.json on stdout.",
-)
-sensitivity_out = click.option(
-    "--out",
-    "-o",
-    type=click.Path(file_okay=False, path_type=str),
-    default=None,
-    help="Folder for sensitivity.csv (one row per metric and parameter) and sensitivity.json.",
-)
-sensitivity_plot = click.option(
-    "--plot", is_flag=True, help="With --out: also draw sensitivity.png (tornado, mu* vs sigma, or S1/ST bars)."
-)
+fmt_sensitivity = format_option("readable indices", "sensitivity.json on stdout")
+sensitivity_out = out_option("Folder for sensitivity.csv (one row per metric and parameter) and sensitivity.json.")
+sensitivity_plot = plot_option("sensitivity.png (tornado, mu* vs sigma, or S1/ST bars)")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from . import options as opt
+from ._emit import emit, plot_needs_out
 
 
 @click.command()
@@ -33,10 +32,10 @@ def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt,
     simulated or written when the scenario, a flag or --out is invalid (exit 2). Warnings about the scenario go
     to stderr before simulating; --strict makes them errors.
     """
+    from ..report import render_summary
     from ..runner import run_scenario
 
-    if plot and not out:
-        raise click.UsageError("--plot needs --out DIR to write funnel.png into")
+    plot_needs_out(plot, out, "funnel.png")
     summary, _, written = run_scenario(
         scenario,
         customers=customers,
@@ -51,15 +50,4 @@ def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt,
         strict=strict,
         overrides=overrides,
     )
-    if fmt == "json":
-        from ..io import to_json
-
-        click.echo(to_json(summary), nl=False)
-        return
-    from rich.console import Console
-
-    from ..report import render_summary
-
-    render_summary(summary, Console(file=sys.stdout, width=120))
-    if written:
-        click.echo(f"wrote {', '.join(p.name for p in written)} into {out}")
+    emit(fmt, summary, lambda console: render_summary(summary, console), written, out)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from . import options as opt
+from ._emit import emit, plot_needs_out
 
 
 @click.command()
@@ -63,10 +62,10 @@ def sensitivity(
     --set applies first; --out writes sensitivity.csv and sensitivity.json as one set
     (sensitivity.png with --plot).
     """
+    from ..report.sensitivity import render_sensitivity
     from ..runner import sensitivity_scenario
 
-    if plot and not out:
-        raise click.UsageError("--plot needs --out DIR to write sensitivity.png into")
+    plot_needs_out(plot, out, "sensitivity.png")
     result, written = sensitivity_scenario(
         scenario,
         params,
@@ -85,15 +84,4 @@ def sensitivity(
         strict=strict,
         overrides=overrides,
     )
-    if fmt == "json":
-        from ..io import to_json
-
-        click.echo(to_json(result.as_json()), nl=False)
-        return
-    from rich.console import Console
-
-    from ..report.sensitivity import render_sensitivity
-
-    render_sensitivity(result, Console(file=sys.stdout, width=120))
-    if written:
-        click.echo(f"wrote {', '.join(p.name for p in written)} into {out}")
+    emit(fmt, result.as_json(), lambda console: render_sensitivity(result, console), written, out)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from . import options as opt
+from ._emit import emit, plot_needs_out
 
 
 @click.command()
@@ -39,10 +38,10 @@ def sweep(scenario, params, metrics, customers, days, reps, seed, engine, fmt, o
     --set applies first, then the grid's values; the other options mean what they mean for
     `jsim run`. --out writes sweep.csv and sweep.json as one set (sweep.png with --plot).
     """
+    from ..report.sweep import render_sweep
     from ..runner import sweep_scenario
 
-    if plot and not out:
-        raise click.UsageError("--plot needs --out DIR to write sweep.png into")
+    plot_needs_out(plot, out, "sweep.png")
     result, written = sweep_scenario(
         scenario,
         params,
@@ -58,15 +57,4 @@ def sweep(scenario, params, metrics, customers, days, reps, seed, engine, fmt, o
         strict=strict,
         overrides=overrides,
     )
-    if fmt == "json":
-        from ..io import to_json
-
-        click.echo(to_json(result.as_json()), nl=False)
-        return
-    from rich.console import Console
-
-    from ..report.sweep import render_sweep
-
-    render_sweep(result, Console(file=sys.stdout, width=120))
-    if written:
-        click.echo(f"wrote {', '.join(p.name for p in written)} into {out}")
+    emit(fmt, result.as_json(), lambda console: render_sweep(result, console), written, out)

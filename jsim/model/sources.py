@@ -154,15 +154,14 @@ def compile_sources(
     )
     # (clock, destination, outcome routes as (source, to)) for every (segment, stage)
     pairs = [[[] for _ in range(S)] for _ in range(G)]
+    touches = (q > 0) | (qa > 0) | (ql > 0)  # (G, J, S, S): touchpoint j can move s -> d
     for g in range(G):
         for s in range(S):
             if is_absorbing[s]:
                 continue
-            for d in np.flatnonzero(p0[g, s] > 0):
-                pairs[g][s].append((0, int(d)))
-            for j in range(J):
-                for d in np.flatnonzero((q[g, j, s] > 0) | (qa[g, j, s] > 0) | (ql[g, j, s] > 0)):
-                    pairs[g][s].append((1 + j, int(d)))
+            pairs[g][s].extend((0, int(d)) for d in np.flatnonzero(p0[g, s] > 0))
+            js, ds = np.nonzero(touches[g, :, s])  # row-major: by touchpoint, then destination
+            pairs[g][s].extend((1 + int(j), int(d)) for j, d in zip(js, ds))
             for w in range(W):
                 if wom_from[w] == s and (wom_p[w] > 0 or wom_q[w] > 0) and wom_mult[g] > 0:
                     pairs[g][s].append((1 + J + w, int(wom_to[w])))

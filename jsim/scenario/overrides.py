@@ -18,7 +18,6 @@ from __future__ import annotations
 
 __all__ = ["parse_override", "apply_overrides"]
 
-import copy
 import tomllib
 import types
 import typing
@@ -143,6 +142,8 @@ def _set_one(data: dict, key: str, value) -> None:
         if origin is list:
             item = _pick_model(typing.get_args(annotation)[0], None)
             entries = node.setdefault(alias, [])
+            if isinstance(entries, list):
+                entries = node[alias] = list(entries)  # copy on the way down: the caller's data stays as it was
             if item is None or not isinstance(entries, list):
                 raise fail(f"{'.'.join(done)} is a list of values: set it whole, e.g. {alias} = [...]")
             node, model = _entry(entries, item, parts[i + 1], ".".join(done), fail)
@@ -151,6 +152,8 @@ def _set_one(data: dict, key: str, value) -> None:
             continue
         if origin is dict:
             child = node.setdefault(alias, {})
+            if isinstance(child, dict):
+                child = node[alias] = dict(child)
             if not isinstance(child, dict):
                 raise fail(f"{'.'.join(done)} must be a table to set a key in it, got {show(child)}")
             node, model = child, _pick_model(typing.get_args(annotation)[1], None)
@@ -159,6 +162,8 @@ def _set_one(data: dict, key: str, value) -> None:
         child = node.get(alias)
         if child is None:
             child = node[alias] = {}
+        elif isinstance(child, dict):
+            child = node[alias] = dict(child)
         if not isinstance(child, dict):
             raise fail(f"{'.'.join(done)} must be a table to set a key in it, got {show(child)}")
         model = _pick_model(annotation, child)
@@ -178,8 +183,9 @@ def _entry(entries: list, item: type[BaseModel], selector: str, where: str, fail
     """The entry of a list of tables that ``selector`` names: by ``name``, or ``FROM->TO`` for moves."""
     if "name" in item.model_fields:
         names = [e.get("name") for e in entries if isinstance(e, dict)]
-        for e in entries:
+        for k, e in enumerate(entries):
             if isinstance(e, dict) and e.get("name") == selector:
+                entries[k] = e = dict(e)
                 return e, item
         raise fail(
             f"{where} has no entry named {show(selector)}",
@@ -193,8 +199,9 @@ def _entry(entries: list, item: type[BaseModel], selector: str, where: str, fail
                 f"entries of {where} are named FROM->TO, got {show(selector)}",
                 did_you_mean(selector, pairs) if pairs else "e.g. aware->considering",
             )
-        for e in entries:
+        for k, e in enumerate(entries):
             if isinstance(e, dict) and e.get("from") == src and e.get("to") == dst:
+                entries[k] = e = dict(e)
                 return e, item
         entry = {"from": src, "to": dst}  # a new move: validated with the rest
         entries.append(entry)
@@ -212,7 +219,7 @@ def apply_overrides(data: dict, overrides: Sequence[str]) -> tuple[dict, dict]:
     at once as a :class:`ScenarioError` located at ``--set KEY``; the result is to be validated
     like a file (:func:`jsim.scenario.parse_scenario`).
     """
-    data = copy.deepcopy(data)
+    data = dict(data)  # each override copies the tables and lists on its path (never the caller's)
     applied: dict = {}
     issues: list[ScenarioIssue] = []
     for text in overrides:

@@ -1,0 +1,31 @@
+"""The end every command that reports shares: JSON on stdout, or a readable table and the files written."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+def emit(fmt: str, data: dict, render, written, out) -> None:
+    """Print ``data`` as JSON (``fmt == "json"``), else ``render(console)`` and the files written into ``out``.
+
+    ``render`` takes a rich console on stdout, 120 columns wide (readable in a terminal and when
+    piped into a file).
+    """
+    if fmt == "json":
+        from ..io import to_json
+
+        click.echo(to_json(data), nl=False)
+        return
+    from rich.console import Console
+
+    render(Console(file=sys.stdout, width=120))
+    if written:
+        click.echo(f"wrote {', '.join(p.name for p in written)} into {out}")
+
+
+def plot_needs_out(plot: bool, out, name: str) -> None:
+    """Refuse ``--plot`` without ``--out`` (a usage error, exit 2)."""
+    if plot and not out:
+        raise click.UsageError(f"--plot needs --out DIR to write {name} into")
