@@ -108,12 +108,17 @@ def test_touchpoint_credit_and_incremental_revenue():
     assert row["incremental_roi"] == pytest.approx((MARGIN * row["incremental_revenue"] - cost) / cost, rel=1e-10)
 
 
-def test_lifetime_value_closed_form():
+@pytest.mark.parametrize("p_on", [1.0, 0.25])
+def test_lifetime_value_closed_form(p_on):
     # a new customer buys once, then returns with probability a / (a + c) per cycle:
-    # expected purchases 1 + x / (1 - x) with x = a / (a + c); 3 years leave (2/3)^140 unexplored
+    # expected purchases 1 + x / (1 - x) with x = a / (a + c); 3 years leave (2/3)^140 unexplored.
+    # With p_on < 1 customers stay in the purchase stage for days: a stay is not another purchase
+    # (regression: every day spent in 'customer' counted as one more order).
     x = A_RETURN / (A_RETURN + C_CHURN)
     expected = MARGIN * V * (1 + x / (1 - x))
-    assert lifetime_value(build(scenario())) == pytest.approx(expected, rel=1e-9)
+    data = scenario()
+    data["transitions"][1] = {"from": "customer", "to": "between", "p": p_on}
+    assert lifetime_value(build(data)) == pytest.approx(expected, rel=1e-6 if p_on < 1 else 1e-9)
 
 
 def test_estimate_interval():

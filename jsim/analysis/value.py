@@ -54,12 +54,14 @@ def lifetime_value(model, years: float = 3.0) -> float:
     prob, _, leave = day_tables(model, T, shares)
     G, S = model.n_segments, model.n_stages
     P = np.zeros((G, S, S))
+    moves = np.zeros((G, S, S))  # the moves alone: staying in a purchase stage is not another purchase
     for g in range(G):
         for s in range(S):
             P[g, s, s] = 1.0 - leave[g, s]
             for i in range(model.n_pairs[g, s]):
                 P[g, s, model.pair_dst[g, s, i]] += prob[g, s, i]
-    value = P @ model.purchase_value * model.revenue_mult[T]  # (G, S): expected revenue of tomorrow's move
+                moves[g, s, model.pair_dst[g, s, i]] += prob[g, s, i]
+    value = moves @ model.purchase_value * model.revenue_mult[T]  # (G, S): expected revenue of tomorrow's move
     total = 0.0
     for g in range(G):
         x = np.zeros(S)
