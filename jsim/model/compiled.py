@@ -308,3 +308,30 @@ class CompiledModel:
             exposure_effect=exposure_effect,
             spend_overridden=True,
         )
+
+    def without_touchpoints(self, names) -> CompiledModel:
+        """The same model with touchpoints ``names`` switched off: they deliver nothing and cost nothing.
+
+        Their delivery, exposure effect and spend are 0 on every day (a service gets no requests),
+        so they move nobody; everything else, the other touchpoints and the sources included, is
+        as it was, so a run of this model on a seed is paired with the full model's run on that
+        seed (the counterfactual of attribution against the truth).
+
+        Raises
+        ------
+        ValueError
+            A name that is not a touchpoint of the model.
+        """
+        names = [names] if isinstance(names, str) else list(names)
+        unknown = [n for n in names if n not in self.touchpoint_names]
+        if unknown:
+            raise ValueError(f"touchpoints to switch off must be among {list(self.touchpoint_names)}, got {unknown}")
+        off = [self.touchpoint_names.index(n) for n in names]
+        arrays = {}
+        for field_name in ("spend", "delivery", "exposure_effect"):
+            a = np.array(getattr(self, field_name), dtype=np.float64)
+            a[:, off] = 0.0
+            a = np.ascontiguousarray(a)
+            a.setflags(write=False)
+            arrays[field_name] = a
+        return dataclasses.replace(self, **arrays, spend_overridden=True)
