@@ -121,3 +121,20 @@ def test_traced_conversion_rate_matches_the_population(tv_model):
     assert abs(p_hat - p) <= 4.5 * se, (p_hat, p, se)
     assert stats.binomtest(jp.conversions, jp.prospects, p).pvalue > 1e-5
     assert np.isfinite(p_hat)
+
+
+def test_against_truth_scales_credits_and_scores_each_method(tv_model):
+    from jsim.analysis.truth import against_truth
+
+    truth = true_contributions(tv_model, engine="mean-field")
+    inc = {t.touchpoint: t.incremental_conversions.mean for t in truth.touchpoints}
+    perfect = {k: v / 2 for k, v in inc.items()}  # on a sample of half the population
+    reversed_ = dict(zip(inc, sorted(inc.values())))  # the smallest credit to the largest truth, ...
+    res = against_truth(truth, {"perfect": perfect, "other": reversed_, "silent": {}}, scale=2.0)
+    err = {e.method: e for e in res.errors}
+    assert err["perfect"].mae == pytest.approx(0.0, abs=1e-9) and err["perfect"].rank_correlation == pytest.approx(1)
+    expected = np.mean([abs(2 * reversed_[k] - inc[k]) for k in inc])
+    assert err["other"].mae == pytest.approx(expected)
+    assert err["silent"].mae == pytest.approx(np.mean([abs(v) for v in inc.values()]))
+    assert err["silent"].rank_correlation is None
+    assert [r["touchpoint"] for r in res.rows()] == list(tv_model.touchpoint_names)

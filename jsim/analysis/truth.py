@@ -16,7 +16,16 @@ first conversion (or to the horizon), with the conversion's value, aggregated by
 
 from __future__ import annotations
 
-__all__ = ["TouchpointTruth", "Truth", "true_contributions", "JourneyPaths", "journey_paths"]
+__all__ = [
+    "TouchpointTruth",
+    "Truth",
+    "true_contributions",
+    "JourneyPaths",
+    "journey_paths",
+    "MethodError",
+    "AgainstTruth",
+    "against_truth",
+]
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -248,3 +257,81 @@ def journey_paths(journeys, *, engaged_only: bool = True) -> JourneyPaths:
         else:
             row[2] += 1
     return JourneyPaths(paths, int(is_prospect.sum()), conv_none, null_none)
+
+
+@dataclass(frozen=True)
+class MethodError:
+    """How far one attribution method is from the truth over the touchpoints: ``mae`` (mean absolute
+    error in conversions), ``rank_correlation`` (Spearman's rho; None with fewer than 3 touchpoints or
+    no variation) and ``attributed``/``incremental`` totals."""
+
+    method: str
+    mae: float
+    rank_correlation: float | None
+    attributed: float
+    incremental: float
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class AgainstTruth:
+    """Attributed conversions of every method beside the true incremental conversions, per touchpoint.
+
+    ``attributed[method][touchpoint]`` is the method's credit scaled to the population (``scale``
+    = the population's prospects over the traced prospects); ``errors`` one :class:`MethodError`
+    per method.
+    """
+
+    truth: Truth
+    attributed: dict
+    scale: float
+    errors: tuple
+
+    def rows(self) -> list[dict]:
+        """One row per touchpoint: ``touchpoint``, ``incremental``, ``low``, ``high``, ``credited``, then one
+        column per method."""
+        out = []
+        for t in self.truth.touchpoints:
+            d = t.incremental_conversions
+            row = {
+                "touchpoint": t.touchpoint,
+                "incremental": d.mean,
+                "low": d.low,
+                "high": d.high,
+                "credited": t.credited_conversions.mean,
+            }
+            row.update({m: a.get(t.touchpoint, 0.0) for m, a in self.attributed.items()})
+            out.append(row)
+        return out
+
+    def as_dict(self) -> dict:
+        return {
+            "truth": self.truth.as_dict(),
+            "scale": self.scale,
+            "attributed": self.attributed,
+            "errors": [e.as_dict() for e in self.errors],
+            "rows": self.rows(),
+        }
+
+
+def against_truth(truth: Truth, attributed: dict, scale: float = 1.0) -> AgainstTruth:
+    """Set each method's attributed conversions (``{method: {touchpoint: conversions}}``, on the traced
+    paths) beside the truth, scaled to the population by ``scale``, with each method's error.
+
+    A touchpoint a method does not credit counts as 0 (it never appeared on a path).
+    """
+    from scipy.stats import spearmanr
+
+    names = [t.touchpoint for t in truth.touchpoints]
+    inc = np.array([t.incremental_conversions.mean for t in truth.touchpoints], dtype=np.float64)
+    scaled = {m: {k: float(v) * scale for k, v in a.items()} for m, a in attributed.items()}
+    errors = []
+    for method, credit in scaled.items():
+        x = np.array([credit.get(n, 0.0) for n in names], dtype=np.float64)
+        rho = None
+        if len(names) >= 3 and np.ptp(x) > 0 and np.ptp(inc) > 0:
+            rho = float(spearmanr(x, inc).statistic)
+        errors.append(MethodError(method, float(np.abs(x - inc).mean()), rho, float(x.sum()), float(inc.sum())))
+    return AgainstTruth(truth, scaled, float(scale), tuple(errors))
