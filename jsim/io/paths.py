@@ -294,7 +294,7 @@ def _read_rows(source, reader, header, where, sep) -> PathTable:
 
     try:
         for row in reader:
-            line = reader.line_num
+            line = reader.line_num + 1  # the header was read before the reader started
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if len(row) != n_fields:
@@ -335,7 +335,7 @@ def _read_rows(source, reader, header, where, sep) -> PathTable:
             lengths.append(len(channels))
             touches.extend(index.setdefault(c, len(index)) for c in channels)
     except csv.Error as exc:
-        raise InputError(f"{source}: line {reader.line_num}: not valid CSV: {exc}") from exc
+        raise InputError(f"{source}: line {reader.line_num + 1}: not valid CSV: {exc}") from exc
     if not lengths:
         raise InputError(f"{source}: no paths after the header (one row per path: {';'.join(PATH_COLUMNS)})")
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
