@@ -203,9 +203,8 @@ def attribute(paths: PathTable, methods="all", order: int = 1, half_life: float 
             cols[key + "_value"] = _per_channel(paths, share, paths.value, n_ch)
     if "shapley" in chosen:
         notes.append(
-            "shapley: the Shapley value of the game v(S) = conversions of the paths whose channel set is "
-            "inside S; exact for any number of channels (a path with channel set A gives each channel of A "
-            "1/|A| of its conversions)"
+            "shapley: the Shapley value of v(S) = conversions of the paths whose channels all lie in S, "
+            "exact (each path gives each of its distinct channels an equal share)"
         )
     rows = [
         ChannelAttribution(name, {k: float(v[i]) for k, v in cols.items()}) for i, name in enumerate(paths.channels)
