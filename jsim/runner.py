@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["run_scenario", "compare_scenarios", "prepare", "progress_bar", "sweep_scenario", "sensitivity_scenario"]
+__all__ = [
+    "run_scenario",
+    "compare_scenarios",
+    "prepare",
+    "progress_bar",
+    "sweep_scenario",
+    "sensitivity_scenario",
+    "attribute_paths",
+]
 
 import sys
 from contextlib import contextmanager
@@ -361,3 +369,45 @@ def sensitivity_scenario(
 
         written = write_sensitivity(result, out, plot=plot)
     return result, written
+
+
+def attribute_paths(
+    paths_file,
+    *,
+    methods=("all",),
+    order=1,
+    half_life=7.0,
+    path_col=None,
+    conv_col=None,
+    value_col=None,
+    null_col=None,
+    times_col=None,
+    out=None,
+):
+    """What ``jsim attribute`` does: read a path file, attribute its conversions, write the set into ``out``.
+
+    The columns and the output folder are checked before anything is computed. Returns
+    ``(attribution, written)``.
+
+    Raises
+    ------
+    InputError
+        A bad file, row or column (naming line and column), method, order or output folder.
+    """
+    from .analysis.attribution import attribute
+    from .io.paths import read_paths
+
+    if out:
+        from .io import check_output_dir
+
+        check_output_dir(out)
+    table = read_paths(
+        paths_file, path_col=path_col, conv_col=conv_col, value_col=value_col, null_col=null_col, times_col=times_col
+    )
+    attribution = attribute(table, methods=methods, order=order, half_life=half_life)
+    written = []
+    if out:
+        from .report.attribution import write_attribution
+
+        written = write_attribution(attribution, out)
+    return attribution, written

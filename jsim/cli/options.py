@@ -332,3 +332,50 @@ sensitivity_reps = reps_option(
 fmt_sensitivity = format_option("readable indices", "sensitivity.json on stdout")
 sensitivity_out = out_option("Folder for sensitivity.csv (one row per metric and parameter) and sensitivity.json.")
 sensitivity_plot = plot_option("sensitivity.png (tornado, mu* vs sigma, or S1/ST bars)")
+
+# jsim attribute
+attribute_method = click.option(
+    "--method",
+    "methods",
+    multiple=True,
+    type=click.Choice(["markov", "shapley", "first", "last", "linear", "position", "time-decay", "all"]),
+    default=("all",),
+    show_default=True,
+    help="Repeatable. markov: removal effects, exact; shapley: Shapley value of the paths' channel sets; "
+    "first/last touch; linear (every touch, repeats too); position (40/20/40); time-decay (needs times); "
+    "all: every one (time-decay only when the paths carry times).",
+)
+order = click.option(
+    "--order",
+    type=click.IntRange(1, 10),
+    default=1,
+    show_default=True,
+    help="Markov order K: a state is the last K channels of the path (repeats collapsed).",
+)
+half_life = click.option(
+    "--half-life",
+    type=PositiveFloat(example="7"),
+    default=7.0,
+    show_default=True,
+    help="time-decay: days before the path's last touch at which a touch counts half.",
+)
+fmt_attribute = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table: readable tables; json: attribution.json on stdout; csv: attribution.csv on stdout.",
+)
+attribute_out = out_option("Folder for attribution.csv, transition_matrix.csv (from,to,probability), attribution.json.")
+path_col = click.option("--path-col", default=None, help="Column of the paths (default: path).")
+conv_col = click.option("--conv-col", default=None, help="Column of the conversions (default: total_conversions).")
+value_col = click.option(
+    "--value-col", default=None, help="Column of the conversion value (default: total_conversion_value, if present)."
+)
+null_col = click.option(
+    "--null-col", default=None, help="Column of the journeys that did not convert (default: total_null, if present)."
+)
+times_col = click.option(
+    "--times-col", default=None, help="Column of the touch times in days, e.g. 0>3.5>7 (default: times, if present)."
+)
