@@ -5,14 +5,27 @@ Simulates the scenario and prints its calibration KPIs next to their target rang
 * cart abandonment   = 1 - (cart -> customer moves) / (all moves out of cart)   target 0.65-0.75
 * visitor-to-order   = entries into customer / entries into considering           target 0.01-0.04
 * email open rate    = engaged (opened) newsletter emails / delivered emails      target 0.15-0.25
+* repeat-customer rate = customers with 2+ orders in the horizon / customers with 1+  target 0.15-0.40
+* repeat share of orders = orders by customers who had ordered before / all orders   target 0.30-0.65
 
-The ranges are the commonly quoted e-commerce figures: about 70% of carts abandoned, 1-4% of
-site visitors ordering, and roughly one newsletter in five opened.
+The ranges are the commonly quoted e-commerce figures (sources in :data:`SOURCES`): about 70%
+of carts abandoned, 1-4% of site visitors ordering, roughly one newsletter in five opened,
+about 28% of buyers ordering more than once, and returning customers bringing a third to two
+thirds of the orders.
+
+Orders are entries into purchase stages. The repeat-customer rate counts, among everyone who
+ordered within the horizon (the day-0 customer base included, as a shop's report for a period
+would), those who ordered at least twice within it; it needs each customer's orders, which
+``experiments/customer_orders.py`` gives (expected counts for the mean-field engine, the engine's own
+customers for the fast engine). A repeat order is an order by a customer who had ordered
+before, before day 0 or earlier in the horizon: in the web shop, an entry into
+``repeat_purchase``.
 
 With the stochastic engine (``--engine fast``) each KPI is also given a 95% Wilson binomial
 interval from its counts, pooled over replications. The visitor-to-order ratio counts stage
 *entries*, so a customer who visits twice counts twice; its interval treats entries as
-independent trials, which is an approximation.
+independent trials, which is an approximation; so does the repeat share of orders (one
+customer places several orders). Buyers are independent given the word-of-mouth shares.
 
 Run from the repository root::
 
@@ -39,6 +52,9 @@ import numpy as np  # noqa: E402
 import jsim  # noqa: E402
 from jsim.errors import ScenarioError  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from customer_orders import order_counts  # noqa: E402
+
 SCENARIO = ROOT / "scenarios" / "webshop.toml"
 EMAIL = "email_newsletter"
 
@@ -47,6 +63,26 @@ TARGETS = {
     "cart_abandonment": (0.65, 0.75, "1 - cart->customer / all moves out of cart"),
     "visitor_to_order": (0.01, 0.04, "entries into customer / entries into considering"),
     "email_open_rate": (0.15, 0.25, "opened / delivered newsletter emails"),
+    "repeat_customer_rate": (0.15, 0.40, "buyers with 2+ orders / buyers with 1+ order in the horizon"),
+    "repeat_order_share": (0.30, 0.65, "orders by earlier buyers / all orders in the horizon"),
+}
+
+#: KPI name -> where its published range comes from (printed with the check)
+SOURCES = {
+    # Baymard Institute, "Cart Abandonment Rate" (average of 49 studies, about 70%)
+    "cart_abandonment": "Baymard Institute, ~70%",
+    # the usual e-commerce conversion rate of site visitors, 1-4% (e.g. Shopify, Smart Insights)
+    "visitor_to_order": "Shopify / Smart Insights, 1-4%",
+    # Mailchimp, "Email Marketing Benchmarks" (average open rate about 21% over all industries)
+    "email_open_rate": "Mailchimp benchmarks, ~21%",
+    # Metrilo, "Retention rate" glossary: survey average 28%, 21-36% by niche; leangenix.io and
+    # opensend.com quote 20-40% and 15-30%
+    "repeat_customer_rate": "Metrilo survey, 28% (21-36%)",
+    # Yotpo, "Repeat customer statistics": returning customers ~1/3 of online revenue; Metrilo,
+    # "Revenue from returning customers": 47-68.5% by niche (average 60%, retention-minded
+    # brands); Monetate Q4 2015: 48% of transactions by returning visitors. The model's orders
+    # all have the same value, so the share of orders is the share of revenue.
+    "repeat_order_share": "Yotpo ~33%, Monetate 48%, Metrilo 60%",
 }
 
 
@@ -54,8 +90,10 @@ def kpi_counts(result) -> dict[str, tuple[float, float]]:
     """(successes, trials) behind each KPI, summed over days and replications.
 
     For cart abandonment the "successes" are abandoned carts (moves out of cart that do not
-    go to customer).
+    go to customer). The repeat KPIs need each customer's orders (:func:`customer_orders.order_counts`:
+    a fast result is replayed from its seed).
     """
+    orders = order_counts(result)
     m = result.model
     flows = result.flows.sum(axis=(0, 1))  # (S, S) moves over the whole horizon
     cart, customer, considering = (m.stage_index[n] for n in ("cart", "customer", "considering"))
@@ -65,6 +103,11 @@ def kpi_counts(result) -> dict[str, tuple[float, float]]:
         "cart_abandonment": (out_of_cart - float(flows[cart, customer]), out_of_cart),
         "visitor_to_order": (float(flows[:, customer].sum()), float(flows[:, considering].sum())),
         "email_open_rate": (float(result.engagements[..., j].sum()), float(result.deliveries[..., j].sum())),
+        "repeat_customer_rate": (sum(o.repeat_buyers for o in orders), sum(o.buyers for o in orders)),
+        "repeat_order_share": (
+            sum(o.repeat_orders for o in orders),
+            sum(o.first_orders + o.repeat_orders for o in orders),
+        ),
     }
 
 
@@ -114,7 +157,7 @@ def main(argv=None) -> int:
         f"engine {args.engine}{f', {result.n_reps} rep(s), seed {args.seed}' if stochastic else ''})"
     )
     print()
-    head = f"{'KPI':<18} {'value':>8}  {'target':<13}"
+    head = f"{'KPI':<20} {'value':>8}  {'target':<13}"
     if stochastic:
         head += f" {'95% interval':<17}"
     print(head + "  check")
@@ -125,11 +168,11 @@ def main(argv=None) -> int:
         value = s / n if n else float("nan")
         ok = in_range(name, value)
         all_ok &= ok
-        line = f"{name:<18} {value:>8.4f}  {f'[{low:.2f}, {high:.2f}]':<13}"
+        line = f"{name:<20} {value:>8.4f}  {f'[{low:.2f}, {high:.2f}]':<13}"
         if stochastic:
             lo, hi = wilson(s, n)
             line += f" {f'[{lo:.4f}, {hi:.4f}]':<17}"
-        print(line + ("  PASS" if ok else "  OUT-OF-RANGE") + f"   ({meaning}; n = {n:,.0f})")
+        print(line + ("  PASS" if ok else "  OUT-OF-RANGE") + f"   ({meaning}; n = {n:,.0f}; {SOURCES[name]})")
 
     reps = result.n_reps
     purchases = float(result.purchases.sum()) / reps

@@ -4,9 +4,13 @@ calibrated ones (webshop, saas) hit their targets.
 - Every file loads and compiles. A small population (``customers = 2,000``) runs under both
   engines, and the customer count adds up.
 - webshop.toml: under the mean-field engine, its KPIs (cart abandonment, visitor-to-order,
-  email open rate) sit inside the target ranges of experiments/calibrate_webshop.py.
+  email open rate, repeat-customer rate, repeat share of orders) sit inside the target ranges
+  of experiments/calibrate_webshop.py. The expected orders per customer
+  (experiments/customer_orders.py) add up to the mean-field engine's purchases, and the fast engine's
+  own customers give a repeat-customer rate within 4 standard errors of them.
 - saas.toml: the implied monthly churn of paying customers, ``1 - (1 - h)^30`` with
-  ``h`` = churn moves per paying customer-day, lies within [0.04, 0.06].
+  ``h`` = churn moves per paying customer-day, lies within [0.04, 0.06]; every target of
+  experiments/calibrate_bundled.py passes under the mean-field engine.
 """
 
 from __future__ import annotations
@@ -29,12 +33,16 @@ FILES = sorted(p for p in SCENARIO_DIR.iterdir() if p.suffix in (".toml", ".yaml
 SMALL = 2_000
 
 
-def _calibrate_module():
-    path = ROOT / "experiments" / "calibrate_webshop.py"
-    spec = importlib.util.spec_from_file_location("calibrate_webshop", path)
+def _experiment(name: str = "calibrate_webshop"):
+    path = ROOT / "experiments" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def _calibrate_module():
+    return _experiment("calibrate_webshop")
 
 
 def test_bundled_scenarios_exist():
@@ -104,7 +112,48 @@ def test_webshop_kpis_in_target_ranges():
     assert not out, f"webshop KPIs out of their target ranges (value, range): {out}"
     assert cal.TARGETS["cart_abandonment"][:2] == (0.65, 0.75)
     assert cal.TARGETS["visitor_to_order"][:2] == (0.01, 0.04)
+    assert cal.TARGETS["repeat_customer_rate"][:2] == (0.15, 0.40)
+    assert set(cal.SOURCES) == set(cal.TARGETS)
     assert abs(kpis["email_open_rate"] - 0.20) < 1e-9  # mean-field: exactly the engagement
+
+
+def test_webshop_expected_orders_add_up():
+    orders = _experiment("customer_orders")
+    model = jsim.compile_scenario(jsim.load_scenario(SCENARIO_DIR / "webshop.toml"))
+    res = jsim.simulate(model, engine="mean-field")
+    counts = orders.order_counts_mean_field(model, res.shares[0])
+    flows = res.flows[0].sum(axis=0)
+    s = model.stage_index
+    # every customer is counted once, with as many orders as the engine counts purchases
+    assert counts.customers.sum() == pytest.approx(model.n_customers + res.arrivals.sum(), rel=1e-12)
+    assert counts.first_orders == pytest.approx(flows[:, s["customer"]].sum(), rel=1e-9)
+    assert counts.repeat_orders == pytest.approx(flows[:, s["repeat_purchase"]].sum(), rel=1e-9)
+    assert counts.customers[1].sum() == pytest.approx((model.initial * model.is_converted).sum(), rel=1e-12)
+    assert counts.customers[0, 1:].sum() == pytest.approx(counts.first_orders, rel=1e-9)  # one first order each
+
+
+def test_webshop_repeat_customer_rate_fast_engine_agrees():
+    """The fast engine's customers (replayed from its seed) against the expected counts under the
+    same run's word-of-mouth shares: buyers are independent given the shares, so the rate's
+    standard error is binomial, sqrt(p (1 - p) / buyers); allow 4 of them."""
+    orders = _experiment("customer_orders")
+    model = jsim.compile_scenario(jsim.load_scenario(SCENARIO_DIR / "webshop.toml"))
+    res = jsim.simulate(model, seed=3, engine="fast")
+    (fast,) = orders.order_counts(res)  # also checks that the replay reproduces the run's moves
+    assert fast.customers.sum() == model.n_customers + res.arrivals.sum()
+    assert fast.first_orders + fast.repeat_orders == res.purchases.sum()
+    expected = orders.order_counts_mean_field(model, res.shares[0])
+    p = expected.repeat_buyers / expected.buyers
+    se = np.sqrt(p * (1 - p) / fast.buyers)
+    assert abs(fast.repeat_buyers / fast.buyers - p) < 4 * se
+
+
+def test_bundled_targets_pass_mean_field():
+    cal = _experiment("calibrate_bundled")
+    rows = cal.checks("mean-field", seed=0, reps=1, customers=None)
+    assert {r["scenario"] for r in rows} == {"webshop", "saas"}
+    failed = [(r["name"], r["value"], (r["low"], r["high"])) for r in rows if not r["ok"]]
+    assert not failed, f"bundled scenarios off their published targets (name, value, range): {failed}"
 
 
 def test_webshop_structure():
