@@ -81,6 +81,7 @@ def run_scenario(
     progress=False,
     strict=False,
     overrides=(),
+    paths=None,
 ):
     """Run a scenario file end to end.
 
@@ -95,7 +96,9 @@ def run_scenario(
     change the scenario as an edited copy of the file would; ``summary["overrides"]`` records
     them. Raises :class:`~jsim.errors.ResourceError` before compiling or simulating what cannot
     fit in memory; with ``progress``, a run estimated to take more than a minute is announced on
-    stderr.
+    stderr. ``paths`` (a file name, with ``journeys``) receives the traced journeys as attribution
+    paths (:func:`jsim.analysis.truth.journey_paths`, the format ``jsim attribute`` reads,
+    non-converting paths included); it is the last file written.
     """
     from .analysis import summarise
     from .engine import simulate
@@ -111,6 +114,8 @@ def run_scenario(
         from .io import check_output_dir
 
         check_output_dir(out)
+    if paths:
+        _check_paths_file(paths, journeys)
     est = check_resources(model, engine, reps, journeys)
     if progress and est.seconds > SLOW_SECONDS:
         print(
@@ -136,7 +141,33 @@ def run_scenario(
 
             extra["funnel.png"] = lambda path: plot_funnel(result, path)
         written = write_run(out, summary, result, extra=extra)
+    if paths:
+        from .analysis.truth import journey_paths
+        from .io.paths import write_paths
+
+        write_paths(journey_paths(result.journeys).table, paths)
     return summary, result, written
+
+
+def _check_paths_file(paths, journeys) -> None:
+    """``--paths FILE`` needs traced journeys and a folder it can be written into (checked before simulating)."""
+    import os
+    from pathlib import Path
+
+    from .errors import InputError
+
+    if not journeys:
+        raise InputError(
+            f"--paths {paths}: the paths are the traced journeys, got --journeys 0 (add e.g. --journeys 20000)",
+            params=("journeys",),
+        )
+    folder = Path(paths).parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK) or Path(paths).is_dir():
+        raise InputError(
+            f"--paths {paths}: must be a file in an existing folder this user can write, got folder '{folder}' "
+            "(create the folder or name another file)",
+            params=("paths",),
+        )
 
 
 def _announce(warnings_by_source, strict: bool) -> None:
@@ -411,3 +442,101 @@ def attribute_paths(
 
         written = write_attribution(attribution, out)
     return attribution, written
+
+
+#: traced journeys ``jsim attribute --scenario`` attributes by default (at most the population)
+DEFAULT_ATTRIBUTION_JOURNEYS = 50_000
+
+#: attribution method -> the key of its attributed conversions in an Attribution's channel rows
+_CREDIT_KEYS = {
+    "markov": "markov_conversions",
+    "shapley": "shapley",
+    "first": "first_touch",
+    "last": "last_touch",
+    "linear": "linear",
+    "position": "position",
+    "time-decay": "time_decay",
+}
+
+
+def attribute_scenario(
+    scenario,
+    *,
+    journeys=None,
+    reps=10,
+    engine="fast",
+    methods=("all",),
+    order=1,
+    half_life=7.0,
+    customers=None,
+    days=None,
+    seed=0,
+    out=None,
+    progress=False,
+    strict=False,
+    overrides=(),
+):
+    """What ``jsim attribute --scenario`` does: attribute simulated journeys and set each method beside the truth.
+
+    Traces ``journeys`` customers (default the smaller of the population and
+    :data:`DEFAULT_ATTRIBUTION_JOURNEYS`) on ``seed``, turns them into paths
+    (:func:`jsim.analysis.truth.journey_paths`: non-converting paths included), attributes them
+    (:func:`jsim.analysis.attribution.attribute`), and runs the truth
+    (:func:`jsim.analysis.truth.true_contributions`: every touchpoint switched off on the same
+    ``reps`` seeds). ``out`` gets the attribution files, ``paths.csv`` (the exported journeys, the
+    path format with a ``times`` column) and ``truth.csv``. Returns ``(attribution, against,
+    paths, written)``.
+
+    Raises
+    ------
+    ScenarioError, InputError, ResourceError
+        Before simulating: an invalid file, override, flag, or output folder.
+    """
+    from .analysis.attribution import METHODS, attribute
+    from .analysis.truth import against_truth, journey_paths, true_contributions
+    from .engine import simulate
+    from .engine.resources import check_resources
+    from .errors import InputError
+    from .scenario import warnings_as_error
+
+    scenario_, model, warnings = prepare(scenario, customers=customers, days=days, overrides=overrides)
+    if strict and warnings:
+        raise warnings_as_error(warnings, source=str(scenario))
+    for issue in warnings:
+        print(f"warning: {scenario}: {issue}", file=sys.stderr)
+    population = int(model.initial.sum())
+    k = journeys if journeys is not None else max(1, min(population, DEFAULT_ATTRIBUTION_JOURNEYS))
+    if not 1 <= k <= 1_000_000:
+        raise InputError(f"--journeys must be within [1, 1000000], got {k}", params=("journeys",))
+    if out:
+        from .io import check_output_dir
+
+        check_output_dir(out)
+    check_resources(model, engine, reps, k)
+    chosen = list(METHODS) if "all" in methods else list(methods)
+    with progress_bar(progress, f"attribution against the truth: {model.name}") as report:
+        traced = simulate(model, seed=seed, reps=1, journeys=k, check_memory=False)
+        paths = journey_paths(traced.journeys)
+        if report is not None:
+            report(0.1)
+        attribution = attribute(paths.table, methods=chosen, order=order, half_life=half_life)
+        truth = true_contributions(
+            model,
+            seed=seed,
+            reps=reps,
+            engine=engine,
+            progress=None if report is None else (lambda f: report(0.1 + 0.9 * f)),
+        )
+    credits = {
+        method: {c.channel: float(c.values[_CREDIT_KEYS[method]]) for c in attribution.channels}
+        for method in attribution.methods
+        if method in _CREDIT_KEYS
+    }
+    scale = truth.prospects.mean / paths.prospects if paths.prospects else float("nan")
+    against = against_truth(truth, credits, scale=scale)
+    written = []
+    if out:
+        from .report.attribution import write_attribution_against_truth
+
+        written = write_attribution_against_truth(attribution, against, paths, out)
+    return attribution, against, paths, written

@@ -439,3 +439,23 @@ def test_the_budget_flags_limit_is_the_scenarios_limit_on_money():
     from jsim.scenario.limits import MAX_MONEY
 
     assert MAX_SPEND == MAX_MONEY
+
+
+@pytest.mark.parametrize(
+    ("filename", "name", "deferred"),
+    [
+        ("<frozen importlib._bootstrap>", "cb", True),  # a module's import lock dropped by a weakref callback
+        (f"{os.sep}site-packages{os.sep}llvmlite{os.sep}binding{os.sep}ffi.py", "__call__", True),
+        ("<frozen importlib._bootstrap>", "_find_and_load", False),  # an ordinary import can be interrupted
+        ("jsim/optimise/core.py", "cb", False),
+    ],
+)
+def test_ctrl_c_in_a_callback_from_c_waits_for_a_safe_point(filename, name, deferred):
+    """Regression: Ctrl-C while a first-time import released its module lock printed 'Exception ignored in
+    <function _get_module_lock.<locals>.cb>' with a traceback, and the interrupt was lost."""
+    from jsim.optimise.interrupts import _in_c_callback
+
+    code = compile(f"def {name}():\n    import sys\n    return sys._getframe()\n", filename, "exec")
+    namespace: dict = {}
+    exec(code, namespace)
+    assert _in_c_callback(namespace[name]()) is deferred

@@ -138,3 +138,94 @@ def test_against_truth_scales_credits_and_scores_each_method(tv_model):
     assert err["silent"].mae == pytest.approx(np.mean([abs(v) for v in inc.values()]))
     assert err["silent"].rank_correlation is None
     assert [r["touchpoint"] for r in res.rows()] == list(tv_model.touchpoint_names)
+
+
+# --- the command -------------------------------------------------------------------------------
+
+from click.testing import CliRunner  # noqa: E402
+
+from jsim.cli import main  # noqa: E402
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_attribute_scenario_sets_every_method_beside_the_truth(tmp_path):
+    import json
+
+    import pandas as pd
+
+    out = tmp_path / "truth"
+    res = invoke(
+        "attribute", "--scenario", TV_SEARCH, "-n", 20_000, "--journeys", 20_000, "--reps", 4, "--out", out, "-q"
+    )
+    assert res.exit_code == 0, res.output
+    assert "against the truth" in res.output and "error of each method" in res.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        ".jsim-manifest.json",
+        "attribution.csv",
+        "attribution.json",
+        "paths.csv",
+        "transition_matrix.csv",
+        "truth.csv",
+    ]
+    truth = pd.read_csv(out / "truth.csv")
+    assert list(truth.columns[:5]) == ["touchpoint", "incremental", "low", "high", "credited"]
+    assert {"markov", "shapley", "first", "last", "linear", "position", "time-decay"} <= set(truth.columns)
+    t = truth.set_index("touchpoint")
+    # the scenario's point: last touch gives branded search far more than it adds, and TV far less
+    assert t.loc["branded_search", "last"] > 3 * t.loc["branded_search", "high"]
+    assert t.loc["tv", "last"] < 0.5 * t.loc["tv", "low"]
+    doc = json.loads((out / "attribution.json").read_text())
+    errors = {e["method"]: e for e in doc["against_truth"]["errors"]}
+    assert errors["last"]["mae"] > errors["markov"]["mae"]
+    # the exported paths are the traced journeys: attributing the file gives the same Markov answer
+    again = json.loads(invoke("attribute", out / "paths.csv", "--method", "markov", "--format", "json").output)
+    markov = {c["channel"]: c["markov_conversions"] for c in doc["channels"]}
+    assert {c["channel"]: c["markov_conversions"] for c in again["channels"]} == pytest.approx(markov, rel=1e-9)
+
+
+def test_attribute_scenario_with_the_expected_value_truth_is_exact():
+    import json
+
+    res = invoke(
+        "attribute", "--scenario", TV_SEARCH, "-n", 5_000, "--journeys", 2_000, "--engine", "mean-field",
+        "--method", "last", "--format", "json", "-q",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)["against_truth"]["rows"]
+    assert all(r["low"] == r["high"] == r["incremental"] for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["paths.csv", "--scenario", TV_SEARCH], "one of the two"),
+        ([], "one of the two"),
+        (["paths.csv", "--journeys", "10"], "need --scenario"),
+        (["--scenario", TV_SEARCH, "--set", "touchpoints.tvv.spend=0"], "tv"),
+        (["--scenario", TV_SEARCH, "--path-col", "p"], "reads a path file"),
+    ],
+)
+def test_attribute_bad_input_exits_2_and_writes_nothing(tmp_path, args, needle):
+    out = tmp_path / "o"
+    res = invoke("attribute", *args, "--out", out, "-q")
+    assert res.exit_code == 2, res.output
+    assert needle in res.output
+    assert not out.exists()
+
+
+def test_run_paths_writes_what_attribute_reads(tmp_path):
+    import json
+
+    file = tmp_path / "paths.csv.gz"
+    res = invoke("run", TV_SEARCH, "-n", 5_000, "--journeys", 3_000, "--paths", file, "-q")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(invoke("attribute", file, "--method", "last", "--format", "json").output)
+    traced = jsim.simulate(compile_scenario(load_scenario(TV_SEARCH), customers=5_000), seed=0, journeys=3_000)
+    jp = journey_paths(traced.journeys)
+    assert doc["total_conversions"] == jp.conversions - jp.converted_without_touch
+    bad = invoke("run", TV_SEARCH, "-n", 5_000, "--paths", tmp_path / "x.csv", "-q")
+    assert bad.exit_code == 2 and "--journeys" in bad.output and not (tmp_path / "x.csv").exists()

@@ -186,15 +186,18 @@ def _own_sources(model, touchpoint: str) -> list[str]:
 
 @dataclass(frozen=True)
 class JourneyPaths:
-    """Traced journeys as attribution paths, aggregated by path.
+    """Traced journeys as attribution paths.
 
-    ``paths``: ``{(touchpoint, ...): [conversions, value, nulls]}`` (the ChannelAttribution
-    columns ``total_conversions``, ``total_conversion_value``, ``total_null``); ``prospects``:
-    traced customers who did not start converted (the population the paths describe);
+    ``table``: a :class:`~jsim.io.paths.PathTable` with one path per prospect that had a touch (its
+    touches' days in ``t_touch``, for time-decay); ``paths``: the same aggregated by path,
+    ``{(touchpoint, ...): [conversions, value, nulls]}`` (the ChannelAttribution columns
+    ``total_conversions``, ``total_conversion_value``, ``total_null``); ``prospects``: traced
+    customers who did not start converted (the population the paths describe);
     ``converted_without_touch`` and ``not_converted_without_touch``: prospects with no engaged
     exposure before converting (or at all), which no path can hold.
     """
 
+    table: object
     paths: dict
     prospects: int
     converted_without_touch: int
@@ -211,10 +214,12 @@ def journey_paths(journeys, *, engaged_only: bool = True) -> JourneyPaths:
 
     A prospect's path is the touchpoints of its exposures (engaged ones only, by default: opens,
     clicks, conversations, what a tracking system logs) in time order, up to the move that first
-    puts it in a converted stage; that conversion's value is the purchase value of the stage it
-    enters (with the day's price multiplier). A prospect that never converts gives a null path of
-    all its exposures over the horizon. Customers who start converted are not prospects.
+    puts it in a converted stage (the exposure that caused that move included); that conversion's
+    value is the purchase value of the stage it enters (with the day's price multiplier). A
+    prospect that never converts gives a null path of all its exposures over the horizon.
+    Customers who start converted are not prospects.
     """
+    from ..io.paths import PathTable
     from ..kernels import MOVE
 
     m = journeys.model
@@ -234,6 +239,7 @@ def journey_paths(journeys, *, engaged_only: bool = True) -> JourneyPaths:
         end[cust] = i
         end_value[cust] = float(m.purchase_value[s_to] * m.revenue_mult[day]) if m.is_purchase[s_to] else 0.0
     touches: list[list[str]] = [[] for _ in range(n)]
+    days: list[list[float]] = [[] for _ in range(n)]
     exposure = (rec[:, 2] != MOVE) & (clock_touchpoint[rec[:, 3]] >= 0)
     if engaged_only:
         exposure &= rec[:, 4] == 1
@@ -241,22 +247,31 @@ def journey_paths(journeys, *, engaged_only: bool = True) -> JourneyPaths:
         cust = int(rec[i, 0])
         if i < end[cust]:
             touches[cust].append(m.touchpoint_names[clock_touchpoint[rec[i, 3]]])
+            days[cust].append(float(journeys.time[i]))
     paths: dict = {}
+    rows: list[tuple] = []
     conv_none = null_none = 0
     for cust in np.flatnonzero(is_prospect).tolist():
-        converted = end[cust] < len(rec)
+        converted = bool(end[cust] < len(rec))
         path = tuple(touches[cust])
         if not path:
             conv_none += int(converted)
             null_none += int(not converted)
             continue
+        value = end_value[cust] if converted else 0.0
+        rows.append((path, days[cust], float(converted), value, float(not converted)))
         row = paths.setdefault(path, [0, 0.0, 0])
-        if converted:
-            row[0] += 1
-            row[1] += end_value[cust]
-        else:
-            row[2] += 1
-    return JourneyPaths(paths, int(is_prospect.sum()), conv_none, null_none)
+        row[0] += int(converted)
+        row[1] += value
+        row[2] += int(not converted)
+    table = PathTable.from_paths(
+        [r[0] for r in rows],
+        [r[2] for r in rows],
+        value=[r[3] for r in rows],
+        nulls=[r[4] for r in rows],
+        times=[r[1] for r in rows],
+    )
+    return JourneyPaths(table, paths, int(is_prospect.sum()), conv_none, null_none)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ _FLAGS = {
     "scenario": "SCENARIO",
     "scenario_hash": "--set",
     "variants": "--variant",
+    "journeys": "--journeys",
+    "paths": "--paths",
     "params": "--param",
     "metrics": "--metric",
     "method": "--method",

@@ -379,3 +379,37 @@ null_col = click.option(
 times_col = click.option(
     "--times-col", default=None, help="Column of the touch times in days, e.g. 0>3.5>7 (default: times, if present)."
 )
+
+# jsim attribute --scenario: attribution against the truth
+truth_scenario = click.option(
+    "--scenario",
+    type=click.Path(dir_okay=False, path_type=str),
+    default=None,
+    metavar="SCENARIO",
+    help="Simulate SCENARIO instead of reading PATHS: attribute its traced journeys and set every method beside "
+    "the truth (each touchpoint switched off on the same seeds).",
+)
+truth_journeys = click.option(
+    "--journeys",
+    type=click.IntRange(1, 1_000_000),
+    default=None,
+    help="--scenario: customers to trace into paths (default the population, at most 50,000).",
+)
+truth_reps = reps_option(
+    10, "--scenario: replications of the truth, on the same seeds with and without each touchpoint."
+)
+truth_engine = click.option(
+    "--engine",
+    type=click.Choice(["fast", "mean-field", "des"]),
+    default="fast",
+    show_default=True,
+    help="--scenario: the engine of the truth (mean-field: exact expected values; fast: paired replications).",
+)
+paths_file = click.option(
+    "--paths",
+    type=click.Path(dir_okay=False, path_type=str),
+    default=None,
+    metavar="FILE",
+    help="With --journeys: write the traced journeys as attribution paths (path;total_conversions;"
+    "total_conversion_value;total_null;times), what `jsim attribute FILE` reads; .gz compresses.",
+)

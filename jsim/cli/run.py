@@ -22,7 +22,8 @@ from ._emit import emit, plot_needs_out
 @opt.quiet
 @opt.strict
 @opt.overrides
-def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt, quiet, strict, overrides):
+@opt.paths_file
+def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt, quiet, strict, overrides, paths):
     """Simulate SCENARIO and print a summary (stages, conversion, retention, revenue, ROI).
 
     Progress goes to stderr, the summary to stdout; --out writes summary.json, daily.csv,
@@ -49,5 +50,8 @@ def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt,
         progress=not quiet,
         strict=strict,
         overrides=overrides,
+        paths=paths,
     )
     emit(fmt, summary, lambda console: render_summary(summary, console), written, out)
+    if paths and fmt != "json":
+        click.echo(f"wrote the traced journeys' paths into {paths}")

@@ -119,9 +119,15 @@ class _InterruptGate:
 
 
 def _in_c_callback(frame) -> bool:
-    """Whether ``frame`` runs in a callback from C (numba compiling through llvmlite), where a
-    ``KeyboardInterrupt`` is printed as "Exception ignored" and lost; it then waits for the end of the trial."""
-    return frame is not None and f"{os.sep}llvmlite{os.sep}" in frame.f_code.co_filename
+    """Whether ``frame`` runs in a callback from C, where a ``KeyboardInterrupt`` is printed as "Exception
+    ignored" with a traceback and lost: numba compiling through llvmlite, or the weakref callback that drops a
+    module's import lock (a module imported for the first time mid-study). It then waits for a safe point."""
+    if frame is None:
+        return False
+    code = frame.f_code
+    if f"{os.sep}llvmlite{os.sep}" in code.co_filename:
+        return True
+    return code.co_filename.startswith("<frozen importlib") and code.co_name == "cb"
 
 
 GATE = _InterruptGate()

@@ -9,6 +9,10 @@ __all__ = [
     "attribution_csv",
     "render_attribution",
     "write_attribution",
+    "AGAINST_TRUTH_FILES",
+    "truth_rows",
+    "render_against_truth",
+    "write_attribution_against_truth",
 ]
 
 from ._numbers import NA, fmt_number
@@ -109,3 +113,91 @@ def write_attribution(attribution, out_dir) -> list:
         atomic_write(out / "transition_matrix.csv", csv_text(*transition_rows(attribution)))
         atomic_write(out / "attribution.json", to_json(attribution.as_json()))
     return [Path(out_dir) / name for name in ATTRIBUTE_FILES]
+
+
+#: Every file :func:`write_attribution_against_truth` writes
+AGAINST_TRUTH_FILES = (*ATTRIBUTE_FILES, "paths.csv", "truth.csv")
+
+#: method -> its column heading in the truth table
+_METHOD_HEADINGS = {
+    "markov": "markov",
+    "shapley": "shapley",
+    "first": "first",
+    "last": "last",
+    "linear": "linear",
+    "position": "position",
+    "time-decay": "time-decay",
+}
+
+
+def truth_rows(against) -> tuple[list[str], list[list]]:
+    """``truth.csv``: per touchpoint the true incremental conversions (mean, 95% interval), the conversions its
+    sources are credited with, and each method's attributed conversions (scaled to the population)."""
+    rows = against.rows()
+    header = ["touchpoint", "incremental", "low", "high", "credited", *against.attributed]
+    return header, [[r[h] for h in header] for r in rows]
+
+
+def render_against_truth(attribution, against, paths, console) -> None:
+    """The attribution of the traced journeys, then every method beside the truth, then each method's error."""
+    from rich.table import Table
+
+    render_attribution(attribution, console)
+    truth = against.truth
+    engine = (
+        "exact expected values" if truth.engine == "mean-field" else f"{truth.reps} common seeds, engine {truth.engine}"
+    )
+    console.print(
+        f"[bold]against the truth[/bold]  {truth.scenario}: each touchpoint switched off on {engine} (paired); "
+        f"the methods' credit from {paths.prospects:,} traced prospects, scaled x{against.scale:.4g} to the "
+        f"population's {fmt_number(truth.prospects.mean, 6)} prospects"
+    )
+    t = Table(title="conversions: true incremental vs attributed", title_justify="left", show_edge=False)
+    t.add_column("touchpoint", overflow="fold")
+    t.add_column("true incremental [95%]", justify="right")
+    for m in against.attributed:
+        t.add_column(_METHOD_HEADINGS.get(m, m), justify="right")
+    for row in against.rows():
+        true = fmt_number(row["incremental"], 4)
+        if row["low"] is not None and row["high"] is not None and row["low"] != row["high"]:
+            true += f" [{fmt_number(row['low'], 4)}, {fmt_number(row['high'], 4)}]"
+        t.add_row(row["touchpoint"], true, *(fmt_number(row[m], 4) for m in against.attributed))
+    t.add_section()
+    totals = {e.method: e for e in against.errors}
+    t.add_row(
+        "total",
+        fmt_number(sum(r["incremental"] for r in against.rows()), 5),
+        *(fmt_number(totals[m].attributed, 5) for m in against.attributed),
+    )
+    console.print(t)
+    e = Table(title="error of each method against the truth", title_justify="left", show_edge=False)
+    for col in ("method", "mean absolute error", "rank correlation"):
+        e.add_column(col, justify="left" if col == "method" else "right")
+    for err in sorted(against.errors, key=lambda x: x.mae):
+        rho = NA if err.rank_correlation is None else f"{err.rank_correlation:+.2f}"
+        e.add_row(_METHOD_HEADINGS.get(err.method, err.method), fmt_number(err.mae, 4), rho)
+    console.print(e)
+    console.print(
+        "true incremental: conversions lost when the touchpoint is switched off (same seeds, paired 95% interval); "
+        "attributed: the method's credit on the traced paths, scaled to the population. Attribution splits each "
+        "converting path among its channels; true incremental conversions need not add up to the conversions "
+        "(those that would have happened anyway count for no touchpoint, those that need two count for both)."
+    )
+
+
+def write_attribution_against_truth(attribution, against, paths, out_dir) -> list:
+    """Write the attribution files, ``paths.csv`` (the traced journeys' paths) and ``truth.csv`` into ``out_dir``
+    as one set; ``attribution.json`` carries the truth too (key ``against_truth``)."""
+    from pathlib import Path
+
+    from ..io import atomic_write, csv_text, output_set, to_json
+    from ..io.paths import write_paths
+
+    with output_set(out_dir, replaces=AGAINST_TRUTH_FILES) as out:
+        atomic_write(out / "attribution.csv", csv_text(*attribution_rows(attribution)))
+        atomic_write(out / "transition_matrix.csv", csv_text(*transition_rows(attribution)))
+        doc = dict(attribution.as_json(), against_truth=against.as_dict())
+        atomic_write(out / "attribution.json", to_json(doc))
+        write_paths(paths.table, out / "paths.csv")
+        atomic_write(out / "truth.csv", csv_text(*truth_rows(against)))
+    return [Path(out_dir) / name for name in AGAINST_TRUTH_FILES]
