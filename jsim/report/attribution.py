@@ -170,6 +170,7 @@ def render_against_truth(attribution, against, paths, console) -> None:
         *(fmt_number(totals[m].attributed, 5) for m in against.attributed),
     )
     console.print(t)
+    _render_why(truth, console)
     e = Table(title="error of each method against the truth", title_justify="left", show_edge=False)
     for col in ("method", "mean absolute error", "rank correlation"):
         e.add_column(col, justify="left" if col == "method" else "right")
@@ -183,6 +184,36 @@ def render_against_truth(attribution, against, paths, console) -> None:
         "converting path among its channels; true incremental conversions need not add up to the conversions "
         "(those that would have happened anyway count for no touchpoint, those that need two count for both)."
     )
+
+
+def _render_why(truth, console) -> None:
+    """Why: per touchpoint switched off, the conversions each source lost (full - off, paired means)."""
+    from rich.table import Table
+
+    sources = [
+        src
+        for src in (truth.touchpoints[0].conversions_by_source if truth.touchpoints else {})
+        if any(abs(t.conversions_by_source[src].mean) >= 0.5 for t in truth.touchpoints)
+    ]
+    if not sources:
+        return
+    t = Table(
+        title="why: conversions each source loses without the touchpoint (full - off)",
+        title_justify="left",
+        show_edge=False,
+    )
+    t.add_column("without", overflow="fold")
+    for src in sources:
+        t.add_column(src, justify="right", overflow="fold")
+    for row in truth.touchpoints:
+        cells = []
+        for src in sources:
+            d = row.conversions_by_source[src]
+            text = fmt_number(d.mean, 4)
+            cells.append(text if d.distinguishable or d.mean == 0 else f"~{text}")
+        t.add_row(row.touchpoint, *cells)
+    console.print(t)
+    console.print("~: not distinguishable from noise at these replications.")
 
 
 def write_attribution_against_truth(attribution, against, paths, out_dir) -> list:
