@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["run_scenario", "compare_scenarios", "prepare", "progress_bar", "sweep_scenario", "sensitivity_scenario"]
+__all__ = [
+    "run_scenario",
+    "compare_scenarios",
+    "prepare",
+    "progress_bar",
+    "sweep_scenario",
+    "sensitivity_scenario",
+    "calibrate_scenario",
+]
 
 import sys
 from contextlib import contextmanager
@@ -360,4 +368,80 @@ def sensitivity_scenario(
         from .report.sensitivity import write_sensitivity
 
         written = write_sensitivity(result, out, plot=plot)
+    return result, written
+
+
+def calibrate_scenario(
+    scenario,
+    data,
+    fits,
+    *,
+    method="optuna",
+    trials=None,
+    population=None,
+    generations=None,
+    customers=None,
+    days=None,
+    seed=0,
+    reps=1,
+    engine="mean-field",
+    out=None,
+    plot=False,
+    progress=False,
+    strict=False,
+    overrides=(),
+):
+    """What ``jsim calibrate`` does: fit ``--fit`` KEYs (``KEY=LOW:HIGH`` texts) to the observed series in ``data``.
+
+    The scenario, the ranges, the observed file, pyabc (``method="abc"``) and ``out`` are checked
+    before anything is simulated (:mod:`jsim.analysis.calibrate`). Returns ``(calibration, written)``.
+
+    Raises
+    ------
+    ScenarioError, InputError, ResourceError
+        Before simulating: a bad ``--fit``, KEY, range, observed file, flag or output folder.
+    """
+    from .analysis.calibrate import run_calibration, setup_calibration
+    from .errors import InputError
+
+    problem = setup_calibration(scenario, data, fits, overrides=overrides, customers=customers, days=days)
+    _announce([(str(scenario), problem.warnings)], strict)
+    if method == "abc":
+        import importlib.util
+
+        if importlib.util.find_spec("pyabc") is None:
+            raise InputError(
+                "--method abc needs pyabc, which is not installed (pip install 'jsim[abc]', or use --method optuna)",
+                params=("method",),
+            )
+    if engine == "mean-field" and (problem.model.services or len(problem.model.wom_from)):
+        print(
+            f"note: {scenario} has word of mouth or service queues: the mean-field engine fits their large-population "
+            "limit (for a small population use --engine fast --reps N, fitted on common random numbers)",
+            file=sys.stderr,
+        )
+    if out:
+        from .io import check_output_dir
+
+        check_output_dir(out)
+    label = "calibrating" if method == "optuna" else "calibrating (point fit, then ABC-SMC)"
+    with progress_bar(progress, f"{label} {len(problem.params)} parameters") as report:
+        result = run_calibration(
+            problem,
+            method=method,
+            trials=trials,
+            population=population,
+            generations=generations,
+            customers=customers,
+            days=days,
+            seed=seed,
+            reps=reps,
+            engine=engine,
+            progress=report,
+        )
+    written = []
+    if out:
+        from .report.calibrate import write_calibration
+
+        written = write_calibration(result, out, data=problem.data, plot=plot)
     return result, written

@@ -13,7 +13,7 @@ import click
 
 from .. import __version__
 from ..errors import InputError, JsimError, ScenarioError, forget_unhandled_interrupt
-from . import compare, optimise, run, schema, sensitivity, sweep, validate
+from . import calibrate, compare, optimise, run, schema, sensitivity, sweep, validate
 
 EPILOG = "Docs: README.md and docs/model.md. Exit codes: 0 ok, 1 runtime failure, 2 invalid input."
 
@@ -52,6 +52,11 @@ _FLAGS = {
     "target_roas": "--target-roas",
     "plan": "--evaluate",
     "plan_file": "--allocation",
+    "data": "--data",
+    "fits": "--fit",
+    "trials": "--trials",
+    "population": "--population",
+    "generations": "--generations",
 }
 
 
@@ -147,6 +152,8 @@ def main():
                                                  a metric across a grid of values, on common seeds
       jsim sensitivity scenarios/webshop.toml --param economics.margin=0.25:0.45 --metric net_profit
                                                  which fields move a metric (oat, morris, sobol)
+      jsim calibrate scenarios/webshop.toml --data daily.csv --fit economics.margin=0.2:0.5
+                                                 fit fields to observed daily series, with intervals
       jsim validate my.toml                      check a scenario file
       jsim schema > jsim.schema.json             JSON Schema for editor completion
       jsim optimise scenarios/teaching.toml --budget 1500   split a budget across touchpoints
@@ -160,6 +167,7 @@ for _command in (
     compare.compare,
     sweep.sweep,
     sensitivity.sensitivity,
+    calibrate.calibrate,
     validate.validate,
     schema.schema,
     optimise.optimise,
