@@ -13,9 +13,16 @@ the Poisson deviance ``D(theta) = 2 sum [y log(y / mu) - (y - mu)]`` over the ob
 the scenario's mean order value (its revenue per purchase over the horizon, computed once with the
 mean-field engine at the file's values). So one order's worth of revenue weighs like one purchase.
 
-Dispersion: ``phi = max(1, Pearson chi2 / (n - p))`` at the optimum (quasi-Poisson). Data noisier
-than Poisson (replication noise that is shared across days, a model that does not fit) widen the
-intervals by ``sqrt(phi)``; data from the mean-field engine (``phi`` = 1) keep the Poisson ones.
+Dispersion, per column ``c``: ``phi_c = max(1, Pearson chi2_c / (n_c - p)) * (1 + rho_c) / (1 - rho_c)``
+at the optimum: the quasi-Poisson dispersion times the variance inflation of an AR(1) series,
+``rho_c`` the lag-1 autocorrelation of the column's Pearson residuals over consecutive days
+(clipped to [0, 0.95]). The intervals, slices and the ABC kernel use the quasi-deviance
+``sum_c D_c / phi_c``; the estimate is the Poisson one. Stage
+columns are stocks: a customer counted today is mostly counted again tomorrow, so the residuals of
+a real (or simulated) population are strongly autocorrelated and independent Poisson cells would
+give intervals far too narrow. Independent noise (``rho`` = 0) and exact mean-field data keep the
+Poisson intervals (``phi`` = 1). The AR(1) factor is an approximation, not a full model of the
+dependence: its coverage is measured in ``tests/test_calibrate.py`` and ``benchmarks/README.md``.
 
 Point fit and intervals (``method="optuna"``)
 ---------------------------------------------
@@ -176,20 +183,21 @@ def model_series(result, columns) -> np.ndarray:
     return np.stack([np.asarray(one(c), dtype=np.float64) for c in columns], axis=2)
 
 
-def poisson_deviance(y: np.ndarray, mu: np.ndarray, scale: np.ndarray) -> tuple[float, float]:
+def poisson_deviance(y: np.ndarray, mu: np.ndarray, scale: np.ndarray, weight=1.0) -> tuple[float, float]:
     """``(deviance, pearson)`` of observed ``y (n, C)`` (NaN: not observed) against means ``mu (n, C)``.
 
     Column ``c`` is compared on the count scale ``y / scale[c]`` (``scale`` 1 for counts, the mean
-    order value for revenue). A mean below 1e-9 counts as 1e-9 (an observed count where the model
-    expects none is very unlikely, not impossible).
+    order value for revenue), its terms multiplied by ``weight[c]`` (1 / the column's dispersion). A
+    mean below 1e-9 counts as 1e-9 (an observed count where the model expects none is very unlikely,
+    not impossible).
     """
     ok = np.isfinite(y)
     yy = np.where(ok, y, 0.0) / scale
     m = np.maximum(mu / scale, 1e-9)
     with np.errstate(divide="ignore", invalid="ignore"):
         term = np.where(yy > 0, yy * np.log(np.where(yy > 0, yy, 1.0) / m), 0.0) - (yy - m)
-    dev = 2.0 * float(np.sum(term[ok]))
-    pearson = float(np.sum(((yy - m) ** 2 / m)[ok]))
+    dev = 2.0 * float(np.sum((term * weight)[ok]))
+    pearson = float(np.sum(((yy - m) ** 2 / m * weight)[ok]))
     return max(dev, 0.0), pearson
 
 
@@ -210,6 +218,7 @@ class _Simulator:
         obs = problem.observed
         self.columns = list(obs.columns)
         self.scale = np.ones(len(self.columns))
+        self.weight = np.ones(len(self.columns))
         if "revenue" in self.columns:
             self.scale[self.columns.index("revenue")] = self._order_value()
         self.lows = np.array([p.low for p in problem.params])
@@ -251,7 +260,7 @@ class _Simulator:
         mu = self.series(theta)
         if mu is None:
             return INVALID, INVALID
-        return poisson_deviance(self.problem.observed.values, mu[self.problem.observed.days], self.scale)
+        return poisson_deviance(self.problem.observed.values, mu[self.problem.observed.days], self.scale, self.weight)
 
     def deviance_u(self, u) -> float:
         return self.fit_stats(self.theta(u))[0]
@@ -268,8 +277,8 @@ class Calibration:
         and its 95% interval (Laplace for optuna, credible for abc).
     deviance : float
         The Poisson deviance at the estimates.
-    dispersion : float
-        ``phi`` (>= 1) the intervals are widened by (its square root).
+    dispersion : dict
+        ``{column: phi}`` (>= 1): each column's deviance is divided by its ``phi`` for the intervals.
     fitted : (T+1, C) array
         The engine's series at the estimates, for ``columns``.
     posterior : (n, p) array or None, weights (n,)
@@ -290,7 +299,7 @@ class Calibration:
     overrides: dict
     parameters: dict
     deviance: float
-    dispersion: float
+    dispersion: dict
     n_observations: int
     columns: list
     revenue_unit: float | None
@@ -399,9 +408,9 @@ def _hessian(f: Callable, u: np.ndarray, h: np.ndarray) -> np.ndarray:
     return H
 
 
-def _laplace(sim: _Simulator, u_all: np.ndarray, phi: float, free: np.ndarray) -> np.ndarray | None:
-    """``cov (k, k)`` of the box coordinates ``free`` (the others held at ``u_all``), ``2 phi H^-1``;
-    None where ``H`` is not positive definite."""
+def _laplace(sim: _Simulator, u_all: np.ndarray, phi: float, free: np.ndarray) -> tuple:
+    """``(cov, H)``: ``cov (k, k)`` of the box coordinates ``free`` (the others held at ``u_all``), ``2 phi H^-1``,
+    None where the Hessian ``H (k, k)`` is not positive definite."""
     h0 = 0.02 if sim.engine.stochastic else 1e-3
     u = u_all[free]
     p = len(u)
@@ -424,8 +433,38 @@ def _laplace(sim: _Simulator, u_all: np.ndarray, phi: float, free: np.ndarray) -
     try:
         np.linalg.cholesky(H)
     except np.linalg.LinAlgError:
+        return None, H
+    return 2 * phi * np.linalg.inv(H), H
+
+
+def _dispersions(observed, mu: np.ndarray, scale: np.ndarray, n_params: int) -> np.ndarray:
+    """``phi (C,)`` per column: ``max(1, Pearson / (n - p)) * (1 + rho) / (1 - rho)``, ``rho`` the lag-1
+    autocorrelation of its Pearson residuals over consecutive observed days, clipped to [0, 0.95]."""
+    days = observed.days
+    m = np.maximum(mu[days] / scale, 1e-9)
+    r = (observed.values / scale - m) / np.sqrt(m)
+    nxt = np.flatnonzero(np.diff(days) == 1)
+    out = np.ones(r.shape[1])
+    for c in range(r.shape[1]):
+        ok = np.isfinite(r[:, c])
+        n = int(ok.sum())
+        pearson = float(np.sum(r[ok, c] ** 2))
+        a, b = r[nxt, c], r[nxt + 1, c]
+        both = np.isfinite(a) & np.isfinite(b)
+        den = float(np.sum(a[both] ** 2))
+        rho = float(np.clip(np.sum(a[both] * b[both]) / den, 0.0, 0.95)) if den > 0 else 0.0
+        out[c] = max(1.0, pearson / max(n - n_params, 1)) * (1 + rho) / (1 - rho)
+    return out
+
+
+def _flat_direction(H: np.ndarray, free: np.ndarray) -> tuple | None:
+    """The two parameters (indices into all) that load most on the flattest direction of ``H``, or None."""
+    if len(free) < 2:
         return None
-    return 2 * phi * np.linalg.inv(H)
+    d = 1.0 / np.sqrt(np.clip(np.abs(np.diag(H)), 1e-300, None))
+    _, vectors = np.linalg.eigh(H * np.outer(d, d))  # on the scale of each parameter's own curvature
+    top = np.argsort(-np.abs(vectors[:, 0]))[:2]
+    return int(free[top[0]]), int(free[top[1]])
 
 
 def _slices(sim: _Simulator, u: np.ndarray) -> np.ndarray:
@@ -533,15 +572,20 @@ def run_calibration(
     theta = sim.theta(u)
     dev, pearson = sim.fit_stats(theta)
     n = problem.observed.n_cells
-    phi = max(1.0, pearson / max(n - len(params), 1))
+    phi_c = _dispersions(problem.observed, sim.series(theta), sim.scale, len(params))
+    sim.weight = 1.0 / phi_c  # the Hessian and the slices of the quasi-likelihood; the estimate stays the MLE
+    phi = 1.0
     spread = _slices(sim, u)
     warnings, notes = [], []
     flat = spread < FLAT_DEVIANCE * phi
     free = np.flatnonzero(~flat)  # the Hessian of the identifiable parameters only: a flat one makes it singular
     cov = None
+    pair = None
     if free.size:
-        cov_free = _laplace(sim, u, phi, free)
-        if cov_free is not None:
+        cov_free, H = _laplace(sim, u, phi, free)
+        if cov_free is None:
+            pair = _flat_direction(H, free)
+        else:
             cov = np.full((len(params), len(params)), np.nan)
             cov[np.ix_(free, free)] = cov_free * np.outer(sim.widths[free], sim.widths[free])
     parameters = {}
@@ -580,6 +624,13 @@ def run_calibration(
                         "fix a combination of the two, not each (observe a series that tells them apart, or fix one "
                         "with --set)"
                     )
+    elif pair is not None:
+        i, j = pair
+        warnings.append(
+            f"{params[i].key} and {params[j].key} trade off: the deviance does not change along a combination of the "
+            "two (its Hessian is singular there), so the data fix that combination, not each; intervals are the whole "
+            "ranges (observe a series that tells them apart, or fix one with --set)"
+        )
     elif free.size:
         warnings.append(
             "the deviance is not curved upwards in every direction at the optimum (its Hessian is not positive "
@@ -603,6 +654,7 @@ def run_calibration(
             entry["high"] = _weighted_quantile(samples[:, i], weights, 0.975)
             entry["std_error"] = float(np.sqrt(np.cov(samples[:, i], aweights=weights)))
         theta = np.array([parameters[p.key]["estimate"] for p in params])
+        sim.weight = np.ones(len(sim.columns))
         dev, _ = sim.fit_stats(theta)
     fitted = sim.series(theta)
     if progress is not None:
@@ -620,7 +672,7 @@ def run_calibration(
         overrides=dict(problem.overrides),
         parameters=parameters,
         deviance=float(dev),
-        dispersion=float(phi),
+        dispersion={c: round(float(x), 6) for c, x in zip(sim.columns, phi_c)},
         n_observations=n,
         columns=sim.columns,
         revenue_unit=float(sim.scale[sim.columns.index("revenue")]) if "revenue" in sim.columns else None,

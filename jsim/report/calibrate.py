@@ -46,7 +46,7 @@ def render_calibration(result, console) -> None:
     console.print(t)
     console.print(
         f"deviance {result.deviance:,.2f} on {result.n_observations:,} cells "
-        f"(Poisson; dispersion {result.dispersion:.3g})"
+        f"(Poisson; dispersion up to {max(result.dispersion.values()):.3g} per series)"
         + (f"; revenue counted in orders of {result.revenue_unit:,.2f}" if result.revenue_unit else "")
     )
     for w in result.warnings:
