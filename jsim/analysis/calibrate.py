@@ -13,7 +13,7 @@ the Poisson deviance ``D(theta) = 2 sum [y log(y / mu) - (y - mu)]`` over the ob
 the scenario's mean order value (its revenue per purchase over the horizon, computed once with the
 mean-field engine at the file's values). So one order's worth of revenue weighs like one purchase.
 
-Dispersion, per column ``c``: ``phi_c = max(1, Pearson chi2_c / (n_c - p)) * (1 + rho_c) / (1 - rho_c)``
+Dispersion, per column ``c``: ``phi_c = max(1, Pearson chi2_c / (n_c - p) * (1 + rho_c) / (1 - rho_c))``
 at the optimum: the quasi-Poisson dispersion times the variance inflation of an AR(1) series,
 ``rho_c`` the lag-1 autocorrelation of the column's Pearson residuals over consecutive days
 (clipped to [0, 0.95]). The intervals, slices and the ABC kernel use the quasi-deviance
@@ -438,11 +438,11 @@ def _laplace(sim: _Simulator, u_all: np.ndarray, phi: float, free: np.ndarray) -
 
 
 def _dispersions(observed, mu: np.ndarray, scale: np.ndarray, n_params: int) -> np.ndarray:
-    """``phi (C,)`` per column: ``max(1, Pearson / (n - p)) * (1 + rho) / (1 - rho)``, ``rho`` the lag-1
+    """``phi (C,)`` per column: ``max(1, Pearson / (n - p) * (1 + rho) / (1 - rho))``, ``rho`` the lag-1
     autocorrelation of its Pearson residuals over consecutive observed days, clipped to [0, 0.95]."""
     days = observed.days
-    m = np.maximum(mu[days] / scale, 1e-9)
-    r = (observed.values / scale - m) / np.sqrt(m)
+    m = np.maximum(mu[days] / scale, 1.0)  # a series expected below 1 a day: its residual on the scale of 1
+    r = (observed.values / scale - mu[days] / scale) / np.sqrt(m)
     nxt = np.flatnonzero(np.diff(days) == 1)
     out = np.ones(r.shape[1])
     for c in range(r.shape[1]):
@@ -453,7 +453,7 @@ def _dispersions(observed, mu: np.ndarray, scale: np.ndarray, n_params: int) -> 
         both = np.isfinite(a) & np.isfinite(b)
         den = float(np.sum(a[both] ** 2))
         rho = float(np.clip(np.sum(a[both] * b[both]) / den, 0.0, 0.95)) if den > 0 else 0.0
-        out[c] = max(1.0, pearson / max(n - n_params, 1)) * (1 + rho) / (1 - rho)
+        out[c] = max(1.0, pearson / max(n - n_params, 1) * (1 + rho) / (1 - rho))
     return out
 
 
@@ -572,7 +572,9 @@ def run_calibration(
     theta = sim.theta(u)
     dev, pearson = sim.fit_stats(theta)
     n = problem.observed.n_cells
-    phi_c = _dispersions(problem.observed, sim.series(theta), sim.scale, len(params))
+    phi_c = _dispersions(problem.observed, sim.series(theta), sim.scale, len(params)) * (1 + 1 / sim.reps) ** (
+        sim.engine.stochastic
+    )  # a mean of R replications adds its own variance mu / R to the difference y - mu
     sim.weight = 1.0 / phi_c  # the Hessian and the slices of the quasi-likelihood; the estimate stays the MLE
     phi = 1.0
     spread = _slices(sim, u)
