@@ -147,17 +147,17 @@ def parse_range_param(text: str, flag: str = "--param") -> tuple[str, float, flo
     return key, low, high, bool(_INT.match(parts[0]) and _INT.match(parts[1]))
 
 
-def _as_param(exc: ScenarioError, keys) -> ScenarioError:
-    """``exc`` with issues located at ``--set KEY`` of a ``--param`` KEY located at ``--param KEY`` instead."""
+def _as_param(exc: ScenarioError, keys, flag: str = "--param") -> ScenarioError:
+    """``exc`` with issues at ``--set KEY`` of a ``--param`` KEY located at ``--param KEY`` (``flag``) instead."""
     from dataclasses import replace
 
     from ..scenario.checks import shorten
 
-    where = {f"--set {shorten(k)}": f"--param {shorten(k)}" for k in keys}
+    where = {f"--set {shorten(k)}": f"{flag} {shorten(k)}" for k in keys}
     return ScenarioError([replace(i, location=where.get(i.location, i.location)) for i in exc.issues], exc.source)
 
 
-def check_param_keys(data: dict, source: str, overrides, pairs) -> None:
+def check_param_keys(data: dict, source: str, overrides, pairs, flag: str = "--param") -> None:
     """Check that each ``(KEY, value)`` of ``pairs`` names a field of the scenario ``data`` (after ``overrides``).
 
     Only where the KEY leads is checked (not the value): the values are validated with the
@@ -166,7 +166,7 @@ def check_param_keys(data: dict, source: str, overrides, pairs) -> None:
     Raises
     ------
     ScenarioError
-        A KEY that names no field, located at ``--param KEY`` with the closest key.
+        A KEY that names no field, located at ``--param KEY`` (``flag``) with the closest key.
     """
     from ..scenario import apply_overrides
 
@@ -174,7 +174,7 @@ def check_param_keys(data: dict, source: str, overrides, pairs) -> None:
     try:
         apply_overrides(changed, list(pairs))
     except ScenarioError as exc:
-        raise _as_param(exc, [k for k, _ in pairs]) from None
+        raise _as_param(exc, [k for k, _ in pairs], flag) from None
 
 
 def is_integer_field(data: dict, source: str, overrides, key: str, low: float, high: float) -> bool:

@@ -13,7 +13,7 @@ import click
 
 from .. import __version__
 from ..errors import InputError, JsimError, ScenarioError, forget_unhandled_interrupt
-from . import attribute, compare, optimise, run, schema, sensitivity, sweep, validate
+from . import attribute, calibrate, compare, optimise, run, schema, sensitivity, sweep, validate
 
 EPILOG = "Docs: README.md and docs/model.md. Exit codes: 0 ok, 1 runtime failure, 2 invalid input."
 
@@ -62,6 +62,11 @@ _FLAGS = {
     "value_col": "--value-col",
     "null_col": "--null-col",
     "times_col": "--times-col",
+    "data": "--data",
+    "fits": "--fit",
+    "trials": "--trials",
+    "population": "--population",
+    "generations": "--generations",
 }
 
 
@@ -158,6 +163,8 @@ def main():
       jsim sensitivity scenarios/webshop.toml --param economics.margin=0.25:0.45 --metric net_profit
                                                  which fields move a metric (oat, morris, sobol)
       jsim attribute paths.csv                   split conversions among channels (Markov, Shapley, ...)
+      jsim calibrate scenarios/webshop.toml --data daily.csv --fit economics.margin=0.2:0.5
+                                                 fit fields to observed daily series, with intervals
       jsim validate my.toml                      check a scenario file
       jsim schema > jsim.schema.json             JSON Schema for editor completion
       jsim optimise scenarios/teaching.toml --budget 1500   split a budget across touchpoints
@@ -172,6 +179,7 @@ for _command in (
     sweep.sweep,
     sensitivity.sensitivity,
     attribute.attribute,
+    calibrate.calibrate,
     validate.validate,
     schema.schema,
     optimise.optimise,

@@ -413,3 +413,52 @@ paths_file = click.option(
     help="With --journeys: write the traced journeys as attribution paths (path;total_conversions;"
     "total_conversion_value;total_null;times), what `jsim attribute FILE` reads; .gz compresses.",
 )
+# jsim calibrate
+observed_data = click.option(
+    "--data",
+    "data",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=str),
+    metavar="OBSERVED.csv",
+    help="Observed daily series: a day column and any of the stage columns, arrivals, new_converted, purchases, "
+    "revenue, deliveries:TOUCHPOINT, engaged:TOUCHPOINT (a daily.csv of jsim run is one); empty cells allowed.",
+)
+fit_param = click.option(
+    "--fit",
+    "fits",
+    multiple=True,
+    metavar="KEY=LOW:HIGH",
+    help="A --set KEY to fit and its range (repeatable): 'transitions.aware->considering.p=0.002:0.02'.",
+)
+calibrate_method = click.option(
+    "--method",
+    type=click.Choice(["optuna", "abc"]),
+    default="optuna",
+    show_default=True,
+    help="optuna: point fit (Poisson deviance) with Laplace 95% intervals; abc: ABC-SMC posterior with pyabc "
+    "(pip install 'jsim[abc]'), 95% credible intervals.",
+)
+calibrate_trials = click.option(
+    "--trials",
+    type=click.IntRange(1, 100_000),
+    default=None,
+    help="Optuna trials of the point fit before its local polish (default 60).",
+)
+population = click.option(
+    "--population",
+    type=click.IntRange(10, 100_000),
+    default=None,
+    help="abc: particles per generation (default 300).",
+)
+generations = click.option(
+    "--generations",
+    type=click.IntRange(1, 100),
+    default=None,
+    help="abc: the most generations (default 12; ABC-SMC stops earlier once its temperature reaches 1).",
+)
+fmt_calibrate = format_option("fitted values with intervals", "parameters, warnings and deviance as JSON")
+calibrate_out = out_option(
+    "Folder for calibration.json, fitted.toml (the scenario with the fitted values), fitted.csv "
+    "(day, series, observed, fitted) and with abc posterior.csv."
+)
+calibrate_plot = plot_option("calibration.png (observed vs fitted, per series)")

@@ -16,7 +16,7 @@ splits unambiguously.
 
 from __future__ import annotations
 
-__all__ = ["parse_override", "apply_overrides"]
+__all__ = ["parse_override", "apply_overrides", "set_in_place"]
 
 import tomllib
 import types
@@ -110,7 +110,7 @@ def _keys(model: type[BaseModel]) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()]
 
 
-def _set_one(data: dict, key: str, value) -> None:
+def _set_one(data: dict, key: str, value, copy: bool = True) -> None:
     parts = key.split(".")
     where = f"--set {shorten(key)}"
 
@@ -142,17 +142,17 @@ def _set_one(data: dict, key: str, value) -> None:
         if origin is list:
             item = _pick_model(typing.get_args(annotation)[0], None)
             entries = node.setdefault(alias, [])
-            if isinstance(entries, list):
+            if copy and isinstance(entries, list):
                 entries = node[alias] = list(entries)  # copy on the way down: the caller's data stays as it was
             if item is None or not isinstance(entries, list):
                 raise fail(f"{'.'.join(done)} is a list of values: set it whole, e.g. {alias} = [...]")
-            node, model = _entry(entries, item, parts[i + 1], ".".join(done), fail)
+            node, model = _entry(entries, item, parts[i + 1], ".".join(done), fail, copy)
             done.append(parts[i + 1])
             i += 2
             continue
         if origin is dict:
             child = node.setdefault(alias, {})
-            if isinstance(child, dict):
+            if copy and isinstance(child, dict):
                 child = node[alias] = dict(child)
             if not isinstance(child, dict):
                 raise fail(f"{'.'.join(done)} must be a table to set a key in it, got {show(child)}")
@@ -162,7 +162,7 @@ def _set_one(data: dict, key: str, value) -> None:
         child = node.get(alias)
         if child is None:
             child = node[alias] = {}
-        elif isinstance(child, dict):
+        elif copy and isinstance(child, dict):
             child = node[alias] = dict(child)
         if not isinstance(child, dict):
             raise fail(f"{'.'.join(done)} must be a table to set a key in it, got {show(child)}")
@@ -179,13 +179,14 @@ def _set_one(data: dict, key: str, value) -> None:
     )
 
 
-def _entry(entries: list, item: type[BaseModel], selector: str, where: str, fail):
+def _entry(entries: list, item: type[BaseModel], selector: str, where: str, fail, copy: bool = True):
     """The entry of a list of tables that ``selector`` names: by ``name``, or ``FROM->TO`` for moves."""
     if "name" in item.model_fields:
         names = [e.get("name") for e in entries if isinstance(e, dict)]
         for k, e in enumerate(entries):
             if isinstance(e, dict) and e.get("name") == selector:
-                entries[k] = e = dict(e)
+                if copy:
+                    entries[k] = e = dict(e)
                 return e, item
         raise fail(
             f"{where} has no entry named {show(selector)}",
@@ -201,7 +202,8 @@ def _entry(entries: list, item: type[BaseModel], selector: str, where: str, fail
             )
         for k, e in enumerate(entries):
             if isinstance(e, dict) and e.get("from") == src and e.get("to") == dst:
-                entries[k] = e = dict(e)
+                if copy:
+                    entries[k] = e = dict(e)
                 return e, item
         entry = {"from": src, "to": dst}  # a new move: validated with the rest
         entries.append(entry)
@@ -233,3 +235,18 @@ def apply_overrides(data: dict, overrides: Sequence[str]) -> tuple[dict, dict]:
     if issues:
         raise ScenarioError(issues)
     return data, applied
+
+
+def set_in_place(document, pairs: Sequence[tuple]) -> None:
+    """Set each ``(KEY, value)`` of ``pairs`` in ``document`` itself (no copies), e.g. a ``tomlkit`` document.
+
+    The tables and lists on a KEY's path are changed where they are, so a document that keeps its
+    comments and layout (``tomlkit``) keeps them around the new values.
+
+    Raises
+    ------
+    ScenarioError
+        A KEY that names no field, located at ``--set KEY``.
+    """
+    for key, value in pairs:
+        _set_one(document, key, value, copy=False)
