@@ -9,11 +9,9 @@ __all__ = [
     "progress_bar",
     "sweep_scenario",
     "sensitivity_scenario",
-<<<<<<< HEAD
     "attribute_paths",
-=======
+    "attribute_scenario",
     "calibrate_scenario",
->>>>>>> calib
 ]
 
 import sys
@@ -406,7 +404,6 @@ def sensitivity_scenario(
     return result, written
 
 
-<<<<<<< HEAD
 def attribute_paths(
     paths_file,
     *,
@@ -477,29 +474,10 @@ def attribute_scenario(
     days=None,
     seed=0,
     out=None,
-=======
-def calibrate_scenario(
-    scenario,
-    data,
-    fits,
-    *,
-    method="optuna",
-    trials=None,
-    population=None,
-    generations=None,
-    customers=None,
-    days=None,
-    seed=0,
-    reps=1,
-    engine="mean-field",
-    out=None,
-    plot=False,
->>>>>>> calib
     progress=False,
     strict=False,
     overrides=(),
 ):
-<<<<<<< HEAD
     """What ``jsim attribute --scenario`` does: attribute simulated journeys and set each method beside the truth.
 
     Traces ``journeys`` customers (default the smaller of the population and
@@ -510,17 +488,10 @@ def calibrate_scenario(
     ``reps`` seeds). ``out`` gets the attribution files, ``paths.csv`` (the exported journeys, the
     path format with a ``times`` column) and ``truth.csv``. Returns ``(attribution, against,
     paths, written)``.
-=======
-    """What ``jsim calibrate`` does: fit ``--fit`` KEYs (``KEY=LOW:HIGH`` texts) to the observed series in ``data``.
-
-    The scenario, the ranges, the observed file, pyabc (``method="abc"``) and ``out`` are checked
-    before anything is simulated (:mod:`jsim.analysis.calibrate`). Returns ``(calibration, written)``.
->>>>>>> calib
 
     Raises
     ------
     ScenarioError, InputError, ResourceError
-<<<<<<< HEAD
         Before simulating: an invalid file, override, flag, or output folder.
     """
     from .analysis.attribution import METHODS, attribute
@@ -539,34 +510,10 @@ def calibrate_scenario(
     k = journeys if journeys is not None else max(1, min(population, DEFAULT_ATTRIBUTION_JOURNEYS))
     if not 1 <= k <= 1_000_000:
         raise InputError(f"--journeys must be within [1, 1000000], got {k}", params=("journeys",))
-=======
-        Before simulating: a bad ``--fit``, KEY, range, observed file, flag or output folder.
-    """
-    from .analysis.calibrate import run_calibration, setup_calibration
-    from .errors import InputError
-
-    problem = setup_calibration(scenario, data, fits, overrides=overrides, customers=customers, days=days)
-    _announce([(str(scenario), problem.warnings)], strict)
-    if method == "abc":
-        import importlib.util
-
-        if importlib.util.find_spec("pyabc") is None:
-            raise InputError(
-                "--method abc needs pyabc, which is not installed (pip install 'jsim[abc]', or use --method optuna)",
-                params=("method",),
-            )
-    if engine == "mean-field" and (problem.model.services or len(problem.model.wom_from)):
-        print(
-            f"note: {scenario} has word of mouth or service queues: the mean-field engine fits their large-population "
-            "limit (for a small population use --engine fast --reps N, fitted on common random numbers)",
-            file=sys.stderr,
-        )
->>>>>>> calib
     if out:
         from .io import check_output_dir
 
         check_output_dir(out)
-<<<<<<< HEAD
     check_resources(model, engine, reps, k)
     chosen = list(METHODS) if "all" in methods else list(methods)
     with progress_bar(progress, f"attribution against the truth: {model.name}") as report:
@@ -595,7 +542,61 @@ def calibrate_scenario(
 
         written = write_attribution_against_truth(attribution, against, paths, out)
     return attribution, against, paths, written
-=======
+
+
+def calibrate_scenario(
+    scenario,
+    data,
+    fits,
+    *,
+    method="optuna",
+    trials=None,
+    population=None,
+    generations=None,
+    customers=None,
+    days=None,
+    seed=0,
+    reps=1,
+    engine="mean-field",
+    out=None,
+    plot=False,
+    progress=False,
+    strict=False,
+    overrides=(),
+):
+    """What ``jsim calibrate`` does: fit ``--fit`` KEYs (``KEY=LOW:HIGH`` texts) to the observed series in ``data``.
+
+    The scenario, the ranges, the observed file, pyabc (``method="abc"``) and ``out`` are checked
+    before anything is simulated (:mod:`jsim.analysis.calibrate`). Returns ``(calibration, written)``.
+
+    Raises
+    ------
+    ScenarioError, InputError, ResourceError
+        Before simulating: a bad ``--fit``, KEY, range, observed file, flag or output folder.
+    """
+    from .analysis.calibrate import run_calibration, setup_calibration
+    from .errors import InputError
+
+    problem = setup_calibration(scenario, data, fits, overrides=overrides, customers=customers, days=days)
+    _announce([(str(scenario), problem.warnings)], strict)
+    if method == "abc":
+        import importlib.util
+
+        if importlib.util.find_spec("pyabc") is None:
+            raise InputError(
+                "--method abc needs pyabc, which is not installed (pip install 'jsim[abc]', or use --method optuna)",
+                params=("method",),
+            )
+    if engine == "mean-field" and (problem.model.services or len(problem.model.wom_from)):
+        print(
+            f"note: {scenario} has word of mouth or service queues: the mean-field engine fits their large-population "
+            "limit (for a small population use --engine fast --reps N, fitted on common random numbers)",
+            file=sys.stderr,
+        )
+    if out:
+        from .io import check_output_dir
+
+        check_output_dir(out)
     label = "calibrating" if method == "optuna" else "calibrating (point fit, then ABC-SMC)"
     with progress_bar(progress, f"{label} {len(problem.params)} parameters") as report:
         result = run_calibration(
@@ -617,4 +618,3 @@ def calibrate_scenario(
 
         written = write_calibration(result, out, data=problem.data, plot=plot)
     return result, written
->>>>>>> calib
