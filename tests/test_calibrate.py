@@ -132,6 +132,22 @@ def test_abc_credible_interval_contains_the_truth(tmp_path):
     assert fit.posterior.shape == (100, 1) and fit.weights.shape == (100,)
 
 
+def test_abc_reports_its_final_temperature_and_effective_sample_size(tmp_path):
+    """pyabc's schedule ends at temperature 1 (it jumps there at the last generation); what a short run loses is
+    effective samples, so the note states Kish's ESS of the final weights and a warning flags a degenerate one."""
+    pytest.importorskip("pyabc")
+    from jsim.analysis.calibrate import MIN_ESS_SHARE, effective_sample_size
+
+    assert effective_sample_size([1.0, 1.0, 1.0, 1.0]) == pytest.approx(4.0)
+    assert effective_sample_size([1.0, 0.0, 0.0, 0.0]) == pytest.approx(1.0)
+    data = _daily(tmp_path, {P_BUY: 0.05})
+    fit = _fit(data, [f"{P_BUY}=0.01:0.1"], trials=10, method="abc", population=50, generations=3)
+    ess = effective_sample_size(fit.weights)
+    note = next(n for n in fit.notes if n.startswith("ABC: "))
+    assert "final temperature 1" in note and f"effective sample size {ess:.0f} of 50" in note
+    assert any("effective sample size" in w for w in fit.warnings) == (ess < MIN_ESS_SHARE * 50)
+
+
 def test_abc_same_seed_same_posterior(tmp_path):
     pytest.importorskip("pyabc")
     data = _daily(tmp_path, {P_BUY: 0.05})

@@ -526,12 +526,23 @@ def _abc(sim: _Simulator, phi: float, population: int, generations: int, seed, p
             history = abc.run(max_nr_populations=generations)
             frame, weights = history.get_distribution()
             done = history.max_t + 1
+            temperature = float(history.get_all_populations()["epsilon"].iloc[-1])
     finally:
         np.random.set_state(state)
     if progress is not None:
         progress(1.0)
     u = frame[keys].to_numpy(dtype=np.float64)
-    return sim.lows + u * sim.widths, np.asarray(weights, dtype=np.float64), done
+    return sim.lows + u * sim.widths, np.asarray(weights, dtype=np.float64), done, temperature
+
+
+#: ABC's last population should keep at least this share of its particles as effective samples
+MIN_ESS_SHARE = 0.25
+
+
+def effective_sample_size(weights) -> float:
+    """Kish's effective sample size of importance weights: ``(sum w)^2 / sum w^2``."""
+    w = np.asarray(weights, dtype=np.float64)
+    return float(w.sum() ** 2 / (w**2).sum()) if w.size and (w**2).sum() > 0 else 0.0
 
 
 def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
@@ -648,7 +659,23 @@ def run_calibration(
     if method == "abc":
         population = DEFAULT_POPULATION if population is None else int(population)
         generations = DEFAULT_GENERATIONS if generations is None else int(generations)
-        samples, weights, done = _abc(sim, phi, population, generations, seed, progress)
+        samples, weights, done, temperature = _abc(sim, phi, population, generations, seed, progress)
+        ess = effective_sample_size(weights)
+        if not temperature <= 1.0 + 1e-9:
+            warnings.append(
+                f"ABC stopped after {done} generations at temperature {temperature:.3g} > 1: its last population "
+                "is wider than the posterior, so the intervals are too wide (raise --generations)"
+            )
+        if ess < MIN_ESS_SHARE * len(weights):
+            warnings.append(
+                f"ABC's last population has an effective sample size of {ess:.0f} of {len(weights)} particles: "
+                "its weights rest on a few particles and the credible intervals are rough (raise --generations, "
+                "so the temperature comes down to 1 in smaller steps, or --population)"
+            )
+        notes.append(
+            f"ABC: {done} generations, final temperature {temperature:.3g}, effective sample size {ess:.0f} of "
+            f"{len(weights)}"
+        )
         for i, p in enumerate(params):
             entry = parameters[p.key]
             entry["estimate"] = _weighted_quantile(samples[:, i], weights, 0.5)
