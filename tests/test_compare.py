@@ -226,7 +226,7 @@ def test_another_file_with_other_touchpoints_is_compared_where_it_can_be(tmp_pat
         (["--variant", "x:"], "KEY=VALUE"),
         (["--variant", "x:touchpoints.support_chatt.service.agents=3"], "support_chat"),
         (["--variant", "a:economics.margin=0.3", "--variant", "a:economics.margin=0.4"], "unique"),
-        (["--variant", "x:economics.margin=7"], "margin"),
+        (["--variant", "x:economics.margin=7"], "[variant x]: economics.margin"),
         (["--reps", "1"], "at least 2 replications"),
         ([], "something to compare"),
     ],

@@ -16,8 +16,9 @@ __all__ = ["Variant", "VariantRun", "check_variants", "run_variants", "parse_var
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, ScenarioError
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,12 @@ def check_variants(variants: Sequence[Variant], *, customers=None, days=None) ->
     for v in variants:
         if v.scenario not in files:
             files[v.scenario] = read_scenario_data(v.scenario)
-        scenario = scenario_with(files[v.scenario], v.scenario, v.overrides)
+        try:
+            scenario = scenario_with(files[v.scenario], v.scenario, v.overrides)
+        except ScenarioError as exc:
+            if v.name == Path(v.scenario).stem:
+                raise
+            raise ScenarioError(exc.issues, source=f"{exc.source or v.scenario} [variant {v.name}]") from None
         applied = dict(o if isinstance(o, tuple) else parse_override(o) for o in v.overrides)
         out.append(_Checked(v, scenario, applied, scenario_warnings(scenario, days=days)))
     return out
