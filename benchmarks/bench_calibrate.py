@@ -56,6 +56,8 @@ def main() -> None:
                 problem, method="abc", trials=args.trials, population=args.population, generations=args.generations
             )
             print(_line(f"ABC-SMC ({post.population} x {post.generations} gen.)", post, time.perf_counter() - t0))
+            for line in [n for n in post.notes if n.startswith("ABC")] + [w for w in post.warnings if "ABC" in w]:
+                print(f"  {line}")
 
 
 if __name__ == "__main__":
