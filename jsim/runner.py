@@ -14,6 +14,7 @@ __all__ = [
     "calibrate_scenario",
 ]
 
+import os
 import sys
 from contextlib import contextmanager
 
@@ -80,6 +81,7 @@ def run_scenario(
     journeys=0,
     out=None,
     plot=False,
+    report=False,
     progress=False,
     strict=False,
     overrides=(),
@@ -100,9 +102,11 @@ def run_scenario(
     fit in memory; with ``progress``, a run estimated to take more than a minute is announced on
     stderr. ``paths`` (a file name, with ``journeys``) receives the traced journeys as attribution
     paths (:func:`jsim.analysis.truth.journey_paths`, the format ``jsim attribute`` reads,
-    non-converting paths included); it is the last file written.
+    non-converting paths included); it is the last file written. ``report`` (with ``out``) adds
+    ``report.html`` to the set, built from the set's files (:func:`jsim.report.html.write_html_report`).
     """
     from .analysis import summarise
+    from .analysis.summary import calendar_marks
     from .engine import simulate
     from .engine.resources import SLOW_SECONDS, check_resources, format_bytes
     from .scenario import parse_override, warnings_as_error
@@ -125,14 +129,15 @@ def run_scenario(
             f"({est.customer_days:.2g} customer-days, engine {est.engine})",
             file=sys.stderr,
         )
-    with progress_bar(progress, f"simulating {model.name}") as report:
+    with progress_bar(progress, f"simulating {model.name}") as advance:
         result = simulate(
-            model, seed=seed, reps=reps, engine=engine, journeys=journeys, progress=report, check_memory=False
+            model, seed=seed, reps=reps, engine=engine, journeys=journeys, progress=advance, check_memory=False
         )
     summary = summarise(result)
     summary["jsim_version"] = __version__
     summary["scenario_file"] = str(path)
     summary["overrides"] = dict(parse_override(text) for text in overrides)  # KEY: VALUE, as --set gave them
+    summary["calendar"] = calendar_marks(scenario, model.n_days)
     written = []
     if out:
         from .io import write_run
@@ -142,6 +147,12 @@ def run_scenario(
             from .plot import plot_funnel
 
             extra["funnel.png"] = lambda path: plot_funnel(result, path)
+        if report:
+            from .report.html import REPORT_NAME, write_html_report
+
+            extra[REPORT_NAME] = lambda path: write_html_report(
+                path.parent, path, label=os.path.basename(os.path.normpath(out))
+            )
         written = write_run(out, summary, result, extra=extra)
     if paths:
         from .analysis.truth import journey_paths
@@ -200,6 +211,7 @@ def compare_scenarios(
     engine="fast",
     out=None,
     plot=False,
+    report=False,
     progress=False,
     strict=False,
     overrides=(),
@@ -209,7 +221,8 @@ def compare_scenarios(
     ``baseline`` and ``others`` are scenario files (each reported under its file's stem);
     ``variants`` are ``NAME:KEY=VALUE[,KEY=VALUE...]`` texts, changes of the baseline;
     ``overrides`` (``--set``) apply to every one of them first. Everything is checked (files,
-    overrides, memory, ``out``) before anything is simulated. Returns ``(comparison, written)``.
+    overrides, memory, ``out``) before anything is simulated. Returns ``(comparison, written)``;
+    ``report`` (with ``out``) adds ``report.html`` to the set.
 
     Raises
     ------
@@ -246,16 +259,16 @@ def compare_scenarios(
         from .io import check_output_dir
 
         check_output_dir(out)
-    with progress_bar(progress, f"comparing {len(todo)} versions") as report:
+    with progress_bar(progress, f"comparing {len(todo)} versions") as advance:
         runs = run_variants(
-            todo, customers=customers, days=days, seed=seed, reps=reps, engine=engine, progress=report, checked=checked
+            todo, customers=customers, days=days, seed=seed, reps=reps, engine=engine, progress=advance, checked=checked
         )
     comparison = compare_runs(runs)
     written = []
     if out:
         from .report.compare import write_comparison
 
-        written = write_comparison(comparison, out, plot=plot)
+        written = write_comparison(comparison, out, plot=plot, report=report)
     return comparison, written
 
 

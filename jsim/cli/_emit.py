@@ -25,6 +25,12 @@ def emit(fmt: str, data: dict, render, written, out) -> None:
         click.echo(f"wrote {', '.join(p.name for p in written)} into {out}")
 
 
+def report_needs_out(report: bool, out) -> None:
+    """Refuse ``--report`` without ``--out`` (a usage error, exit 2)."""
+    if report and not out:
+        raise click.UsageError("--report needs --out DIR to write report.html into (or run `jsim report DIR` later)")
+
+
 def plot_needs_out(plot: bool, out, name: str) -> None:
     """Refuse ``--plot`` without ``--out`` (a usage error, exit 2)."""
     if plot and not out:

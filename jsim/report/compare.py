@@ -7,7 +7,7 @@ __all__ = ["COMPARE_FILES", "render_comparison", "write_comparison", "comparison
 from ._numbers import NA, finite, fmt_number
 
 #: Every file :func:`write_comparison` may write (the previous set's, in a folder without a manifest).
-COMPARE_FILES = ("compare.json", "compare.csv", "compare.png")
+COMPARE_FILES = ("compare.json", "compare.csv", "compare.png", "report.html")
 
 #: metrics shown as percentages
 _PERCENT = {"conversion_rate", "retention_rate", "roi"}
@@ -158,8 +158,9 @@ def comparison_rows(comparison) -> tuple[list[str], list[list]]:
     return list(_CSV_COLUMNS), [[row.get(c) for c in _CSV_COLUMNS] for row in comparison.rows]
 
 
-def write_comparison(comparison, out_dir, *, plot: bool = False) -> list:
-    """Write ``compare.json``, ``compare.csv`` and with ``plot`` ``compare.png`` into ``out_dir`` as one set."""
+def write_comparison(comparison, out_dir, *, plot: bool = False, report: bool = False) -> list:
+    """Write ``compare.json``, ``compare.csv``, with ``plot`` ``compare.png`` and with ``report`` ``report.html``
+    (built from the files just written, :mod:`jsim.report.html`) into ``out_dir`` as one set."""
     from pathlib import Path
 
     from ..io import atomic_write, csv_text, output_set, to_json
@@ -173,4 +174,9 @@ def write_comparison(comparison, out_dir, *, plot: bool = False) -> list:
 
             plot_comparison(comparison, out / "compare.png")
             names.append("compare.png")
+        if report:
+            from .html import REPORT_NAME, write_html_report
+
+            write_html_report(out, out / REPORT_NAME, label=Path(out_dir).name)
+            names.append(REPORT_NAME)
     return [Path(out_dir) / name for name in names]
