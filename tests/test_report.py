@@ -196,3 +196,26 @@ def test_compare_and_optimise_reports_render(page, compare_dir, optimise_dir):  
     assert _open(page, compare_dir / "report.html") == 1
     page.errors.clear()
     assert _open(page, optimise_dir / "report.html") == 5  # allocation, 3 response curves, history
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_terminal_tables_never_break_a_number(run_dir, width):
+    import io
+
+    from rich.console import Console
+
+    from jsim.report.run import render_summary
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    buf = io.StringIO()
+    render_summary(summary, Console(file=buf, width=width))
+    text = buf.getvalue()
+    for key, _, spec in KEY_FIGURES:
+        if key in summary["metrics"] and key != "net_profit":  # the terminal summary has no net profit row
+            assert fmt(summary["metrics"][key]["mean"], spec) in text, (key, width)
+    for row in summary["touchpoints"]:
+        assert row["touchpoint"] in text
+        assert fmt(row["cost"], ",.0f") in text and fmt(row["deliveries"], ",.0f") in text
+    for est in summary["stages_at_horizon"].values():
+        assert fmt(est["mean"], ",.0f") in text
+    assert "e+" not in text  # money never in scientific notation
