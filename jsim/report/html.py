@@ -21,6 +21,10 @@ __all__ = [
     "get_compare_info",
     "get_optimise_info",
     "get_attribution_info",
+    "get_channel_info",
+    "get_sweep_info",
+    "get_sensitivity_info",
+    "get_calibration_info",
     "report_sections",
     "render_html",
     "build_report",
@@ -41,7 +45,15 @@ from ._numbers import NA, finite, fmt_number
 REPORT_NAME = "report.html"
 
 #: The files a report is built from: JSON documents (any one makes a folder reportable) and tables.
-REPORT_SOURCES = ("summary.json", "compare.json", "allocation.json", "attribution.json")
+REPORT_SOURCES = (
+    "summary.json",
+    "compare.json",
+    "allocation.json",
+    "attribution.json",
+    "sweep.json",
+    "sensitivity.json",
+    "calibration.json",
+)
 _TABLES = ("daily.csv", "flows.csv", "touchpoints.csv", "services.csv", "trials.csv", "pareto.csv")
 
 
@@ -322,6 +334,82 @@ def get_attribution_info(files: dict) -> dict | None:
     fixed = {"touchpoint", "incremental", "low", "high", "credited"}
     methods = [k for k in (rows[0] if rows else {}) if k not in fixed]
     return {"rows": rows, "methods": methods, "errors": doc.get("errors", []), "scale": doc.get("scale")}
+
+
+#: attribution.json ``channels`` key -> method name shown
+_CHANNEL_METHODS = (
+    ("markov_conversions", "markov"),
+    ("shapley", "shapley"),
+    ("first_touch", "first touch"),
+    ("last_touch", "last touch"),
+    ("linear", "linear"),
+    ("position", "position"),
+    ("time_decay", "time decay"),
+)
+
+
+def get_channel_info(files: dict) -> dict:
+    """Plain data of ``attribution.json`` → ``channels``: each channel's conversions by method."""
+    a = files["attribution.json"]
+    channels = a.get("channels", [])
+    methods = [(k, name) for k, name in _CHANNEL_METHODS if any(k in c for c in channels)]
+    return {
+        "total_conversions": a.get("total_conversions"),
+        "n_paths": a.get("n_paths"),
+        "methods": methods,
+        "channels": [{"channel": c.get("channel"), **{k: c.get(k) for k, _ in methods}} for c in channels],
+        "notes": list(a.get("notes", [])),
+    }
+
+
+def get_sweep_info(files: dict) -> dict:
+    """Plain data of ``sweep.json``: per metric, one series per value of the other parameters, along the first."""
+    w = files["sweep.json"]
+    keys = [p["key"] for p in w.get("params", [])]
+    series: dict = {}
+    for row in w.get("rows", []):
+        rest = tuple((k, row.get(k)) for k in keys[1:])
+        series.setdefault(row["metric"], {}).setdefault(rest, []).append(row)
+    return {
+        "scenario": w.get("scenario", ""),
+        "keys": keys,
+        "metrics": w.get("metrics", []),
+        "series": series,
+        "rows": w.get("rows", []),
+    }
+
+
+#: sensitivity method -> the index drawn (the table has every index)
+_MAIN_INDEX = {"oat": "swing", "morris": "mu_star", "sobol": "ST"}
+
+
+def get_sensitivity_info(files: dict) -> dict:
+    """Plain data of ``sensitivity.json``: the method, the index drawn and every (metric, parameter) row."""
+    d = files["sensitivity.json"]
+    method = d.get("method", "")
+    rows = d.get("indices", [])
+    skip = {"metric", "param", "low", "high", "integer"}
+    fields = [k for k in (rows[0] if rows else {}) if k not in skip]
+    return {
+        "method": method,
+        "main": _MAIN_INDEX.get(method, fields[0] if fields else ""),
+        "fields": fields,
+        "rows": rows,
+        "metrics": d.get("metrics", []),
+    }
+
+
+def get_calibration_info(files: dict) -> dict:
+    """Plain data of ``calibration.json``: each fitted field's estimate and 95% interval, and the fit."""
+    c = files["calibration.json"]
+    return {
+        "method": c.get("method"),
+        "deviance": c.get("deviance"),
+        "n_observations": c.get("n_observations"),
+        "parameters": dict(c.get("parameters") or {}),
+        "fit": dict(c.get("fit") or {}),
+        "warnings": list(c.get("warnings") or []),
+    }
 
 
 # --- rendering -----------------------------------------------------------------------------------
@@ -872,7 +960,12 @@ def _attribution_sections(info: dict) -> list[Section]:
     ]
     fig = {
         "data": data,
-        "layout": {**_LAYOUT, "barmode": "group", "height": 380, "yaxis": {"title": {"text": "conversions"}}},
+        "layout": {
+            **_LAYOUT,
+            "barmode": "group",
+            "height": 380,
+            "yaxis": {"title": {"text": "conversions"}, "tickformat": ",.0f"},
+        },
     }
     body = (
         "<p>Each method's attributed conversions (scaled to the population) beside the true incremental "
@@ -880,6 +973,143 @@ def _attribution_sections(info: dict) -> list[Section]:
         + _table(["touchpoint", "true incremental", "95% interval", *methods], rows)
     )
     return [Section("attribution", "Attribution against truth", body, (Chart("chart-attribution", fig),))]
+
+
+def _channel_sections(info: dict) -> list[Section]:
+    names = [c["channel"] for c in info["channels"]]
+    fig = {
+        "data": [
+            {"type": "bar", "name": label, "x": names, "y": [c.get(k) for c in info["channels"]]}
+            for k, label in info["methods"]
+        ],
+        "layout": {
+            **_LAYOUT,
+            "barmode": "group",
+            "height": 380,
+            "yaxis": {"title": {"text": "conversions"}, "tickformat": ",.0f"},
+        },
+    }
+    rows = [[_e(c["channel"]), *(_e(fmt(c.get(k), ",.1f")) for k, _ in info["methods"])] for c in info["channels"]]
+    body = (
+        f"<p>{_e(fmt(info['total_conversions'], ',.0f'))} conversions on {_e(fmt(info['n_paths'], ',.0f'))} paths, "
+        "split among the channels by each method (attribution.json → channels).</p>"
+        + _table(["channel", *(label for _, label in info["methods"])], rows)
+        + "".join(f"<p class='sub'>{_e(n)}</p>" for n in info["notes"])
+    )
+    return [Section("channels", "Attribution by method", body, (Chart("chart-channels", fig),))]
+
+
+def _sweep_sections(info: dict) -> list[Section]:
+    out = []
+    first = info["keys"][0] if info["keys"] else ""
+    for mi, metric in enumerate(info["metrics"]):
+        data = []
+        for si, (rest, rows) in enumerate(info["series"].get(metric, {}).items()):
+            name = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in rest) or metric
+            xs = [r.get(first) for r in rows]
+            color = _COLORS[si % len(_COLORS)]
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "x": xs,
+                    "y": [r.get("mean") for r in rows],
+                    "name": name,
+                    "line": {"color": color},
+                    "error_y": {
+                        "type": "data",
+                        "symmetric": False,
+                        "array": [_gap(r.get("high"), r.get("mean")) for r in rows],
+                        "arrayminus": [_gap(r.get("mean"), r.get("low")) for r in rows],
+                    },
+                }
+            )
+        fig = {
+            "data": data,
+            "layout": {
+                **_LAYOUT,
+                "height": 360,
+                "xaxis": {"title": {"text": first}},
+                "yaxis": {"title": {"text": metric}, "tickformat": ",.4~r"},
+            },
+        }
+        out.append(Section(f"sweep-{mi}", f"Sweep: {metric}", "", (Chart(f"chart-sweep-{mi}", fig),)))
+    rows = [
+        [
+            *(_e(r.get(k)) for k in info["keys"]),
+            _e(r.get("metric")),
+            _e(fmt_number(r.get("mean"))),
+            _e(_interval(r.get("low"), r.get("high"), ",.4g")),
+            _e(fmt_number(r.get("difference"))),
+        ]
+        for r in info["rows"]
+    ]
+    table = _table(
+        [*info["keys"], "metric", "mean", "95% interval", "difference to the first point"],
+        rows,
+        numeric_from=len(info["keys"]) + 1,
+    )
+    body = f"<p>{_e(info['scenario'])}: every grid point (sweep.json → rows), with its 95% interval.</p>{table}"
+    if out:
+        out[0] = out[0]._replace(body=body)
+    return out
+
+
+def _gap(a, b) -> float:
+    return a - b if finite(a) and finite(b) else 0.0
+
+
+def _sensitivity_sections(info: dict) -> list[Section]:
+    out = []
+    main = info["main"]
+    for mi, metric in enumerate(info["metrics"]):
+        rows = sorted((r for r in info["rows"] if r["metric"] == metric), key=lambda r: abs(r.get(main) or 0))
+        fig = {
+            "data": [
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "x": [r.get(main) for r in rows],
+                    "y": [r["param"] for r in rows],
+                    "marker": {"color": _COLORS[0]},
+                }
+            ],
+            "layout": {
+                **_LAYOUT,
+                "height": max(260, 32 * len(rows) + 90),
+                "margin": {"l": 220, "r": 20, "t": 30, "b": 50},
+                "xaxis": {"title": {"text": f"{main} of {metric}"}},
+            },
+        }
+        table = _table(
+            ["parameter", *info["fields"]],
+            [[_e(r["param"]), *(_e(fmt_number(r.get(f))) for f in info["fields"])] for r in reversed(rows)],
+        )
+        body = f"<p>Method {_e(info['method'])} (sensitivity.json → indices); drawn: {_e(main)}.</p>{table}"
+        out.append(Section(f"sensitivity-{mi}", f"Sensitivity of {metric}", body, (Chart(f"chart-sens-{mi}", fig),)))
+    return out
+
+
+def _calibration_sections(info: dict) -> list[Section]:
+    rows = []
+    for key, p in info["parameters"].items():
+        box = info["fit"].get(key) or [None, None]
+        rows.append(
+            [
+                _e(key),
+                _e(fmt_number(p.get("estimate"))),
+                _e(_interval(p.get("low"), p.get("high"), ".4g")),
+                _e(_interval(box[0], box[1], ".4g")),
+                _e("yes" if p.get("identifiable", True) else "no"),
+            ]
+        )
+    body = (
+        f"<p>Method {_e(info['method'])}; deviance {_e(fmt_number(info['deviance']))} on "
+        f"{_e(info['n_observations'])} observations (calibration.json).</p>"
+        + _table(["field", "estimate", "95% interval", "searched", "identifiable"], rows)
+        + "".join(f"<p class='sub'>warning: {_e(w)}</p>" for w in info["warnings"])
+    )
+    return [Section("calibration", "Calibration", body, ())]
 
 
 def report_sections(files: dict) -> list[Section]:
@@ -892,9 +1122,16 @@ def report_sections(files: dict) -> list[Section]:
     if "allocation.json" in files:
         out += _optimise_sections(get_optimise_info(files))
     if "attribution.json" in files:
+        out += _channel_sections(get_channel_info(files))
         info = get_attribution_info(files)
         if info is not None:
             out += _attribution_sections(info)
+    if "sweep.json" in files:
+        out += _sweep_sections(get_sweep_info(files))
+    if "sensitivity.json" in files:
+        out += _sensitivity_sections(get_sensitivity_info(files))
+    if "calibration.json" in files:
+        out += _calibration_sections(get_calibration_info(files))
     return out
 
 
@@ -956,6 +1193,9 @@ _KINDS = {
     "compare.json": "comparison",
     "allocation.json": "optimisation",
     "attribution.json": "attribution",
+    "sweep.json": "sweep",
+    "sensitivity.json": "sensitivity",
+    "calibration.json": "calibration",
 }
 
 
@@ -965,7 +1205,14 @@ def build_report(folder, label=None) -> str:
     files = read_folder(folder)
     sections = report_sections(files)
     name = None
-    for key, doc_key in (("summary.json", "scenario"), ("compare.json", "baseline"), ("allocation.json", "scenario")):
+    for key, doc_key in (
+        ("summary.json", "scenario"),
+        ("compare.json", "baseline"),
+        ("allocation.json", "scenario"),
+        ("sweep.json", "scenario"),
+        ("sensitivity.json", "scenario"),
+        ("calibration.json", "scenario"),
+    ):
         if key in files:
             name = files[key].get(doc_key)
             break
