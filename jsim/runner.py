@@ -23,7 +23,7 @@ from . import __version__
 
 @contextmanager
 def progress_bar(enabled: bool, label: str):
-    """A rich progress bar on stderr yielding ``report(fraction)``, or None when disabled."""
+    """A rich progress bar on stderr yielding ``advance(fraction)``, or None when disabled."""
     if not enabled:
         yield None
         return
@@ -288,6 +288,7 @@ def sweep_scenario(
     reps=10,
     engine="fast",
     out=None,
+    report=False,
     plot=False,
     progress=False,
     strict=False,
@@ -325,7 +326,7 @@ def sweep_scenario(
         from .io import check_output_dir
 
         check_output_dir(out)
-    with progress_bar(progress, f"sweeping {len(variants)} grid points") as report:
+    with progress_bar(progress, f"sweeping {len(variants)} grid points") as advance:
         runs = run_variants(
             variants,
             customers=customers,
@@ -333,7 +334,7 @@ def sweep_scenario(
             seed=seed,
             reps=reps,
             engine=engine,
-            progress=report,
+            progress=advance,
             checked=checked,
         )
     sweep = sweep_of_runs(str(scenario), grid, points, paths, runs)
@@ -341,7 +342,7 @@ def sweep_scenario(
     if out:
         from .report.sweep import write_sweep
 
-        written = write_sweep(sweep, out, plot=plot)
+        written = write_sweep(sweep, out, plot=plot, report=report)
     return sweep, written
 
 
@@ -371,6 +372,7 @@ def sensitivity_scenario(
     reps=1,
     engine="mean-field",
     out=None,
+    report=False,
     plot=False,
     progress=False,
     strict=False,
@@ -396,7 +398,7 @@ def sensitivity_scenario(
         from .io import check_output_dir
 
         check_output_dir(out)
-    with progress_bar(progress, f"sensitivity ({method}) of {len(problem.params)} parameters") as report:
+    with progress_bar(progress, f"sensitivity ({method}) of {len(problem.params)} parameters") as advance:
         result = run_sensitivity(
             problem,
             method=method,
@@ -407,13 +409,13 @@ def sensitivity_scenario(
             seed=seed,
             reps=reps,
             engine=engine,
-            progress=report,
+            progress=advance,
         )
     written = []
     if out:
         from .report.sensitivity import write_sensitivity
 
-        written = write_sensitivity(result, out, plot=plot)
+        written = write_sensitivity(result, out, plot=plot, report=report)
     return result, written
 
 
@@ -429,6 +431,7 @@ def attribute_paths(
     null_col=None,
     times_col=None,
     out=None,
+    report=False,
 ):
     """What ``jsim attribute`` does: read a path file, attribute its conversions, write the set into ``out``.
 
@@ -455,7 +458,7 @@ def attribute_paths(
     if out:
         from .report.attribution import write_attribution
 
-        written = write_attribution(attribution, out)
+        written = write_attribution(attribution, out, report=report)
     return attribution, written
 
 
@@ -487,6 +490,7 @@ def attribute_scenario(
     days=None,
     seed=0,
     out=None,
+    report=False,
     progress=False,
     strict=False,
     overrides=(),
@@ -529,18 +533,18 @@ def attribute_scenario(
         check_output_dir(out)
     check_resources(model, engine, reps, k)
     chosen = list(METHODS) if "all" in methods else list(methods)
-    with progress_bar(progress, f"attribution against the truth: {model.name}") as report:
+    with progress_bar(progress, f"attribution against the truth: {model.name}") as advance:
         traced = simulate(model, seed=seed, reps=1, journeys=k, check_memory=False)
         paths = journey_paths(traced.journeys)
-        if report is not None:
-            report(0.1)
+        if advance is not None:
+            advance(0.1)
         attribution = attribute(paths.table, methods=chosen, order=order, half_life=half_life)
         truth = true_contributions(
             model,
             seed=seed,
             reps=reps,
             engine=engine,
-            progress=None if report is None else (lambda f: report(0.1 + 0.9 * f)),
+            progress=None if advance is None else (lambda f: advance(0.1 + 0.9 * f)),
         )
     credits = {
         method: {c.channel: float(c.values[_CREDIT_KEYS[method]]) for c in attribution.channels}
@@ -553,7 +557,7 @@ def attribute_scenario(
     if out:
         from .report.attribution import write_attribution_against_truth
 
-        written = write_attribution_against_truth(attribution, against, paths, out)
+        written = write_attribution_against_truth(attribution, against, paths, out, report=report)
     return attribution, against, paths, written
 
 
@@ -572,6 +576,7 @@ def calibrate_scenario(
     reps=1,
     engine="mean-field",
     out=None,
+    report=False,
     plot=False,
     progress=False,
     strict=False,
@@ -611,7 +616,7 @@ def calibrate_scenario(
 
         check_output_dir(out)
     label = "calibrating" if method == "optuna" else "calibrating (point fit, then ABC-SMC)"
-    with progress_bar(progress, f"{label} {len(problem.params)} parameters") as report:
+    with progress_bar(progress, f"{label} {len(problem.params)} parameters") as advance:
         result = run_calibration(
             problem,
             method=method,
@@ -623,11 +628,11 @@ def calibrate_scenario(
             seed=seed,
             reps=reps,
             engine=engine,
-            progress=report,
+            progress=advance,
         )
     written = []
     if out:
         from .report.calibrate import write_calibration
 
-        written = write_calibration(result, out, data=problem.data, plot=plot)
+        written = write_calibration(result, out, data=problem.data, plot=plot, report=report)
     return result, written

@@ -13,13 +13,14 @@ from click.testing import CliRunner
 
 from jsim.cli import main
 from jsim.io import MANIFEST
+from jsim.report._numbers import fmt_number
 from jsim.report.html import (
     KEY_FIGURES,
-    _plotly_js,
     fmt,
     get_compare_info,
     get_optimise_info,
     get_run_info,
+    plotly_js,
     read_folder,
 )
 
@@ -110,7 +111,7 @@ def test_compare_and_optimise_info_read_their_json(compare_dir, optimise_dir):
 
 def test_the_page_is_self_contained(run_dir):
     text = (run_dir / "report.html").read_text()
-    lib = _plotly_js()
+    lib = plotly_js()
     assert text.count(lib) == 1  # plotly.js embedded once
     rest = text.replace(lib, "")
     assert not re.search(r"https?://", rest), "a URL outside the embedded library"
@@ -219,3 +220,41 @@ def test_terminal_tables_never_break_a_number(run_dir, width):
     for est in summary["stages_at_horizon"].values():
         assert fmt(est["mean"], ",.0f") in text
     assert "e+" not in text  # money never in scientific notation
+
+
+TV_SEARCH = str(ROOT / "scenarios" / "tv_search.toml")
+OTHER_COMMANDS = {
+    "sweep": (["sweep", WEBSHOP, "--param", "economics.margin=0.2:0.4:3", "--metric", "net_profit",
+               "--engine", "mean-field"], 1),
+    "sensitivity": (["sensitivity", WEBSHOP, "--param", "economics.margin=0.25:0.45", "--param",
+                     "touchpoints.search_ads.spend=30:120", "--metric", "net_profit"], 1),
+    "attribute": (["attribute", "--scenario", TV_SEARCH, "--engine", "mean-field", "--reps", "2",
+                   "--journeys", "1000"], 2),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", sorted(OTHER_COMMANDS))
+def test_report_flag_of_the_other_commands(command, tmp_path, page):  # noqa: F811
+    args, n_charts = OTHER_COMMANDS[command]
+    out = tmp_path / command
+    res = _invoke(*args, "--out", out, "-q", "--report")
+    assert res.exit_code == 0, res.output
+    assert "report.html" in json.loads((out / MANIFEST).read_text())["files"]
+    assert _open(page, out / "report.html") == n_charts
+
+
+def test_calibration_report(tmp_path, page):  # noqa: F811
+    obs = tmp_path / "obs"
+    assert _invoke("run", WEBSHOP, "--engine", "mean-field", "-o", obs, "-q").exit_code == 0
+    out = tmp_path / "fit"
+    res = _invoke(
+        "calibrate", WEBSHOP, "--data", obs / "daily.csv", "--fit", "transitions.aware->considering.p=0.002:0.02",
+        "--engine", "mean-field", "--trials", "20", "-o", out, "-q", "--report",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    page.goto((out / "report.html").resolve().as_uri())
+    fitted = json.loads((out / "calibration.json").read_text())["parameters"]
+    text = page.locator("#calibration").inner_text()
+    est = fitted["transitions.aware->considering.p"]["estimate"]
+    assert "transitions.aware->considering.p" in text and fmt_number(est) in text
+    assert page.errors == []

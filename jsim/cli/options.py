@@ -135,6 +135,10 @@ plot = plot_option("funnel.png (stage occupancy and conversion)")
 report = report_option("the run's figures, stages, flows, funnel and touchpoints")
 compare_report = report_option("the differences with their intervals")
 opt_report = report_option("the allocation, response curves, history and Pareto front")
+sweep_report = report_option("the metrics across the grid with their intervals")
+sensitivity_report = report_option("the indices of each parameter")
+attribute_report = report_option("each method's credit (and, with --scenario, the truth)")
+calibrate_report = report_option("the fitted fields with their intervals")
 
 # jsim compare
 variant = click.option(

@@ -175,8 +175,7 @@ def write_comparison(comparison, out_dir, *, plot: bool = False, report: bool = 
             plot_comparison(comparison, out / "compare.png")
             names.append("compare.png")
         if report:
-            from .html import REPORT_NAME, write_html_report
+            from .html import report_into_set
 
-            write_html_report(out, out / REPORT_NAME, label=Path(out_dir).name)
-            names.append(REPORT_NAME)
+            names.append(report_into_set(out, out_dir))
     return [Path(out_dir) / name for name in names]

@@ -27,8 +27,10 @@ __all__ = [
     "get_calibration_info",
     "report_sections",
     "render_html",
+    "plotly_js",
     "build_report",
     "write_html_report",
+    "report_into_set",
 ]
 
 import csv
@@ -436,6 +438,16 @@ def _interval(low, high, spec: str) -> str:
     return f"[{fmt(low, spec)}, {fmt(high, spec)}]" if finite(low) and finite(high) else ""
 
 
+def _interval_n(low, high) -> str:
+    """``[low, high]`` to 4 significant digits, never in scientific notation above 1e-4 (:func:`fmt_number`)."""
+    return f"[{fmt_number(low)}, {fmt_number(high)}]" if finite(low) and finite(high) else ""
+
+
+def _value(v) -> str:
+    """A parameter value of a grid point: numbers to 6 significant digits (0.3, not 0.30000000000000004)."""
+    return fmt_number(v, 6) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
 def _chart_div(chart: Chart) -> str:
     return f"<div class='chart' id='{_e(chart.id)}'></div>"
 
@@ -785,7 +797,7 @@ def _optimise_sections(info: dict) -> list[Section]:
         cells = [_e(r["split"])]
         for m in metrics:
             est = r["metrics"].get(m) or {}
-            cells.append(_e(f"{fmt_number(est.get('mean'))} {_interval(est.get('low'), est.get('high'), ',.4g')}"))
+            cells.append(_e(f"{fmt_number(est.get('mean'))} {_interval_n(est.get('low'), est.get('high'))}"))
         rows.append(cells)
     mrows = [
         [
@@ -1005,7 +1017,7 @@ def _sweep_sections(info: dict) -> list[Section]:
     for mi, metric in enumerate(info["metrics"]):
         data = []
         for si, (rest, rows) in enumerate(info["series"].get(metric, {}).items()):
-            name = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in rest) or metric
+            name = ", ".join(f"{k}={_value(v)}" for k, v in rest) or metric
             xs = [r.get(first) for r in rows]
             color = _COLORS[si % len(_COLORS)]
             data.append(
@@ -1036,10 +1048,10 @@ def _sweep_sections(info: dict) -> list[Section]:
         out.append(Section(f"sweep-{mi}", f"Sweep: {metric}", "", (Chart(f"chart-sweep-{mi}", fig),)))
     rows = [
         [
-            *(_e(r.get(k)) for k in info["keys"]),
+            *(_e(_value(r.get(k))) for k in info["keys"]),
             _e(r.get("metric")),
             _e(fmt_number(r.get("mean"))),
-            _e(_interval(r.get("low"), r.get("high"), ",.4g")),
+            _e(_interval_n(r.get("low"), r.get("high"))),
             _e(fmt_number(r.get("difference"))),
         ]
         for r in info["rows"]
@@ -1098,8 +1110,8 @@ def _calibration_sections(info: dict) -> list[Section]:
             [
                 _e(key),
                 _e(fmt_number(p.get("estimate"))),
-                _e(_interval(p.get("low"), p.get("high"), ".4g")),
-                _e(_interval(box[0], box[1], ".4g")),
+                _e(_interval_n(p.get("low"), p.get("high"))),
+                _e(_interval_n(box[0], box[1])),
                 _e("yes" if p.get("identifiable", True) else "no"),
             ]
         )
@@ -1135,7 +1147,7 @@ def report_sections(files: dict) -> list[Section]:
     return out
 
 
-def _plotly_js() -> str:
+def plotly_js() -> str:
     """plotly.min.js from the plotly package (embedded so that the page opens offline)."""
     from importlib.resources import files as package_files
 
@@ -1179,7 +1191,7 @@ def render_html(title: str, sections: list[Section], folder_name: str = "") -> s
         f"<header><h1>{_e(title)}</h1></header><nav>{nav}</nav><main>{''.join(parts)}</main>"
         f"<footer>Written by jsim from the files of {_e(folder_name)}; "
         "every number is a number in those files.</footer>"
-        f"<script>{_plotly_js()}</script>"
+        f"<script>{plotly_js()}</script>"
         f"<script id='jsim-figures' type='application/json'>{_json_script(figures)}</script>"
         "<script>(function(){var figs=JSON.parse(document.getElementById('jsim-figures').textContent);"
         "Object.keys(figs).forEach(function(id){var f=figs[id];"
@@ -1247,3 +1259,10 @@ def write_html_report(folder, path=None, *, label=None) -> Path:
             params=("report_out",),
         ) from exc
     return target
+
+
+def report_into_set(staging, out_dir) -> str:
+    """Write ``report.html`` into ``staging``, the folder :func:`jsim.io.output_set` gives for ``out_dir``,
+    from the files already written there; returns its name (``--report`` on a command)."""
+    write_html_report(staging, Path(staging) / REPORT_NAME, label=Path(out_dir).name)
+    return REPORT_NAME

@@ -400,8 +400,7 @@ def write_report(report, out_dir, *, html: bool = False) -> list:
             plot_budget_curve(report, out / "budget_curve.png")
             names.append("budget_curve.png")
         if html:
-            from .html import REPORT_NAME, write_html_report
+            from .html import report_into_set
 
-            write_html_report(out, out / REPORT_NAME, label=Path(out_dir).name)
-            names.append(REPORT_NAME)
+            names.append(report_into_set(out, out_dir))
     return [Path(out_dir) / name for name in names]
