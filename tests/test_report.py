@@ -258,3 +258,19 @@ def test_calibration_report(tmp_path, page):  # noqa: F811
     est = fitted["transitions.aware->considering.p"]["estimate"]
     assert "transitions.aware->considering.p" in text and fmt_number(est) in text
     assert page.errors == []
+
+
+def test_pareto_front_of_two_objectives(tmp_path, page):  # noqa: F811
+    out = tmp_path / "pareto"
+    res = _invoke(
+        "optimise", WEBSHOP, "--budget", "30000", "--touchpoints", "search_ads,social_ads", "--objective",
+        "conversions", "--objective", "net_profit", "--engine", "mean-field", "--trials", "20",
+        "--compare-reps", "2", "-o", out, "-q", "--report",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    info = get_optimise_info(read_folder(out))
+    with open(out / "pareto.csv") as fh:
+        front = list(csv.DictReader(fh))
+    metrics = info["objectives"]
+    assert info["pareto"]["front"] == [[float(r[m]) for r in front] for m in metrics]
+    assert _open(page, out / "report.html") == 5  # allocation, 2 response curves, Pareto front, history
