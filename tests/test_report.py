@@ -147,6 +147,12 @@ def test_bad_folders_exit_2_and_write_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]
 
 
+def test_an_out_file_in_a_missing_folder_exits_2(run_dir, tmp_path):
+    res = CliRunner().invoke(main, ["report", str(run_dir), "--out", str(tmp_path / "no" / "r.html")])
+    assert res.exit_code == 2 and "does not exist" in res.output
+    assert not (tmp_path / "no").exists()
+
+
 @pytest.mark.parametrize("command", [["run", WEBSHOP], ["optimise", WEBSHOP, "--budget", "100"]])
 def test_report_flag_needs_out(command, tmp_path):
     res = CliRunner().invoke(main, [*command, "--report"])

@@ -76,8 +76,8 @@ def optimise(
     Prints the best split against the scenario's current split and an equal split (fresh seeds,
     95% intervals, uplift), the marginal return of each touchpoint, active bounds and the cost of
     a 10% shift. --out writes allocation.json, trials.csv, pareto.csv and plots (report.html with
-    --report) as one set (the study journal there is kept); nothing is run or written when a flag or --out is invalid, or
-    when --out holds a study and --resume is not given (exit 2).
+    --report) as one set (the study journal there is kept); nothing is run or written when a flag
+    or --out is invalid, or when --out holds a study and --resume is not given (exit 2).
 
     Budget advice: with --objective profit or clv (break-even) or a --target-cac/--target-roas, it
     says whether the last unit spent pays; --budget-range MIN:MAX also finds the best total.

@@ -1246,6 +1246,13 @@ def write_html_report(folder, path=None, *, label=None) -> Path:
     from ..errors import OutputError
     from ..io import add_to_set, atomic_write
 
+    if path is not None and Path(path).resolve() == (Path(folder) / REPORT_NAME).resolve():
+        path = None  # the folder's own report: it joins the set
+    if path is not None and not Path(path).resolve().parent.is_dir():
+        raise InputError(
+            f"report file {path}: its folder {Path(path).parent} does not exist (create it, or choose another path)",
+            params=("report_out",),
+        )
     text = build_report(folder, label)
     if path is None:
         return add_to_set(folder, REPORT_NAME, text)
