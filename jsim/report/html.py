@@ -722,20 +722,26 @@ def _service_section(info: dict) -> Section:
 _PCT = {"conversion_rate", "retention_rate", "roi"}
 
 
+def _diff(x, pct: bool) -> str:
+    """A difference: rates in percentage points (``+0.39 pp``), other metrics with two decimals."""
+    return fmt(100 * x, "+,.2f") + " pp" if pct and finite(x) else fmt(x, "+,.2f")
+
+
 def _compare_sections(info: dict) -> list[Section]:
     out = []
     for vi, v in enumerate(info["variants"]):
         rows, names, rel, lo, hi = [], [], [], [], []
         for r in v["rows"]:
-            spec = ".2%" if r["metric"] in _PCT else ",.2f"
+            pct = r["metric"] in _PCT
+            spec = ".2%" if pct else ",.2f"
             verdict = "real" if r["real"] else ("noise" + (f" (~{r['reps_needed']} reps)" if r["reps_needed"] else ""))
             rows.append(
                 [
                     _e(r["metric"]),
                     _e(fmt(r["baseline"], spec)),
                     _e(fmt(r["variant"], spec)),
-                    _e(fmt(r["difference"], spec)),
-                    _e(_interval(r["low"], r["high"], spec)),
+                    _e(_diff(r["difference"], pct)),
+                    _e(f"[{_diff(r['low'], pct)}, {_diff(r['high'], pct)}]" if finite(r["low"]) else ""),
                     _e(verdict),
                 ]
             )
