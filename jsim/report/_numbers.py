@@ -57,6 +57,9 @@ def print_table(console, table) -> None:
     """
     from rich.measure import Measurement
 
+    for column in table.columns:  # a header word is not cut either ("deliveries", not "delive…")
+        words = str(column.header).split() if isinstance(column.header, str) else []
+        column.min_width = max([column.min_width or 0, *(len(w) for w in words)])
     need = Measurement.get(console, console.options.update_width(10_000), table).minimum
     width = console.width
     if need <= width:
