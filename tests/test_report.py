@@ -225,6 +225,7 @@ def test_terminal_tables_never_break_a_number(run_dir, width):
         assert fmt(row["cost"], ",.0f") in text and fmt(row["deliveries"], ",.0f") in text
     for est in summary["stages_at_horizon"].values():
         assert fmt(est["mean"], ",.0f") in text
+    assert "deliveries" in text and "…" not in text  # no header word cut either
     assert "e+" not in text  # money never in scientific notation
 
 
