@@ -281,3 +281,14 @@ def test_pareto_front_of_two_objectives(tmp_path, page):  # noqa: F811
     metrics = info["objectives"]
     assert info["pareto"]["front"] == [[float(r[m]) for r in front] for m in metrics]
     assert _open(page, out / "report.html") == 5  # allocation, 2 response curves, Pareto front, history
+
+
+def test_services_section_reads_service_daily(tmp_path, page):  # noqa: F811
+    out = tmp_path / "support"
+    assert _invoke("run", SUPPORT, "--engine", "mean-field", "-o", out, "-q", "--report").exit_code == 0
+    info = get_run_info(read_folder(out))
+    with open(out / "service_daily.csv") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["service"] == "support_chat"]
+    assert info["service_daily"]["support_chat"]["abandoned"] == [float(r["abandoned"]) for r in rows]
+    assert _open(page, out / "report.html") == 5  # stages, flows, funnel, touchpoints, support_chat per day
+    assert "support_chat" in page.locator("#services").inner_text()

@@ -56,7 +56,7 @@ REPORT_SOURCES = (
     "sensitivity.json",
     "calibration.json",
 )
-_TABLES = ("daily.csv", "flows.csv", "touchpoints.csv", "services.csv", "trials.csv", "pareto.csv")
+_TABLES = ("daily.csv", "flows.csv", "touchpoints.csv", "services.csv", "service_daily.csv", "trials.csv", "pareto.csv")
 
 
 class Chart(NamedTuple):
@@ -206,6 +206,7 @@ def get_run_info(files: dict) -> dict:
         "calendar": list(s.get("calendar") or []),
         "touchpoints": list(s.get("touchpoints") or []),
         "services": list(s.get("services") or []),
+        "service_daily": {},
         "stages": [],
         "days": [],
         "occupancy": {},
@@ -220,6 +221,16 @@ def get_run_info(files: dict) -> dict:
         info["stages"] = stages
         info["days"] = [int(float(d)) for d in cols["day"]]
         info["occupancy"] = {st: [_num(v) for v in cols[st]] for st in stages}
+    if "service_daily.csv" in files:
+        daily: dict = {}
+        header, rows = files["service_daily.csv"]
+        for row in rows:
+            rec = dict(zip(header, row))
+            d = daily.setdefault(rec["service"], {"day": [], "requests": [], "abandoned": [], "mean_wait_hours": []})
+            d["day"].append(int(float(rec["day"])))
+            for k in ("requests", "abandoned", "mean_wait_hours"):
+                d[k].append(_num(rec.get(k, "")))
+        info["service_daily"] = daily
     if "flows.csv" in files:
         totals: dict = {}
         for _day, a, b, moves, src in files["flows.csv"][1]:
@@ -689,17 +700,54 @@ def _mean(est):
 def _service_section(info: dict) -> Section:
     svs = info["services"]
     names = [s["service"] for s in svs]
-    fig = {
-        "data": [
-            {
-                "type": "bar",
-                "name": "abandonment rate",
-                "x": names,
-                "y": [_mean(s.get("abandonment_rate")) for s in svs],
+    charts = []
+    for i, (name, d) in enumerate(info["service_daily"].items()):
+        fig = {
+            "data": [
+                {"type": "scatter", "mode": "lines", "name": "requests", "x": d["day"], "y": d["requests"]},
+                {"type": "scatter", "mode": "lines", "name": "abandoned", "x": d["day"], "y": d["abandoned"]},
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": "mean wait (h)",
+                    "x": d["day"],
+                    "y": d["mean_wait_hours"],
+                    "yaxis": "y2",
+                    "line": {"dash": "dot"},
+                },
+            ],
+            "layout": {
+                **_LAYOUT,
+                "height": 340,
+                "title": {"text": f"{name}: per day (service_daily.csv)", "font": {"size": 13}},
+                "xaxis": {"title": {"text": "day"}},
+                "yaxis": {"title": {"text": "requests per day"}, "tickformat": ",.0f"},
+                "yaxis2": {"title": {"text": "mean wait (hours)"}, "overlaying": "y", "side": "right"},
+                "legend": {"orientation": "h", "y": -0.3},
             },
-        ],
-        "layout": {**_LAYOUT, "height": 320, "yaxis": {"tickformat": ".0%", "title": {"text": "abandoned / requests"}}},
-    }
+        }
+        charts.append(Chart(f"chart-service-{i}", fig))
+    if not charts:
+        charts.append(
+            Chart(
+                "chart-services",
+                {
+                    "data": [
+                        {
+                            "type": "bar",
+                            "name": "abandonment rate",
+                            "x": names,
+                            "y": [_mean(s.get("abandonment_rate")) for s in svs],
+                        }
+                    ],
+                    "layout": {
+                        **_LAYOUT,
+                        "height": 320,
+                        "yaxis": {"tickformat": ".0%", "title": {"text": "abandoned / requests"}},
+                    },
+                },
+            )
+        )
     rows = [
         [
             _e(s["service"]),
@@ -716,7 +764,7 @@ def _service_section(info: dict) -> Section:
     body = "<p>services.csv: the queues of service touchpoints (means over replications).</p>" + _table(
         ["service", "requests", "served", "abandoned", "abandon rate", "mean wait (h)", "utilisation", "model"], rows
     )
-    return Section("services", "Services: waits and abandonment", body, (Chart("chart-services", fig),))
+    return Section("services", "Services: waits and abandonment", body, tuple(charts))
 
 
 _PCT = {"conversion_rate", "retention_rate", "roi"}
