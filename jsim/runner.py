@@ -14,6 +14,7 @@ __all__ = [
     "calibrate_scenario",
 ]
 
+import os
 import sys
 from contextlib import contextmanager
 
@@ -22,7 +23,7 @@ from . import __version__
 
 @contextmanager
 def progress_bar(enabled: bool, label: str):
-    """A rich progress bar on stderr yielding ``report(fraction)``, or None when disabled."""
+    """A rich progress bar on stderr yielding ``advance(fraction)``, or None when disabled."""
     if not enabled:
         yield None
         return
@@ -80,6 +81,7 @@ def run_scenario(
     journeys=0,
     out=None,
     plot=False,
+    report=False,
     progress=False,
     strict=False,
     overrides=(),
@@ -100,9 +102,11 @@ def run_scenario(
     fit in memory; with ``progress``, a run estimated to take more than a minute is announced on
     stderr. ``paths`` (a file name, with ``journeys``) receives the traced journeys as attribution
     paths (:func:`jsim.analysis.truth.journey_paths`, the format ``jsim attribute`` reads,
-    non-converting paths included); it is the last file written.
+    non-converting paths included); it is the last file written. ``report`` (with ``out``) adds
+    ``report.html`` to the set, built from the set's files (:func:`jsim.report.html.write_html_report`).
     """
     from .analysis import summarise
+    from .analysis.summary import calendar_marks
     from .engine import simulate
     from .engine.resources import SLOW_SECONDS, check_resources, format_bytes
     from .scenario import parse_override, warnings_as_error
@@ -125,14 +129,15 @@ def run_scenario(
             f"({est.customer_days:.2g} customer-days, engine {est.engine})",
             file=sys.stderr,
         )
-    with progress_bar(progress, f"simulating {model.name}") as report:
+    with progress_bar(progress, f"simulating {model.name}") as advance:
         result = simulate(
-            model, seed=seed, reps=reps, engine=engine, journeys=journeys, progress=report, check_memory=False
+            model, seed=seed, reps=reps, engine=engine, journeys=journeys, progress=advance, check_memory=False
         )
     summary = summarise(result)
     summary["jsim_version"] = __version__
     summary["scenario_file"] = str(path)
     summary["overrides"] = dict(parse_override(text) for text in overrides)  # KEY: VALUE, as --set gave them
+    summary["calendar"] = calendar_marks(scenario, model.n_days)
     written = []
     if out:
         from .io import write_run
@@ -142,6 +147,12 @@ def run_scenario(
             from .plot import plot_funnel
 
             extra["funnel.png"] = lambda path: plot_funnel(result, path)
+        if report:
+            from .report.html import REPORT_NAME, write_html_report
+
+            extra[REPORT_NAME] = lambda path: write_html_report(
+                path.parent, path, label=os.path.basename(os.path.normpath(out))
+            )
         written = write_run(out, summary, result, extra=extra)
     if paths:
         from .analysis.truth import journey_paths
@@ -200,6 +211,7 @@ def compare_scenarios(
     engine="fast",
     out=None,
     plot=False,
+    report=False,
     progress=False,
     strict=False,
     overrides=(),
@@ -209,7 +221,8 @@ def compare_scenarios(
     ``baseline`` and ``others`` are scenario files (each reported under its file's stem);
     ``variants`` are ``NAME:KEY=VALUE[,KEY=VALUE...]`` texts, changes of the baseline;
     ``overrides`` (``--set``) apply to every one of them first. Everything is checked (files,
-    overrides, memory, ``out``) before anything is simulated. Returns ``(comparison, written)``.
+    overrides, memory, ``out``) before anything is simulated. Returns ``(comparison, written)``;
+    ``report`` (with ``out``) adds ``report.html`` to the set.
 
     Raises
     ------
@@ -246,16 +259,16 @@ def compare_scenarios(
         from .io import check_output_dir
 
         check_output_dir(out)
-    with progress_bar(progress, f"comparing {len(todo)} versions") as report:
+    with progress_bar(progress, f"comparing {len(todo)} versions") as advance:
         runs = run_variants(
-            todo, customers=customers, days=days, seed=seed, reps=reps, engine=engine, progress=report, checked=checked
+            todo, customers=customers, days=days, seed=seed, reps=reps, engine=engine, progress=advance, checked=checked
         )
     comparison = compare_runs(runs)
     written = []
     if out:
         from .report.compare import write_comparison
 
-        written = write_comparison(comparison, out, plot=plot)
+        written = write_comparison(comparison, out, plot=plot, report=report)
     return comparison, written
 
 
@@ -275,6 +288,7 @@ def sweep_scenario(
     reps=10,
     engine="fast",
     out=None,
+    report=False,
     plot=False,
     progress=False,
     strict=False,
@@ -312,7 +326,7 @@ def sweep_scenario(
         from .io import check_output_dir
 
         check_output_dir(out)
-    with progress_bar(progress, f"sweeping {len(variants)} grid points") as report:
+    with progress_bar(progress, f"sweeping {len(variants)} grid points") as advance:
         runs = run_variants(
             variants,
             customers=customers,
@@ -320,7 +334,7 @@ def sweep_scenario(
             seed=seed,
             reps=reps,
             engine=engine,
-            progress=report,
+            progress=advance,
             checked=checked,
         )
     sweep = sweep_of_runs(str(scenario), grid, points, paths, runs)
@@ -328,7 +342,7 @@ def sweep_scenario(
     if out:
         from .report.sweep import write_sweep
 
-        written = write_sweep(sweep, out, plot=plot)
+        written = write_sweep(sweep, out, plot=plot, report=report)
     return sweep, written
 
 
@@ -358,6 +372,7 @@ def sensitivity_scenario(
     reps=1,
     engine="mean-field",
     out=None,
+    report=False,
     plot=False,
     progress=False,
     strict=False,
@@ -383,7 +398,7 @@ def sensitivity_scenario(
         from .io import check_output_dir
 
         check_output_dir(out)
-    with progress_bar(progress, f"sensitivity ({method}) of {len(problem.params)} parameters") as report:
+    with progress_bar(progress, f"sensitivity ({method}) of {len(problem.params)} parameters") as advance:
         result = run_sensitivity(
             problem,
             method=method,
@@ -394,13 +409,13 @@ def sensitivity_scenario(
             seed=seed,
             reps=reps,
             engine=engine,
-            progress=report,
+            progress=advance,
         )
     written = []
     if out:
         from .report.sensitivity import write_sensitivity
 
-        written = write_sensitivity(result, out, plot=plot)
+        written = write_sensitivity(result, out, plot=plot, report=report)
     return result, written
 
 
@@ -416,6 +431,7 @@ def attribute_paths(
     null_col=None,
     times_col=None,
     out=None,
+    report=False,
 ):
     """What ``jsim attribute`` does: read a path file, attribute its conversions, write the set into ``out``.
 
@@ -442,7 +458,7 @@ def attribute_paths(
     if out:
         from .report.attribution import write_attribution
 
-        written = write_attribution(attribution, out)
+        written = write_attribution(attribution, out, report=report)
     return attribution, written
 
 
@@ -474,6 +490,7 @@ def attribute_scenario(
     days=None,
     seed=0,
     out=None,
+    report=False,
     progress=False,
     strict=False,
     overrides=(),
@@ -516,18 +533,18 @@ def attribute_scenario(
         check_output_dir(out)
     check_resources(model, engine, reps, k)
     chosen = list(METHODS) if "all" in methods else list(methods)
-    with progress_bar(progress, f"attribution against the truth: {model.name}") as report:
+    with progress_bar(progress, f"attribution against the truth: {model.name}") as advance:
         traced = simulate(model, seed=seed, reps=1, journeys=k, check_memory=False)
         paths = journey_paths(traced.journeys)
-        if report is not None:
-            report(0.1)
+        if advance is not None:
+            advance(0.1)
         attribution = attribute(paths.table, methods=chosen, order=order, half_life=half_life)
         truth = true_contributions(
             model,
             seed=seed,
             reps=reps,
             engine=engine,
-            progress=None if report is None else (lambda f: report(0.1 + 0.9 * f)),
+            progress=None if advance is None else (lambda f: advance(0.1 + 0.9 * f)),
         )
     credits = {
         method: {c.channel: float(c.values[_CREDIT_KEYS[method]]) for c in attribution.channels}
@@ -540,7 +557,7 @@ def attribute_scenario(
     if out:
         from .report.attribution import write_attribution_against_truth
 
-        written = write_attribution_against_truth(attribution, against, paths, out)
+        written = write_attribution_against_truth(attribution, against, paths, out, report=report)
     return attribution, against, paths, written
 
 
@@ -559,6 +576,7 @@ def calibrate_scenario(
     reps=1,
     engine="mean-field",
     out=None,
+    report=False,
     plot=False,
     progress=False,
     strict=False,
@@ -598,7 +616,7 @@ def calibrate_scenario(
 
         check_output_dir(out)
     label = "calibrating" if method == "optuna" else "calibrating (point fit, then ABC-SMC)"
-    with progress_bar(progress, f"{label} {len(problem.params)} parameters") as report:
+    with progress_bar(progress, f"{label} {len(problem.params)} parameters") as advance:
         result = run_calibration(
             problem,
             method=method,
@@ -610,11 +628,11 @@ def calibrate_scenario(
             seed=seed,
             reps=reps,
             engine=engine,
-            progress=report,
+            progress=advance,
         )
     written = []
     if out:
         from .report.calibrate import write_calibration
 
-        written = write_calibration(result, out, data=problem.data, plot=plot)
+        written = write_calibration(result, out, data=problem.data, plot=plot, report=report)
     return result, written

@@ -130,7 +130,10 @@ def test_single_objective_end_to_end(scenario, tmp_path):
         "advice",
         "budget_search",
         "plan",
+        "response_curves",
     }
+    assert set(alloc["response_curves"]) == set(alloc["allocation"])  # {touchpoint: {spend: [...], value: [...]}}
+    assert all(len(c["spend"]) == len(c["value"]) > 1 for c in alloc["response_curves"].values())
     assert sum(alloc["allocation"].values()) == pytest.approx(900.0, rel=1e-9)
     assert alloc["allocation"]["social"] >= 100.0 - 1e-9
     assert alloc["settings"]["seed"] == 0 and alloc["objectives"] == ["conversions"]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from conftest import build
 
 from jsim.engine import simulate
 from jsim.plot import get_funnel_info, plot_funnel
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_funnel_info_and_png(tmp_path):
@@ -33,3 +37,27 @@ def test_funnel_info_and_png(tmp_path):
     )
     plot_funnel(result, tmp_path / "f.png")
     assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_funnel_info_marks_flights_and_small_stages(tmp_path):
+    from jsim.runner import prepare
+
+    _, model, _ = prepare(ROOT / "scenarios" / "webshop.toml", customers=5000)
+    result = simulate(model, seed=0, reps=1, engine="mean-field")
+    info = get_funnel_info(result)
+    assert set(info.flights) == {("tv", 60, 87), ("influencer", 30, 59)}  # the scenario's start_day..end_day
+    small = {info.stages[s] for s in np.flatnonzero(info.small)}
+    assert {"cart", "customer"} <= small and "unaware" not in small
+    assert not any(info.small[info.absorbing])
+    plot_funnel(result, tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 0
+
+
+def test_tangent_stays_within_the_plotted_spend_and_ticks_are_plain():
+    from jsim.plot.optimise import plain_number, tangent_segment
+
+    xs, ys = tangent_segment(np.linspace(0, 1000, 11), 950.0, 10.0, 0.5)
+    assert xs[0] == 700.0 and xs[1] == 1000.0  # clipped at the right end of the curve
+    assert ys[1] - ys[0] == 0.5 * 300.0
+    assert tangent_segment([0, 1], 0.5, 1.0, float("nan")) is None
+    assert [plain_number(x) for x in (12500.0, 2500.0, 0.0108531, 1e6)] == ["12,500", "2,500", "0.01085", "1,000,000"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["summarise"]
+__all__ = ["summarise", "calendar_marks"]
 
 from ..metrics import estimate, rep_metrics, segment_table, service_table, source_table, touchpoint_table
 from .value import incremental_revenue, lifetime_value
@@ -35,3 +35,31 @@ def summarise(result) -> dict:
         "services": service_table(result),
         "sources": source_table(result),
     }
+
+
+def calendar_marks(scenario, n_days: int) -> list[dict]:
+    """The scenario's dated marks within ``n_days``: touchpoint flights and calendar events (JSON-ready).
+
+    Each mark is ``{"kind", "name", "touchpoint", "start", "end"}`` with inclusive days 1..n_days:
+    ``kind`` ``"flight"`` for a touchpoint active on part of the horizon only (its ``start_day`` to
+    ``end_day``), else the event's kind (``flight``, ``promotion``, ``capacity``, ``price``, ``shock``).
+    """
+    marks = []
+    for tp in scenario.touchpoints:
+        start, end = tp.start_day, min(tp.end_day if tp.end_day is not None else n_days, n_days)
+        if start <= n_days and (start > 1 or end < n_days):
+            marks.append({"kind": "flight", "name": tp.name, "touchpoint": tp.name, "start": start, "end": end})
+    for ev in scenario.events:
+        if ev.start > n_days:
+            continue
+        end = ev.end if ev.end is not None else (ev.start if ev.kind == "shock" else n_days)
+        marks.append(
+            {
+                "kind": ev.kind,
+                "name": ev.name or f"{ev.kind}-day{ev.start}",
+                "touchpoint": ev.touchpoint,
+                "start": ev.start,
+                "end": min(end, n_days),
+            }
+        )
+    return marks

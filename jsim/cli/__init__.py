@@ -13,7 +13,7 @@ import click
 
 from .. import __version__
 from ..errors import InputError, JsimError, ScenarioError, forget_unhandled_interrupt
-from . import attribute, calibrate, compare, optimise, run, schema, sensitivity, sweep, validate
+from . import attribute, calibrate, compare, optimise, report, run, schema, sensitivity, sweep, validate
 
 EPILOG = "Docs: README.md and docs/model.md. Exit codes: 0 ok, 1 runtime failure, 2 invalid input."
 
@@ -67,6 +67,8 @@ _FLAGS = {
     "trials": "--trials",
     "population": "--population",
     "generations": "--generations",
+    "run_dir": "RUN_DIR",
+    "report_out": "--out",
 }
 
 
@@ -165,6 +167,7 @@ def main():
       jsim attribute paths.csv                   split conversions among channels (Markov, Shapley, ...)
       jsim calibrate scenarios/webshop.toml --data daily.csv --fit economics.margin=0.2:0.5
                                                  fit fields to observed daily series, with intervals
+      jsim report out                            one HTML page of a folder a command wrote
       jsim validate my.toml                      check a scenario file
       jsim schema > jsim.schema.json             JSON Schema for editor completion
       jsim optimise scenarios/teaching.toml --budget 1500   split a budget across touchpoints
@@ -180,6 +183,7 @@ for _command in (
     sensitivity.sensitivity,
     attribute.attribute,
     calibrate.calibrate,
+    report.report,
     validate.validate,
     schema.schema,
     optimise.optimise,

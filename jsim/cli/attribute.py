@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from . import options as opt
-from ._emit import emit
+from ._emit import emit, report_needs_out
 
 
 @click.command()
@@ -25,6 +25,7 @@ from ._emit import emit
 @opt.half_life
 @opt.fmt_attribute
 @opt.attribute_out
+@opt.attribute_report
 @opt.path_col
 @opt.conv_col
 @opt.value_col
@@ -47,6 +48,7 @@ def attribute(
     half_life,
     fmt,
     out,
+    report,
     path_col,
     conv_col,
     value_col,
@@ -75,6 +77,7 @@ def attribute(
 
     if (paths is None) == (scenario is None):
         raise click.UsageError("give a path file PATHS or --scenario SCENARIO (one of the two)")
+    report_needs_out(report, out)
     if scenario is not None:
         for name, value in (("--path-col", path_col), ("--conv-col", conv_col), ("--value-col", value_col)):
             if value is not None:
@@ -91,6 +94,7 @@ def attribute(
             days=days,
             seed=seed,
             out=out,
+            report=report,
             progress=not quiet,
             strict=strict,
             overrides=overrides,
@@ -115,6 +119,7 @@ def attribute(
         null_col=null_col,
         times_col=times_col,
         out=out,
+        report=report,
     )
     if fmt == "csv":
         click.echo(attribution_csv(result), nl=False)

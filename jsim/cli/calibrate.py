@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from . import options as opt
-from ._emit import emit, plot_needs_out
+from ._emit import emit, plot_needs_out, report_needs_out
 
 
 @click.command()
@@ -24,11 +24,12 @@ from ._emit import emit, plot_needs_out
 @opt.fmt_calibrate
 @opt.calibrate_out
 @opt.calibrate_plot
+@opt.calibrate_report
 @opt.quiet
 @opt.strict
 @opt.overrides
 def calibrate(scenario, data, fits, method, trials, population, generations, customers, days, reps, seed, engine,
-              fmt, out, plot, quiet, strict, overrides):  # fmt: skip
+              fmt, out, plot, report, quiet, strict, overrides):  # fmt: skip
     """Fit each --fit KEY within LOW:HIGH so the scenario reproduces the observed series in --data.
 
     \b
@@ -41,15 +42,16 @@ def calibrate(scenario, data, fits, method, trials, population, generations, cus
       jsim calibrate scenarios/webshop.toml --data obs/daily.csv \\
         --fit 'transitions.aware->considering.p=0.002:0.02' --fit 'transitions.considering->cart.p=0.001:0.02'
     --set applies first; --out writes calibration.json, fitted.toml, fitted.csv (and posterior.csv,
-    calibration.png with --plot) as one set.
+    calibration.png with --plot, report.html with --report) as one set.
     """
     from ..report.calibrate import render_calibration
     from ..runner import calibrate_scenario
 
     plot_needs_out(plot, out, "calibration.png")
+    report_needs_out(report, out)
     result, written = calibrate_scenario(
         scenario, data, fits, method=method, trials=trials, population=population, generations=generations,
-        customers=customers, days=days, seed=seed, reps=reps, engine=engine, out=out, plot=plot,
+        customers=customers, days=days, seed=seed, reps=reps, engine=engine, out=out, plot=plot, report=report,
         progress=not quiet, strict=strict, overrides=overrides,
     )  # fmt: skip
     emit(fmt, result.as_json(), lambda console: render_calibration(result, console), written, out)

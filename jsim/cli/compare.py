@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from . import options as opt
-from ._emit import emit, plot_needs_out
+from ._emit import emit, plot_needs_out, report_needs_out
 
 
 @click.command()
@@ -20,10 +20,13 @@ from ._emit import emit, plot_needs_out
 @opt.fmt_compare
 @opt.compare_out
 @opt.compare_plot
+@opt.compare_report
 @opt.quiet
 @opt.strict
 @opt.overrides
-def compare(baseline, others, variants, customers, days, reps, seed, engine, fmt, out, plot, quiet, strict, overrides):
+def compare(
+    baseline, others, variants, customers, days, reps, seed, engine, fmt, out, plot, report, quiet, strict, overrides
+):
     """Compare BASE with OTHER scenario files and --variant changes of BASE, on the same random numbers.
 
     \b
@@ -40,6 +43,7 @@ def compare(baseline, others, variants, customers, days, reps, seed, engine, fmt
     from ..runner import compare_scenarios
 
     plot_needs_out(plot, out, "compare.png")
+    report_needs_out(report, out)
     comparison, written = compare_scenarios(
         baseline,
         others,
@@ -51,6 +55,7 @@ def compare(baseline, others, variants, customers, days, reps, seed, engine, fmt
         engine=engine,
         out=out,
         plot=plot,
+        report=report,
         progress=not quiet,
         strict=strict,
         overrides=overrides,

@@ -7,6 +7,7 @@ import sys
 import click
 
 from . import options as opt
+from ._emit import report_needs_out
 
 
 @click.command()
@@ -26,6 +27,7 @@ from . import options as opt
 @opt.worker
 @opt.study_name
 @opt.opt_out
+@opt.opt_report
 @opt.weekly
 @opt.compare_reps
 @opt.customers
@@ -55,6 +57,7 @@ def optimise(
     worker,
     study_name,
     out,
+    report,
     weekly,
     compare_reps,
     customers,
@@ -72,9 +75,9 @@ def optimise(
 
     Prints the best split against the scenario's current split and an equal split (fresh seeds,
     95% intervals, uplift), the marginal return of each touchpoint, active bounds and the cost of
-    a 10% shift. --out writes allocation.json, trials.csv, pareto.csv and plots as one set (the
-    study journal there is kept); nothing is run or written when a flag or --out is invalid, or
-    when --out holds a study and --resume is not given (exit 2).
+    a 10% shift. --out writes allocation.json, trials.csv, pareto.csv and plots (report.html with
+    --report) as one set (the study journal there is kept); nothing is run or written when a flag
+    or --out is invalid, or when --out holds a study and --resume is not given (exit 2).
 
     Budget advice: with --objective profit or clv (break-even) or a --target-cac/--target-roas, it
     says whether the last unit spent pays; --budget-range MIN:MAX also finds the best total.
@@ -88,6 +91,7 @@ def optimise(
     from ..runner import progress_bar
     from ..scenario import load_scenario
 
+    report_needs_out(report, out)
     if (resume or worker) and not (out or storage):
         raise click.UsageError("--resume and --worker need the study's --out DIR or --storage URL")
     _check_budget_flags(budget, budget_range, evaluate, allocation_file)
@@ -109,7 +113,7 @@ def optimise(
         obj, budget, bounds, budget_range, target_cac, target_roas, evaluate, allocation_file
     )
     _quiet_optuna()
-    with progress_bar(not quiet, f"optimising {obj.scenario.name}") as report:
+    with progress_bar(not quiet, f"optimising {obj.scenario.name}") as advance:
         result = optimise_scenario(
             obj,
             bounds=limits,
@@ -121,14 +125,14 @@ def optimise(
             resume=resume,
             worker=worker,
             study_name=study_name,
-            callbacks=[_progress(report, trials)],
+            callbacks=[_progress(advance, trials)],
             compare_reps=compare_reps,
             **advice,
         )
     try:
         render_report(result, Console(file=sys.stdout, width=140))
         if out:
-            written = write_report(result, out)
+            written = write_report(result, out, html=report)
             click.echo(f"wrote {', '.join(p.name for p in written)} into {out}")
     except KeyboardInterrupt:
         raise StudyInterrupted.after(result, trials) from None

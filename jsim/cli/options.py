@@ -64,6 +64,16 @@ def out_option(help: str):
     return click.option("--out", "-o", type=click.Path(file_okay=False, path_type=str), default=None, help=help)
 
 
+def report_option(what: str):
+    """``--report`` (with ``--out``): also write ``report.html``, one self-contained page of ``what``."""
+    return click.option(
+        "--report",
+        is_flag=True,
+        help=f"With --out: also write report.html into it, one page of {what} that opens offline "
+        "(the same page as `jsim report DIR`).",
+    )
+
+
 def plot_option(picture: str):
     """``--plot`` (with ``--out``): also draw ``picture``."""
     return click.option("--plot", is_flag=True, help=f"With --out: also draw {picture}.")
@@ -122,6 +132,13 @@ strict = click.option(
     "--strict", is_flag=True, help="Treat warnings about the scenario as errors (exit 2, nothing simulated)."
 )
 plot = plot_option("funnel.png (stage occupancy and conversion)")
+report = report_option("the run's figures, stages, flows, funnel and touchpoints")
+compare_report = report_option("the differences with their intervals")
+opt_report = report_option("the allocation, response curves, history and Pareto front")
+sweep_report = report_option("the metrics across the grid with their intervals")
+sensitivity_report = report_option("the indices of each parameter")
+attribute_report = report_option("each method's credit (and, with --scenario, the truth)")
+calibrate_report = report_option("the fitted fields with their intervals")
 
 # jsim compare
 variant = click.option(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from . import options as opt
-from ._emit import emit, plot_needs_out
+from ._emit import emit, plot_needs_out, report_needs_out
 
 
 @click.command()
@@ -18,17 +18,20 @@ from ._emit import emit, plot_needs_out
 @opt.journeys
 @opt.out
 @opt.plot
+@opt.report
 @opt.fmt
 @opt.quiet
 @opt.strict
 @opt.overrides
 @opt.paths_file
-def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt, quiet, strict, overrides, paths):
+def run(
+    scenario, customers, days, seed, reps, engine, journeys, out, plot, report, fmt, quiet, strict, overrides, paths
+):
     """Simulate SCENARIO and print a summary (stages, conversion, retention, revenue, ROI).
 
     Progress goes to stderr, the summary to stdout; --out writes summary.json, daily.csv,
     flows.csv (moves by day, stages and source), sources.csv, touchpoints.csv and segments.csv
-    (and the service tables, journeys.csv, funnel.png when there are any) as one set: they
+    (and the service tables, journeys.csv, funnel.png, report.html when asked) as one set: they
     replace the folder's previous set whole, and a failure leaves that set as it was. Nothing is
     simulated or written when the scenario, a flag or --out is invalid (exit 2). Warnings about the scenario go
     to stderr before simulating; --strict makes them errors.
@@ -37,6 +40,7 @@ def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt,
     from ..runner import run_scenario
 
     plot_needs_out(plot, out, "funnel.png")
+    report_needs_out(report, out)
     summary, _, written = run_scenario(
         scenario,
         customers=customers,
@@ -47,6 +51,7 @@ def run(scenario, customers, days, seed, reps, engine, journeys, out, plot, fmt,
         journeys=journeys,
         out=out,
         plot=plot,
+        report=report,
         progress=not quiet,
         strict=strict,
         overrides=overrides,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from . import options as opt
-from ._emit import emit, plot_needs_out
+from ._emit import emit, plot_needs_out, report_needs_out
 
 
 @click.command()
@@ -23,6 +23,7 @@ from ._emit import emit, plot_needs_out
 @opt.fmt_sensitivity
 @opt.sensitivity_out
 @opt.sensitivity_plot
+@opt.sensitivity_report
 @opt.quiet
 @opt.strict
 @opt.overrides
@@ -41,6 +42,7 @@ def sensitivity(
     fmt,
     out,
     plot,
+    report,
     quiet,
     strict,
     overrides,
@@ -60,12 +62,13 @@ def sensitivity(
       jsim sensitivity scenarios/webshop.toml --param economics.margin=0.25:0.45 \\
         --param touchpoints.search_ads.spend=100:500 --metric net_profit --method sobol
     --set applies first; --out writes sensitivity.csv and sensitivity.json as one set
-    (sensitivity.png with --plot).
+    (sensitivity.png with --plot, report.html with --report).
     """
     from ..report.sensitivity import render_sensitivity
     from ..runner import sensitivity_scenario
 
     plot_needs_out(plot, out, "sensitivity.png")
+    report_needs_out(report, out)
     result, written = sensitivity_scenario(
         scenario,
         params,
@@ -80,6 +83,7 @@ def sensitivity(
         engine=engine,
         out=out,
         plot=plot,
+        report=report,
         progress=not quiet,
         strict=strict,
         overrides=overrides,

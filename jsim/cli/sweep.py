@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from . import options as opt
-from ._emit import emit, plot_needs_out
+from ._emit import emit, plot_needs_out, report_needs_out
 
 
 @click.command()
@@ -20,10 +20,13 @@ from ._emit import emit, plot_needs_out
 @opt.fmt_sweep
 @opt.sweep_out
 @opt.sweep_plot
+@opt.sweep_report
 @opt.quiet
 @opt.strict
 @opt.overrides
-def sweep(scenario, params, metrics, customers, days, reps, seed, engine, fmt, out, plot, quiet, strict, overrides):
+def sweep(
+    scenario, params, metrics, customers, days, reps, seed, engine, fmt, out, plot, report, quiet, strict, overrides
+):
     """Run SCENARIO over a grid of one or two --param KEYs and report each --metric at every point.
 
     \b
@@ -36,12 +39,14 @@ def sweep(scenario, params, metrics, customers, days, reps, seed, engine, fmt, o
       jsim sweep scenarios/webshop.toml --param economics.margin=0.25:0.45:5 \\
         --param touchpoints.search_ads.spend=100:500:5 --metric net_profit --engine mean-field
     --set applies first, then the grid's values; the other options mean what they mean for
-    `jsim run`. --out writes sweep.csv and sweep.json as one set (sweep.png with --plot).
+    `jsim run`. --out writes sweep.csv and sweep.json as one set (sweep.png with --plot, report.html
+    with --report).
     """
     from ..report.sweep import render_sweep
     from ..runner import sweep_scenario
 
     plot_needs_out(plot, out, "sweep.png")
+    report_needs_out(report, out)
     result, written = sweep_scenario(
         scenario,
         params,
@@ -53,6 +58,7 @@ def sweep(scenario, params, metrics, customers, days, reps, seed, engine, fmt, o
         engine=engine,
         out=out,
         plot=plot,
+        report=report,
         progress=not quiet,
         strict=strict,
         overrides=overrides,

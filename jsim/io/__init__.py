@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from .files import atomic_path, atomic_write, current_umask
-from .folder import MANIFEST, check_output_dir, output_set
+from .folder import MANIFEST, add_to_set, check_output_dir, output_set
 from .tables import (
     RUN_FILES,
     csv_text,
@@ -30,6 +30,7 @@ from .tables import (
 
 __all__ = [
     "MANIFEST",
+    "add_to_set",
     "RUN_FILES",
     "check_output_dir",
     "output_set",

@@ -9,7 +9,7 @@ that the folder can be created and written.
 
 from __future__ import annotations
 
-__all__ = ["MANIFEST", "check_output_dir", "output_set"]
+__all__ = ["MANIFEST", "add_to_set", "check_output_dir", "output_set"]
 
 import ctypes
 import errno
@@ -378,3 +378,27 @@ def output_set(out_dir, *, replaces: Iterable[str] = ()):
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def add_to_set(out_dir, name: str, data: str | bytes) -> Path:
+    """Write the file ``name`` into the output folder ``out_dir`` (atomically) as one of its set's files.
+
+    Where ``out_dir`` has a manifest, ``name`` joins it, so that the next set written there replaces
+    the file instead of carrying it over as the user's (a report of the previous run beside the new
+    one's files). Returns the path written.
+
+    Raises
+    ------
+    OutputError
+        The file (or the manifest) could not be written; the folder keeps its previous contents.
+    """
+    folder = Path(out_dir)
+    try:
+        with _locked(Path(os.path.realpath(folder)).parent):  # the lock commits of that folder take
+            atomic_write(folder / name, data)
+            owned = _read_manifest(folder)
+            if owned is not None and name not in owned:
+                _write_manifest(folder, owned | {name})
+    except OSError as exc:
+        raise _output_error(out_dir, exc) from exc
+    return folder / name

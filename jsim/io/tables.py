@@ -35,7 +35,7 @@ from ..engine.records import WAIT_OUTCOMES
 from .files import atomic_write
 from .folder import output_set
 
-#: Every file :func:`write_run` may write (``funnel.png`` is the runner's): in a folder without
+#: Every file :func:`write_run` may write (``funnel.png`` and ``report.html`` are the runner's): in a folder without
 #: a manifest (written by jsim before manifests), these are taken as the previous run's files.
 RUN_FILES = (
     "summary.json",
@@ -49,6 +49,7 @@ RUN_FILES = (
     "touchpoints.csv",
     "journeys.csv",
     "funnel.png",
+    "report.html",
 )
 
 

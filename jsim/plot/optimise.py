@@ -18,6 +18,8 @@ __all__ = [
     "BudgetCurveInfo",
     "get_budget_curve_info",
     "plot_budget_curve",
+    "tangent_segment",
+    "plain_number",
 ]
 
 from typing import NamedTuple
@@ -185,10 +187,37 @@ def plot_history(report, path) -> None:
     save_figure(fig, path)
 
 
+def tangent_segment(spend, x0: float, y0: float, slope: float, share: float = 0.25):
+    """The tangent at ``(x0, y0)`` with ``slope``, ``share`` of the plotted spend either side, clipped to
+    the plotted spend ``[min(spend), max(spend)]``: ``(xs (2,), ys (2,))``, or None without a slope."""
+    if not (np.isfinite(slope) and np.isfinite(x0) and len(spend)):
+        return None
+    lo, hi = float(np.min(spend)), float(np.max(spend))
+    half = share * (hi - lo)
+    a, b = max(lo, x0 - half), min(hi, x0 + half)
+    return np.array([a, b]), np.array([y0 + slope * (a - x0), y0 + slope * (b - x0)])
+
+
+def plain_number(x, digits: int = 4) -> str:
+    """``x`` with thousands separators and no exponent from ``10**digits`` up (``12,500``), else ``digits``
+    significant digits (``0.0108``, ``1.5``)."""
+    if not np.isfinite(x):
+        return "n/a"
+    if abs(x) >= 10**digits:
+        return f"{x:,.0f}"
+    return f"{x:,.{digits}g}" if abs(x) >= 1e-4 or x == 0 else f"{x:.{digits}g}"
+
+
+def _tick(x, _pos=None) -> str:
+    return plain_number(x, 4)
+
+
 def plot_response_curves(report, path) -> None:
     """One panel per decision: the objective against its spend (others at the optimum), the optimum
     and the tangent whose slope is the marginal return."""
     plt = _plt()
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     info = get_response_info(report)
     n = len(info.names)
     cols = min(n, 3)
@@ -200,15 +229,18 @@ def plot_response_curves(report, path) -> None:
         ax.plot(xs, ys, color="C0", lw=2)
         x0, y0, m = info.optimum_spend[i], info.optimum_value, info.marginal[i]
         ax.plot([x0], [y0], "o", color="C3")
-        if np.isfinite(m):
-            half = 0.25 * (xs[-1] - xs[0])
-            ax.plot([x0 - half, x0 + half], [y0 - m * half, y0 + m * half], "--", color="C3", lw=1)
-        title = f"{name}: marginal {m:.3g} per unit"
+        seg = tangent_segment(xs, x0, y0, m)
+        if seg is not None:
+            ax.plot(seg[0], seg[1], "--", color="C3", lw=1)
+        title = f"{name}: marginal {plain_number(m, 3)} per unit"
         if info.cost_per_conversion is not None and np.isfinite(info.cost_per_conversion[i]):
             title += f"\n{info.cost_per_conversion[i]:,.0f} per extra conversion"
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("spend over the horizon")
         ax.set_ylabel(info.metric)
+        ax.xaxis.set_major_formatter(FuncFormatter(_tick))  # 12,500 not 1.25 with a 1e4 offset
+        ax.yaxis.set_major_formatter(FuncFormatter(_tick))
+        ax.xaxis.set_major_locator(MaxNLocator(4))
         ax.grid(alpha=0.3)
     for j in range(n, rows * cols):
         axes[j // cols][j % cols].set_visible(False)

@@ -46,3 +46,27 @@ def fmt_estimate(est, digits: int = 4) -> str:
     if finite(est.low) and finite(est.high):
         text += f" [{fmt_number(est.low, digits)}, {fmt_number(est.high, digits)}]"
     return text
+
+
+def print_table(console, table) -> None:
+    """Print a rich ``table`` no narrower than its longest word per column, so that no number is broken.
+
+    In a console narrower than that, text columns wrap at spaces first; past it the table is
+    printed wider than the console (the terminal wraps whole lines) instead of folding ``12,345``
+    into ``12,3`` and ``45``.
+    """
+    from rich.measure import Measurement
+
+    for column in table.columns:  # a header word is not cut either ("deliveries", not "delive…")
+        words = str(column.header).split() if isinstance(column.header, str) else []
+        column.min_width = max([column.min_width or 0, *(len(w) for w in words)])
+    need = Measurement.get(console, console.options.update_width(10_000), table).minimum
+    width = console.width
+    if need <= width:
+        console.print(table)
+        return
+    console.width = need  # console.print(width=...) cannot go past the console's width
+    try:
+        console.print(table, crop=False)
+    finally:
+        console.width = width

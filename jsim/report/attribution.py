@@ -19,6 +19,7 @@ from ._numbers import NA, fmt_number
 
 #: Every file :func:`write_attribution` writes
 ATTRIBUTE_FILES = ("attribution.csv", "transition_matrix.csv", "attribution.json")
+_REPLACES = (*ATTRIBUTE_FILES, "report.html")
 
 #: column key -> table heading
 _HEADINGS = {
@@ -102,17 +103,23 @@ def _value_key(key: str) -> str:
     return "markov_value" if key == "markov_conversions" else key + "_value"
 
 
-def write_attribution(attribution, out_dir) -> list:
-    """Write ``attribution.csv``, ``transition_matrix.csv`` and ``attribution.json`` into ``out_dir`` as one set."""
+def write_attribution(attribution, out_dir, *, report: bool = False) -> list:
+    """Write ``attribution.csv``, ``transition_matrix.csv``, ``attribution.json`` (and with ``report``
+    ``report.html``) into ``out_dir`` as one set."""
     from pathlib import Path
 
     from ..io import atomic_write, csv_text, output_set, to_json
 
-    with output_set(out_dir, replaces=ATTRIBUTE_FILES) as out:
+    with output_set(out_dir, replaces=_REPLACES) as out:
         atomic_write(out / "attribution.csv", csv_text(*attribution_rows(attribution)))
         atomic_write(out / "transition_matrix.csv", csv_text(*transition_rows(attribution)))
         atomic_write(out / "attribution.json", to_json(attribution.as_json()))
-    return [Path(out_dir) / name for name in ATTRIBUTE_FILES]
+        names = list(ATTRIBUTE_FILES)
+        if report:
+            from .html import report_into_set
+
+            names.append(report_into_set(out, out_dir))
+    return [Path(out_dir) / name for name in names]
 
 
 #: Every file :func:`write_attribution_against_truth` writes
@@ -216,7 +223,7 @@ def _render_why(truth, console) -> None:
     console.print("~: not distinguishable from noise at these replications.")
 
 
-def write_attribution_against_truth(attribution, against, paths, out_dir) -> list:
+def write_attribution_against_truth(attribution, against, paths, out_dir, *, report: bool = False) -> list:
     """Write the attribution files, ``paths.csv`` (the traced journeys' paths) and ``truth.csv`` into ``out_dir``
     as one set; ``attribution.json`` carries the truth too (key ``against_truth``)."""
     from pathlib import Path
@@ -224,11 +231,16 @@ def write_attribution_against_truth(attribution, against, paths, out_dir) -> lis
     from ..io import atomic_write, csv_text, output_set, to_json
     from ..io.paths import write_paths
 
-    with output_set(out_dir, replaces=AGAINST_TRUTH_FILES) as out:
+    with output_set(out_dir, replaces=(*AGAINST_TRUTH_FILES, "report.html")) as out:
         atomic_write(out / "attribution.csv", csv_text(*attribution_rows(attribution)))
         atomic_write(out / "transition_matrix.csv", csv_text(*transition_rows(attribution)))
         doc = dict(attribution.as_json(), against_truth=against.as_dict())
         atomic_write(out / "attribution.json", to_json(doc))
         write_paths(paths.table, out / "paths.csv")
         atomic_write(out / "truth.csv", csv_text(*truth_rows(against)))
-    return [Path(out_dir) / name for name in AGAINST_TRUTH_FILES]
+        names = list(AGAINST_TRUTH_FILES)
+        if report:
+            from .html import report_into_set
+
+            names.append(report_into_set(out, out_dir))
+    return [Path(out_dir) / name for name in names]

@@ -16,7 +16,14 @@ import math
 from ._numbers import NA, finite
 
 #: Every file :func:`write_calibration` may write (the previous set's, in a folder without a manifest).
-CALIBRATION_FILES = ("calibration.json", "fitted.toml", "fitted.csv", "posterior.csv", "calibration.png")
+CALIBRATION_FILES = (
+    "calibration.json",
+    "fitted.toml",
+    "fitted.csv",
+    "posterior.csv",
+    "calibration.png",
+    "report.html",
+)
 
 
 def _v(x) -> str:
@@ -86,9 +93,9 @@ def fitted_text(result, data: dict) -> str:
     return scenario_text_with(result.scenario, data, pairs, header)
 
 
-def write_calibration(result, out_dir, *, data: dict, plot: bool = False) -> list:
+def write_calibration(result, out_dir, *, data: dict, plot: bool = False, report: bool = False) -> list:
     """Write ``calibration.json``, ``fitted.toml``, ``fitted.csv`` (abc: ``posterior.csv``; ``plot``:
-    ``calibration.png``) into ``out_dir`` as one set."""
+    ``calibration.png``; ``report``: ``report.html``) into ``out_dir`` as one set."""
     from pathlib import Path
 
     from ..io import atomic_write, csv_text, output_set, to_json
@@ -106,4 +113,8 @@ def write_calibration(result, out_dir, *, data: dict, plot: bool = False) -> lis
 
             plot_calibration(result, out / "calibration.png")
             names.append("calibration.png")
+        if report:
+            from .html import report_into_set
+
+            names.append(report_into_set(out, out_dir))
     return [Path(out_dir) / name for name in names]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 __all__ = ["COMPARE_FILES", "render_comparison", "write_comparison", "comparison_rows", "verdict"]
 
-from ._numbers import NA, finite, fmt_number
+from ._numbers import NA, finite, fmt_number, print_table
 
 #: Every file :func:`write_comparison` may write (the previous set's, in a folder without a manifest).
-COMPARE_FILES = ("compare.json", "compare.csv", "compare.png")
+COMPARE_FILES = ("compare.json", "compare.csv", "compare.png", "report.html")
 
 #: metrics shown as percentages
 _PERCENT = {"conversion_rate", "retention_rate", "roi"}
@@ -99,7 +99,7 @@ def render_comparison(comparison, console) -> None:
                 t.add_section()
             for row in comparison.table(run.name, table):
                 _add_row(t, f"{label}{row['metric']}", row, base_rows.get((table, row["item"], row["metric"])), det)
-        console.print(t)
+        print_table(console, t)
         _render_sources(comparison, run, base_rows, det, console)
     console.print(
         "Means over the replications; difference: variant - baseline, paired, 95% interval (pp: percentage "
@@ -141,7 +141,7 @@ def _render_sources(comparison, run, base_rows, det, console) -> None:
     t = _table(f"why: moves by source, {run.name} vs {comparison.baseline.name}", "source", base_name, run.name)
     for row in changed[:_TOP_SOURCES]:
         _add_row(t, row["item"], row, base_rows.get(("sources", row["item"], "moves")), det)
-    console.print(t)
+    print_table(console, t)
     rest = len(changed) - _TOP_SOURCES
     unchanged = len(rows) - len(changed)
     notes = []
@@ -158,8 +158,9 @@ def comparison_rows(comparison) -> tuple[list[str], list[list]]:
     return list(_CSV_COLUMNS), [[row.get(c) for c in _CSV_COLUMNS] for row in comparison.rows]
 
 
-def write_comparison(comparison, out_dir, *, plot: bool = False) -> list:
-    """Write ``compare.json``, ``compare.csv`` and with ``plot`` ``compare.png`` into ``out_dir`` as one set."""
+def write_comparison(comparison, out_dir, *, plot: bool = False, report: bool = False) -> list:
+    """Write ``compare.json``, ``compare.csv``, with ``plot`` ``compare.png`` and with ``report`` ``report.html``
+    (built from the files just written, :mod:`jsim.report.html`) into ``out_dir`` as one set."""
     from pathlib import Path
 
     from ..io import atomic_write, csv_text, output_set, to_json
@@ -173,4 +174,8 @@ def write_comparison(comparison, out_dir, *, plot: bool = False) -> list:
 
             plot_comparison(comparison, out / "compare.png")
             names.append("compare.png")
+        if report:
+            from .html import report_into_set
+
+            names.append(report_into_set(out, out_dir))
     return [Path(out_dir) / name for name in names]

@@ -31,6 +31,7 @@ OPTIMISE_FILES = (
     "history.png",
     "response_curves.png",
     "budget_curve.png",
+    "report.html",
 )
 
 
@@ -355,6 +356,10 @@ def report_json(report) -> dict:
         "advice": None if report.advice is None else report.advice.as_dict(),
         "budget_search": None if report.total_search is None else report.total_search.as_dict(),
         "plan": None if report.plan is None else {"allocation": report.plan, "total": sum(report.plan.values())},
+        "response_curves": {
+            name: {"spend": list(map(float, spend)), "value": list(map(float, value))}
+            for name, (spend, value) in (report.curves or {}).items()
+        },
     }
 
 
@@ -367,12 +372,13 @@ def _signed(x) -> str:
     return text if text == "n/a" or text.startswith("-") else "+" + text
 
 
-def write_report(report, out_dir) -> list:
+def write_report(report, out_dir, *, html: bool = False) -> list:
     """Write ``allocation.json``, ``trials.csv``, ``pareto.csv`` (several objectives) and the plots
     (``history.png``, ``response_curves.png``, ``pareto.png``, ``budget_curve.png`` with a budget range) into
     ``out_dir`` as one set
     (:func:`jsim.io.output_set`): they replace the previous set; the study journal and the
-    user's own files stay. Raises :class:`~jsim.errors.OutputError` when a file cannot be written."""
+    user's own files stay; with ``html`` also ``report.html``, built from those files (:mod:`jsim.report.html`).
+    Raises :class:`~jsim.errors.OutputError` when a file cannot be written."""
     from pathlib import Path
 
     from ..io import atomic_write, csv_text, output_set, to_json
@@ -393,4 +399,8 @@ def write_report(report, out_dir) -> list:
         if report.total_search is not None:
             plot_budget_curve(report, out / "budget_curve.png")
             names.append("budget_curve.png")
+        if html:
+            from .html import report_into_set
+
+            names.append(report_into_set(out, out_dir))
     return [Path(out_dir) / name for name in names]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["render_summary"]
 
-from ._numbers import NA, finite, fmt_spec
+from ._numbers import NA, finite, fmt_spec, print_table
 
 
 def _fmt(est: dict, spec: str = ",.0f") -> str:
@@ -54,13 +54,13 @@ def render_summary(summary: dict, console) -> None:
     ]
     for row in rows:
         kpi.add_row(*row)
-    console.print(kpi)
+    print_table(console, kpi)
     st = Table(title=f"Stages on day {summary['days']}", title_justify="left", show_edge=False)
     st.add_column("stage")
     st.add_column("customers", justify="right")
     for name, est in summary["stages_at_horizon"].items():
         st.add_row(name, _fmt(est))
-    console.print(st)
+    print_table(console, st)
     if summary["touchpoints"]:
         tp = Table(title="Touchpoints", title_justify="left", show_edge=False)
         for col in (
@@ -89,7 +89,7 @@ def render_summary(summary: dict, console) -> None:
                 _num(r["incremental_revenue"]),
                 _num(r["incremental_roi"], ".0%"),
             )
-        console.print(tp)
+        print_table(console, tp)
         _render_services(summary, console)
         console.print(
             "[dim]moves, revenue: moves the touchpoint triggered and the purchases among them; incr.: "
@@ -127,4 +127,4 @@ def _render_services(summary: dict, console) -> None:
             _fmt(r["lost_while_waiting"]),
             r["resolution"],
         )
-    console.print(tb)
+    print_table(console, tb)

@@ -8,7 +8,7 @@ from ._numbers import NA, finite, fmt_number
 from .sweep import fmt_metric
 
 #: Every file :func:`write_sensitivity` may write (the previous set's, in a folder without a manifest).
-SENSITIVITY_FILES = ("sensitivity.csv", "sensitivity.json", "sensitivity.png")
+SENSITIVITY_FILES = ("sensitivity.csv", "sensitivity.json", "sensitivity.png", "report.html")
 
 _EXPLAIN = {
     "oat": "swing: value at HIGH - value at LOW, the others as in the file (paired over common seeds; "
@@ -117,8 +117,9 @@ def sensitivity_rows(result) -> tuple[list[str], list[list]]:
     return columns, [[row.get(c) for c in columns] for row in result.rows]
 
 
-def write_sensitivity(result, out_dir, *, plot: bool = False) -> list:
-    """Write ``sensitivity.csv``, ``sensitivity.json`` and with ``plot`` ``sensitivity.png`` into ``out_dir``."""
+def write_sensitivity(result, out_dir, *, plot: bool = False, report: bool = False) -> list:
+    """Write ``sensitivity.csv``, ``sensitivity.json``, with ``plot`` ``sensitivity.png`` and with ``report``
+    ``report.html`` into ``out_dir`` as one set."""
     from pathlib import Path
 
     from ..io import atomic_write, csv_text, output_set, to_json
@@ -132,4 +133,8 @@ def write_sensitivity(result, out_dir, *, plot: bool = False) -> list:
 
             plot_sensitivity(result, out / "sensitivity.png")
             names.append("sensitivity.png")
+        if report:
+            from .html import report_into_set
+
+            names.append(report_into_set(out, out_dir))
     return [Path(out_dir) / name for name in names]

@@ -7,7 +7,7 @@ __all__ = ["SWEEP_FILES", "render_sweep", "write_sweep", "sweep_rows", "fmt_metr
 from ._numbers import NA, finite, fmt_number
 
 #: Every file :func:`write_sweep` may write (the previous set's, in a folder without a manifest).
-SWEEP_FILES = ("sweep.csv", "sweep.json", "sweep.png")
+SWEEP_FILES = ("sweep.csv", "sweep.json", "sweep.png", "report.html")
 
 #: metrics shown as percentages
 PERCENT = {"conversion_rate", "retention_rate", "roi"}
@@ -110,8 +110,9 @@ def sweep_rows(sweep) -> tuple[list[str], list[list]]:
     return columns, [[row.get(c) for c in columns] for row in sweep.rows]
 
 
-def write_sweep(sweep, out_dir, *, plot: bool = False) -> list:
-    """Write ``sweep.csv``, ``sweep.json`` and with ``plot`` ``sweep.png`` into ``out_dir`` as one set."""
+def write_sweep(sweep, out_dir, *, plot: bool = False, report: bool = False) -> list:
+    """Write ``sweep.csv``, ``sweep.json``, with ``plot`` ``sweep.png`` and with ``report`` ``report.html``
+    into ``out_dir`` as one set."""
     from pathlib import Path
 
     from ..io import atomic_write, csv_text, output_set, to_json
@@ -125,4 +126,8 @@ def write_sweep(sweep, out_dir, *, plot: bool = False) -> list:
 
             plot_sweep(sweep, out / "sweep.png")
             names.append("sweep.png")
+        if report:
+            from .html import report_into_set
+
+            names.append(report_into_set(out, out_dir))
     return [Path(out_dir) / name for name in names]
