@@ -13,7 +13,7 @@ import click
 
 from .. import __version__
 from ..errors import InputError, JsimError, ScenarioError, forget_unhandled_interrupt
-from . import attribute, calibrate, compare, optimise, run, schema, sensitivity, sweep, validate
+from . import attribute, calibrate, compare, optimise, run, schema, sensitivity, sweep, teach, validate
 
 EPILOG = "Docs: README.md and docs/model.md. Exit codes: 0 ok, 1 runtime failure, 2 invalid input."
 
@@ -67,6 +67,7 @@ _FLAGS = {
     "trials": "--trials",
     "population": "--population",
     "generations": "--generations",
+    "port": "--port",
 }
 
 
@@ -170,6 +171,7 @@ def main():
       jsim optimise scenarios/teaching.toml --budget 1500   split a budget across touchpoints
       jsim optimise scenarios/webshop.toml --objective profit --budget-range 1000:50000
                                                  ... and find the total that pays
+      jsim teach scenarios/teaching/word_of_mouth.toml   a classroom page with sliders
     """
 
 
@@ -183,6 +185,7 @@ for _command in (
     validate.validate,
     schema.schema,
     optimise.optimise,
+    teach.teach,
 ):
     _command.epilog = EPILOG
     main.add_command(_command)
