@@ -199,6 +199,31 @@ def test_cli_teach_is_the_last_command_and_checks_its_scenario(tmp_path):
     assert res.exit_code == 2 and "cannot listen on 127.0.0.1" in res.stderr and "--port 0" in res.stderr
 
 
+def test_cli_teach_serves_until_ctrl_c(tmp_path):
+    """The real command announces its URL and serves the API; Ctrl-C ends it with one line, exit 130."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "jsim", "teach", str(WOM), "--port", "0", "--no-browser"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        line = proc.stderr.readline()
+        assert line.startswith("jsim teach: http://127.0.0.1:"), line
+        url = line.split()[2]
+        with urllib.request.urlopen(url + "api/scenario", timeout=30) as res:
+            assert json.load(res)["name"] == "word_of_mouth"
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=30)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert rest.strip() == "error: interrupted by Ctrl-C; the page has stopped"
+
+
 # --- the lessons: each scenario shows what its story says (mean-field engine) ------------------
 
 

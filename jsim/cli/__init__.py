@@ -119,6 +119,8 @@ class _Group(click.Group):
 
 def _after_interrupt(ctx: click.Context, exc: KeyboardInterrupt) -> str:
     """The rest of the one line Ctrl-C prints: what was kept, and for a study, the command that continues it."""
+    if ctx.invoked_subcommand == "teach":
+        return "the page has stopped"
     if ctx.invoked_subcommand != "optimise":
         return "no file is left half-written"
     if not hasattr(exc, "n_trials"):  # before the study was opened

@@ -23,11 +23,11 @@ def teach(scenario, port, no_browser):
     engine; students predict, then run; the funnel fills day by day; flows by source show why
     customers moved; a pinned setting sits beside the current one; a button runs the stochastic
     engine to show the noise. Only 127.0.0.1 listens; nothing is fetched from the internet.
+    Ctrl-C stops the server (exit 130, one line, like every command).
     """
     from ..teach import TeachSession, serve
 
     session = TeachSession(scenario)
     for issue in session.warnings:
         click.echo(f"warning: {scenario}: {issue}", err=True)
-    serve(session, port=port, open_browser=not no_browser)
-    click.echo("jsim teach: stopped", err=True)
+    serve(session, port=port, open_browser=not no_browser)  # until Ctrl-C: exit 130 with one line
