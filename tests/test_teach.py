@@ -152,6 +152,8 @@ def test_bad_values_are_400s_with_the_cli_message(client, bad):
         ({"engine": "fast", "reps": "100"}, "reps: must be within [1, 20], got 100"),
         ({"reps": "two"}, "reps: must be a whole number, got 'two'"),
         ({"seed": "1.5"}, "seed: must be a whole number, got '1.5'"),
+        ({"seed": "-1"}, "seed: must be a whole number >= 0, got -1"),
+        ({"set": "x" * 200 + "=1"}, "is not a key of the scenario"),
     ],
 )
 def test_bad_engine_reps_seed_are_400s(client, query, message):

@@ -102,6 +102,8 @@ class TeachSession:
             raise InputError(f"engine: must be one of {', '.join(ENGINES)}, got {engine!r} (the page asks for these)")
         if not 1 <= reps <= MAX_REPS:
             raise InputError(f"reps: must be within [1, {MAX_REPS}], got {reps} (a few runs show the noise)")
+        if seed < 0:
+            raise InputError(f"seed: must be a whole number >= 0, got {seed} (e.g. seed=0)")
         if len(sets) > MAX_SETS:
             raise InputError(f"set: at most {MAX_SETS} overrides per request, got {len(sets)} (send fewer)")
         key = (tuple(sets), engine, reps if engine != "mean-field" else 1, seed)
