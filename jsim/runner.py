@@ -6,6 +6,7 @@ __all__ = [
     "run_scenario",
     "compare_scenarios",
     "prepare",
+    "run_summary",
     "progress_bar",
     "sweep_scenario",
     "sensitivity_scenario",
@@ -49,12 +50,13 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
-def prepare(path, *, customers=None, days=None, overrides=()):
+def prepare(path, *, customers=None, days=None, overrides=(), data=None):
     """Every check ``jsim run`` makes of a scenario before its run, in order: ``(scenario, model, warnings)``.
 
     Loads the file with its ``--set`` overrides, checks that the model's arrays fit in memory,
     compiles the model and its calendar (over ``days`` when given) and lists the scenario's
     warnings. ``jsim validate`` calls the same, so a file it accepts is not rejected by ``run``.
+    ``data`` (:func:`jsim.scenario.read_scenario_data` of ``path``) skips reading the file again.
 
     Raises
     ------
@@ -62,9 +64,9 @@ def prepare(path, *, customers=None, days=None, overrides=()):
     """
     from .engine.resources import check_compile
     from .model import compile_scenario
-    from .scenario import load_scenario, scenario_warnings
+    from .scenario import load_scenario, scenario_warnings, scenario_with
 
-    scenario = load_scenario(path, overrides)
+    scenario = load_scenario(path, overrides) if data is None else scenario_with(data, str(path), overrides)
     check_compile(scenario, customers=customers, days=days)
     model = compile_scenario(scenario, customers=customers, days=days)
     return scenario, model, scenario_warnings(scenario, days=days)
@@ -105,11 +107,9 @@ def run_scenario(
     non-converting paths included); it is the last file written. ``report`` (with ``out``) adds
     ``report.html`` to the set, built from the set's files (:func:`jsim.report.html.write_html_report`).
     """
-    from .analysis import summarise
-    from .analysis.summary import calendar_marks
     from .engine import simulate
     from .engine.resources import SLOW_SECONDS, check_resources, format_bytes
-    from .scenario import parse_override, warnings_as_error
+    from .scenario import warnings_as_error
 
     scenario, model, warnings = prepare(path, customers=customers, days=days, overrides=overrides)
     if strict and warnings:
@@ -133,11 +133,7 @@ def run_scenario(
         result = simulate(
             model, seed=seed, reps=reps, engine=engine, journeys=journeys, progress=advance, check_memory=False
         )
-    summary = summarise(result)
-    summary["jsim_version"] = __version__
-    summary["scenario_file"] = str(path)
-    summary["overrides"] = dict(parse_override(text) for text in overrides)  # KEY: VALUE, as --set gave them
-    summary["calendar"] = calendar_marks(scenario, model.n_days)
+    summary = run_summary(result, path, overrides, scenario)
     written = []
     if out:
         from .io import write_run
@@ -160,6 +156,25 @@ def run_scenario(
 
         write_paths(journey_paths(result.journeys).table, paths)
     return summary, result, written
+
+
+def run_summary(result, path, overrides=(), scenario=None) -> dict:
+    """What ``jsim run --format json`` prints for ``result``, a run of file ``path`` with ``--set`` ``overrides``.
+
+    With the ``scenario`` (validated), ``calendar`` lists its flights and events within the horizon
+    (:func:`jsim.analysis.summary.calendar_marks`: what a report marks on its charts).
+    """
+    from .analysis import summarise
+    from .analysis.summary import calendar_marks
+    from .scenario import parse_override
+
+    summary = summarise(result)
+    summary["jsim_version"] = __version__
+    summary["scenario_file"] = str(path)
+    summary["overrides"] = dict(parse_override(text) for text in overrides)  # KEY: VALUE, as --set gave them
+    if scenario is not None:
+        summary["calendar"] = calendar_marks(scenario, result.model.n_days)
+    return summary
 
 
 def _check_paths_file(paths, journeys) -> None:

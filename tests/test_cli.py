@@ -61,6 +61,7 @@ def test_help_lists_the_commands_in_the_order_a_user_meets_them():
         "validate",
         "schema",
         "optimise",
+        "teach",
     ]
     assert listed == order
 

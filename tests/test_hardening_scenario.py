@@ -79,6 +79,7 @@ FULL = {
     },
     "word_of_mouth": [{"from": "unaware", "to": "aware", "p": 0.001, "q": 0.1}],
     "economics": {"revenue_per_purchase": 50.0, "margin": 0.3},
+    "teach": {"sliders": ["economics.margin"], "ranges": {"economics.margin": [0.0, 1.0, 0.01]}},
     "seasonality": {"weekly": [1.0, 1.0, 1.0, 1.0, 1.0, 1.2, 1.2], "yearly": [1.0] * 12},
     "events": [
         {"kind": "flight", "start": 2, "end": 4, "touchpoint": "search", "spend_multiplier": 2.0},

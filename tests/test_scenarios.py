@@ -29,7 +29,13 @@ if str(ROOT) not in sys.path:
 import jsim  # noqa: E402
 
 SCENARIO_DIR = ROOT / "scenarios"
-FILES = sorted(p for p in SCENARIO_DIR.iterdir() if p.suffix in (".toml", ".yaml", ".yml"))
+#: the bundled scenarios and the lessons of ``jsim teach`` (scenarios/teaching/)
+FILES = sorted(
+    p
+    for folder in (SCENARIO_DIR, SCENARIO_DIR / "teaching")
+    for p in folder.iterdir()
+    if p.suffix in (".toml", ".yaml", ".yml")
+)
 SMALL = 2_000
 
 
@@ -46,11 +52,21 @@ def _calibrate_module():
 
 
 def test_bundled_scenarios_exist():
-    names = {p.name for p in FILES}
+    names = {p.relative_to(SCENARIO_DIR).as_posix() for p in FILES}
     assert {"webshop.toml", "saas.toml", "teaching.toml", "minimal.toml"} <= names
+    lessons = {"slow_support", "fatigue", "word_of_mouth", "checkout_vs_ads", "retention"}
+    assert {f"teaching/{name}.toml" for name in lessons} <= names
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((SCENARIO_DIR / "teaching").glob("*.toml")), ids=lambda p: p.name)
+def test_lessons_are_small_and_have_sliders(path):
+    sc = jsim.load_scenario(path)
+    assert sc.teach is not None and 2 <= len(sc.teach.sliders) <= 4
+    assert sc.population.customers <= 5_000 and len(sc.stages) <= 5
+    assert path.read_text().startswith("# ====")  # the story and the lesson, in comments
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.relative_to(SCENARIO_DIR).as_posix())
 def test_loads_and_compiles(path):
     sc = jsim.load_scenario(path)
     model = jsim.compile_scenario(sc, customers=SMALL)
@@ -60,7 +76,7 @@ def test_loads_and_compiles(path):
 
 
 @pytest.mark.parametrize("engine", ["fast", "mean-field"])
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.relative_to(SCENARIO_DIR).as_posix())
 def test_runs_and_conserves_customers(path, engine):
     model = jsim.compile_scenario(jsim.load_scenario(path), customers=SMALL)
     res = jsim.simulate(model, seed=7, engine=engine)

@@ -13,7 +13,7 @@ import click
 
 from .. import __version__
 from ..errors import InputError, JsimError, ScenarioError, forget_unhandled_interrupt
-from . import attribute, calibrate, compare, optimise, report, run, schema, sensitivity, sweep, validate
+from . import attribute, calibrate, compare, optimise, report, run, schema, sensitivity, sweep, teach, validate
 
 EPILOG = "Docs: README.md and docs/model.md. Exit codes: 0 ok, 1 runtime failure, 2 invalid input."
 
@@ -69,6 +69,7 @@ _FLAGS = {
     "generations": "--generations",
     "run_dir": "RUN_DIR",
     "report_out": "--out",
+    "port": "--port",
 }
 
 
@@ -120,6 +121,8 @@ class _Group(click.Group):
 
 def _after_interrupt(ctx: click.Context, exc: KeyboardInterrupt) -> str:
     """The rest of the one line Ctrl-C prints: what was kept, and for a study, the command that continues it."""
+    if ctx.invoked_subcommand == "teach":
+        return "the page has stopped"
     if ctx.invoked_subcommand != "optimise":
         return "no file is left half-written"
     if not hasattr(exc, "n_trials"):  # before the study was opened
@@ -173,6 +176,7 @@ def main():
       jsim optimise scenarios/teaching.toml --budget 1500   split a budget across touchpoints
       jsim optimise scenarios/webshop.toml --objective profit --budget-range 1000:50000
                                                  ... and find the total that pays
+      jsim teach scenarios/teaching/word_of_mouth.toml   a classroom page with sliders
     """
 
 
@@ -187,6 +191,7 @@ for _command in (
     validate.validate,
     schema.schema,
     optimise.optimise,
+    teach.teach,
 ):
     _command.epilog = EPILOG
     main.add_command(_command)

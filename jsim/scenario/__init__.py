@@ -4,6 +4,7 @@ from .checks import scenario_warnings, warnings_as_error
 from .load import load_scenario, parse_scenario, read_scenario_data, scenario_hash, scenario_schema, scenario_with
 from .models import Scenario
 from .overrides import apply_overrides, parse_override
+from .teach import slider_value, teach_sliders
 
 __all__ = [
     "Scenario",
@@ -17,4 +18,6 @@ __all__ = [
     "scenario_schema",
     "scenario_warnings",
     "warnings_as_error",
+    "slider_value",
+    "teach_sliders",
 ]

@@ -20,6 +20,7 @@ from .checks import check_scenario, did_you_mean, shorten, show
 from .limits import MAX_FILE_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES
 from .models import Scenario
 from .overrides import apply_overrides
+from .teach import teach_issues
 
 
 def load_scenario(path, overrides: Sequence[str] = ()) -> Scenario:
@@ -226,7 +227,7 @@ def parse_scenario(data, source: str | None = None) -> Scenario:
         scenario = Scenario.model_validate(data)
     except pydantic.ValidationError as exc:
         raise ScenarioError([_translate(err, data) for err in exc.errors()], source=source) from None
-    issues = check_scenario(scenario)
+    issues = check_scenario(scenario) + teach_issues(scenario)
     if issues:
         raise ScenarioError(issues, source=source)
     return scenario
@@ -241,8 +242,13 @@ def scenario_schema() -> dict:
 
 
 def scenario_hash(scenario: Scenario) -> str:
-    """A short stable hash of the validated scenario (independent of comments and key order)."""
-    canon = json.dumps(scenario.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+    """A short stable hash of the validated scenario (independent of comments and key order).
+
+    The ``[teach]`` table is left out: it chooses the sliders of a classroom page and changes no
+    simulation, so a scenario hashes the same with or without one.
+    """
+    dumped = scenario.model_dump(mode="json", by_alias=True, exclude={"teach"})
+    canon = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canon.encode()).hexdigest()[:16]
 
 

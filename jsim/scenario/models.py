@@ -26,6 +26,7 @@ __all__ = [
     "Service",
     "Seasonality",
     "Event",
+    "Teach",
     "Scenario",
 ]
 
@@ -437,6 +438,36 @@ class Economics(_Strict):
     margin: Probability = Field(1.0, description="Gross margin as a fraction of revenue.")
 
 
+SliderRange = tuple[
+    Annotated[float, Field(ge=-MAX_MONEY, le=MAX_MONEY)],
+    Annotated[float, Field(ge=-MAX_MONEY, le=MAX_MONEY)],
+    Annotated[float, Field(gt=0.0, le=MAX_MONEY)],
+]
+
+
+class Teach(_Strict):
+    """The classroom page of ``jsim teach``: which fields students move. The engines ignore it.
+
+    Each slider is a KEY of the ``--set`` language (``touchpoints.tv.spend``,
+    ``word_of_mouth.unaware->aware.q``) naming a number this scenario sets.
+    """
+
+    sliders: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=8, description="--set KEYs of the numbers students move (at most 8)."
+    )
+    ranges: dict[str, SliderRange] = Field(
+        default_factory=dict,
+        max_length=8,
+        description="Per slider KEY: [min, max, step]; default from the field's bounds and current value.",
+    )
+    question: Annotated[str, Field(max_length=500)] = Field(
+        "", description="The question students answer by predicting before they run."
+    )
+    predict: OptionalName = Field(
+        "", description="Stage whose customers students predict; default the last converted stage."
+    )
+
+
 class Scenario(_Strict):
     """A whole jsim scenario."""
 
@@ -451,3 +482,4 @@ class Scenario(_Strict):
     economics: Economics = Field(default_factory=Economics)
     seasonality: Seasonality | None = None
     events: list[Event] = Field(default_factory=list, max_length=MAX_EVENTS)
+    teach: Teach | None = Field(None, description="The classroom page of `jsim teach` (sliders); engines ignore it.")
