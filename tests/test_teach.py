@@ -154,11 +154,19 @@ def test_bad_values_are_400s_with_the_cli_message(client, bad):
         ({"seed": "1.5"}, "seed: must be a whole number, got '1.5'"),
         ({"seed": "-1"}, "seed: must be a whole number >= 0, got -1"),
         ({"set": "x" * 200 + "=1"}, "is not a key of the scenario"),
+        ({"set": "population.days=100000"}, "the teaching page draws at most 3650 days, got 100000"),
     ],
 )
 def test_bad_engine_reps_seed_are_400s(client, query, message):
     res = _simulate(client, **query)
     assert res.status_code == 400 and message in res.json()["error"]
+
+
+def test_a_population_too_large_for_the_noise_button_is_a_400(client):
+    sets = ["population.customers=5000010", "population.initial.unaware=5000000"]
+    res = _simulate(client, sets, engine="fast", reps=2)
+    assert res.status_code == 400 and "the noise button simulates at most 2,000,000 customers" in res.json()["error"]
+    assert _simulate(client, sets).status_code == 200  # the expected-value engine answers any size
 
 
 def test_noise_runs_the_stochastic_engine(client):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["TeachSession", "daily_block", "MAX_REPS", "MAX_SETS", "ENGINES"]
+__all__ = ["TeachSession", "daily_block", "MAX_REPS", "MAX_SETS", "MAX_DAYS", "ENGINES"]
 
 import threading
 from collections import OrderedDict
@@ -16,6 +16,10 @@ MAX_REPS = 20
 MAX_SETS = 50
 #: results kept per session (slider positions revisited are answered from memory)
 CACHE_SIZE = 256
+#: longest horizon a request may ask for (a classroom chart of ten years; longer answers are megabytes of JSON)
+MAX_DAYS = 3650
+#: most customers a stochastic request may simulate (the noise button answers in about a second)
+MAX_NOISE_CUSTOMERS = 2_000_000
 
 
 def daily_block(result) -> dict:
@@ -112,6 +116,17 @@ class TeachSession:
                 self._cache.move_to_end(key)
                 return self._cache[key]
             scenario, model, _ = prepare(self.path, overrides=tuple(sets), data=self.data)
+            if model.n_days > MAX_DAYS:
+                raise InputError(
+                    f"population.days: the teaching page draws at most {MAX_DAYS} days, got {model.n_days} "
+                    f"(use jsim run for longer horizons)"
+                )
+            customers = int(model.initial.sum())
+            if engine != "mean-field" and customers > MAX_NOISE_CUSTOMERS:
+                raise InputError(
+                    f"population.customers: the noise button simulates at most {MAX_NOISE_CUSTOMERS:,} customers, "
+                    f"got {customers:,} (use jsim run --reps for larger populations)"
+                )
             check_resources(model, engine, reps, 0)
             result = simulate(model, seed=seed, reps=reps, engine=engine, check_memory=False)
             out = {"summary": run_summary(result, self.path, tuple(sets), scenario), "daily": daily_block(result)}
