@@ -130,7 +130,7 @@ def optimise(
             **advice,
         )
     try:
-        render_report(result, Console(file=sys.stdout, width=140))
+        render_report(result, Console(file=sys.stdout, width=None if sys.stdout.isatty() else 140))
         if out:
             written = write_report(result, out, html=report)
             click.echo(f"wrote {', '.join(p.name for p in written)} into {out}")

@@ -15,7 +15,7 @@ __all__ = [
     "write_attribution_against_truth",
 ]
 
-from ._numbers import NA, fmt_number
+from ._numbers import NA, fmt_number, print_table
 
 #: Every file :func:`write_attribution` writes
 ATTRIBUTE_FILES = ("attribution.csv", "transition_matrix.csv", "attribution.json")
@@ -64,9 +64,9 @@ def render_attribution(attribution, console) -> None:
     console.print(head)
     keys = [k for k in _HEADINGS if k in a.column_keys()]
     order = sorted(a.channels, key=lambda c: -c.values.get(keys[0], 0) if keys else 0)
-    console.print(_table(a, order, keys, "", "conversions by method"))
+    print_table(console, _table(a, order, keys, "", "conversions by method"))
     if a.total_value is not None:
-        console.print(_table(a, order, keys, "_value", "value by method"))
+        print_table(console, _table(a, order, keys, "_value", "value by method"))
     console.print(
         "removal effect: the share of the chain's conversion probability lost without the channel (exact); "
         "markov: removal effects scaled to the total; " + "; ".join(n for n in a.notes if not n.startswith("markov"))
@@ -176,7 +176,7 @@ def render_against_truth(attribution, against, paths, console) -> None:
         fmt_number(sum(r["incremental"] for r in against.rows()), 5),
         *(fmt_number(totals[m].attributed, 5) for m in against.attributed),
     )
-    console.print(t)
+    print_table(console, t)
     _render_why(truth, console)
     e = Table(title="error of each method against the truth", title_justify="left", show_edge=False)
     for col in ("method", "mean absolute error", "rank correlation"):
@@ -184,7 +184,7 @@ def render_against_truth(attribution, against, paths, console) -> None:
     for err in sorted(against.errors, key=lambda x: x.mae):
         rho = NA if err.rank_correlation is None else f"{err.rank_correlation:+.2f}"
         e.add_row(_METHOD_HEADINGS.get(err.method, err.method), fmt_number(err.mae, 4), rho)
-    console.print(e)
+    print_table(console, e)
     console.print(
         "true incremental: conversions lost when the touchpoint is switched off (same seeds, paired 95% interval); "
         "attributed: the method's credit on the traced paths, scaled to the population. Attribution splits each "
@@ -219,7 +219,7 @@ def _render_why(truth, console) -> None:
             text = fmt_number(d.mean, 4)
             cells.append(text if d.distinguishable or d.mean == 0 else f"~{text}")
         t.add_row(row.touchpoint, *cells)
-    console.print(t)
+    print_table(console, t)
     console.print("~: not distinguishable from noise at these replications.")
 
 

@@ -13,7 +13,7 @@ __all__ = [
 
 import math
 
-from ._numbers import NA, finite
+from ._numbers import NA, finite, print_table
 
 #: Every file :func:`write_calibration` may write (the previous set's, in a folder without a manifest).
 CALIBRATION_FILES = (
@@ -50,7 +50,7 @@ def render_calibration(result, console) -> None:
         e = result.parameters[p.key]
         flag = "" if e["identifiable"] else "  (not identifiable)"
         t.add_row(p.key, _v(e["estimate"]), f"{_v(e['low'])} .. {_v(e['high'])}{flag}", f"{p.low:g}..{p.high:g}")
-    console.print(t)
+    print_table(console, t)
     console.print(
         f"deviance {result.deviance:,.2f} on {result.n_observations:,} cells "
         f"(Poisson; dispersion up to {max(result.dispersion.values()):.3g} per series)"

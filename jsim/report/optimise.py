@@ -20,7 +20,7 @@ __all__ = [
     "OPTIMISE_FILES",
 ]
 
-from ._numbers import fmt_estimate, fmt_number, fmt_spec
+from ._numbers import fmt_estimate, fmt_number, fmt_spec, print_table
 
 #: Every file :func:`write_report` may write (the previous set's, in a folder without a manifest).
 OPTIMISE_FILES = (
@@ -260,7 +260,7 @@ def render_report(report, console) -> None:
             table.add_column(str(h), overflow="fold")
         for row in rows:
             table.add_row(*(fmt_number(v, 6) if isinstance(v, float) else str(v) for v in row))
-        console.print(table)
+        print_table(console, table)
         if key == "comparison":
             for line in [*plan_lines(report), *verdict_lines(report)]:
                 console.print(line, highlight=False)

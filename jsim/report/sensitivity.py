@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["SENSITIVITY_FILES", "render_sensitivity", "write_sensitivity", "sensitivity_rows"]
 
-from ._numbers import NA, finite, fmt_number
+from ._numbers import NA, finite, fmt_number, print_table
 from .sweep import fmt_metric
 
 #: Every file :func:`write_sensitivity` may write (the previous set's, in a folder without a manifest).
@@ -83,7 +83,7 @@ def render_sensitivity(result, console) -> None:
             rows.sort(key=lambda r: -(r["ST"] or 0))
             for r in rows:
                 t.add_row(r["param"], _range(r), _index(r["S1"], r["S1_conf"]), _index(r["ST"], r["ST_conf"]))
-        console.print(t)
+        print_table(console, t)
         pairs = [p for p in result.second_order if p["metric"] == m.name and finite(p["S2"])]
         if pairs:
             t2 = Table(title=f"{m.name}: second-order indices S2 (pairs)", title_justify="left", show_edge=False)
@@ -92,7 +92,7 @@ def render_sensitivity(result, console) -> None:
             t2.add_column("S2", justify="right")
             for p in pairs:
                 t2.add_row(p["param"], p["other"], _index(p["S2"], p["S2_conf"]))
-            console.print(t2)
+            print_table(console, t2)
     for note in result.notes:
         console.print(f"note: {note}")
     console.print(_EXPLAIN[result.method] + ".")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["SWEEP_FILES", "render_sweep", "write_sweep", "sweep_rows", "fmt_metric"]
 
-from ._numbers import NA, finite, fmt_number
+from ._numbers import NA, finite, fmt_number, print_table
 
 #: Every file :func:`write_sweep` may write (the previous set's, in a folder without a manifest).
 SWEEP_FILES = ("sweep.csv", "sweep.json", "sweep.png", "report.html")
@@ -86,7 +86,7 @@ def render_sweep(sweep, console) -> None:
                     half = _half(r)
                     cells.append(fmt_metric(m.name, r["mean"]) + ("" if det or half is None else f" ±{half}"))
                 t.add_row(_value(v1), *cells)
-        console.print(t)
+        print_table(console, t)
     notes = ["sweep.csv (--out) holds every point with its interval and its paired difference to the first point"]
     if not det and len(keys) == 1:
         notes.insert(
