@@ -269,5 +269,10 @@ def plot_budget_curve(report, path) -> None:
     top.legend(fontsize=8)
     bottom.set_ylabel(f"marginal net {info.currency}\nper {info.currency} of total")
     bottom.set_xlabel(f"total budget ({info.currency})")
+    from matplotlib.ticker import FuncFormatter
+
+    for ax in (top, bottom):  # 12,500 not 1.25 with a 1e4 offset, as on the response curves
+        ax.xaxis.set_major_formatter(FuncFormatter(_tick))
+        ax.yaxis.set_major_formatter(FuncFormatter(_tick))
     fig.tight_layout()
     save_figure(fig, path)

@@ -62,6 +62,8 @@ def serve(session, port: int = 8050, open_browser: bool = True, announce=None) -
                 webbrowser.open(url)
 
     threading.Thread(target=when_started, daemon=True).start()
+    if hasattr(session, "warm_up"):
+        threading.Thread(target=session.warm_up, name="jsim-teach-warm-up", daemon=True).start()
     try:
         server.run(sockets=[sock])
     finally:

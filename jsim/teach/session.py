@@ -71,6 +71,29 @@ class TeachSession:
         self._cache: OrderedDict = OrderedDict()
         self._lock = threading.Lock()  # one simulation at a time: the engines use every core already
 
+    def warm_up(self) -> None:
+        """Load (or compile) the stochastic engine's kernels with a tiny run of this scenario, so that the
+        page's first "run with noise" answers in about a second instead of waiting for numba.
+
+        Best effort: run in a background thread at start-up; a failure here only means a slow first press.
+        """
+        from ..engine import simulate
+        from ..model import compile_scenario
+
+        try:
+            model = compile_scenario(self.scenario, days=min(self.scenario.population.days, 30))
+            small = model if model.initial.sum() <= 5_000 else None
+            if small is None:
+                from ..scenario import scenario_with
+
+                small = compile_scenario(
+                    scenario_with(self.data, self.path, [("population.customers", 1000)]),
+                    days=min(self.scenario.population.days, 30),
+                )
+            simulate(small, seed=0, reps=1, engine="fast", check_memory=False)
+        except Exception:  # a warm-up never stops the page
+            pass
+
     def info(self) -> dict:
         """What ``/api/scenario`` returns: name, description, stages, horizon, sliders, question, predict stage."""
         sc = self.scenario
