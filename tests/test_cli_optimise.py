@@ -123,6 +123,7 @@ def test_single_objective_end_to_end(scenario, tmp_path):
         "active_bounds",
         "polished",
         "n_evaluations",
+        "max_evaluations",
         "settings",
         "comparison",
         "explanation",
@@ -137,6 +138,9 @@ def test_single_objective_end_to_end(scenario, tmp_path):
     assert sum(alloc["allocation"].values()) == pytest.approx(900.0, rel=1e-9)
     assert alloc["allocation"]["social"] >= 100.0 - 1e-9
     assert alloc["settings"]["seed"] == 0 and alloc["objectives"] == ["conversions"]
+    # --trials 25 plus the polish's share of the default (4 touchpoints: 60% of 100 + 100 * n)
+    assert 25 <= alloc["n_evaluations"] <= alloc["max_evaluations"] == alloc["settings"]["max_evaluations"]
+    assert f"{alloc['n_evaluations']:,} of {alloc['max_evaluations']:,} evaluations" in res.output
     assert [row["split"] for row in alloc["comparison"]] == ["best", "current", "equal"]
     best, current, equal = (row["expected"]["conversions"] for row in alloc["comparison"])
     assert best >= current - 1e-9 and best >= equal - 1e-9
