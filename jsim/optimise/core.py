@@ -616,10 +616,13 @@ def _polish(
     evaluated once (a memo shared by the objective, the constraints and their forward-difference
     gradients, which this function computes so every call is counted).
 
-    With several starts, each first runs a few SLSQP iterations on an equal part of a third of
-    the calls (on S-shaped curves the starts sit in different "drop one touchpoint" basins); the
-    best end point then runs to ``ftol`` with what is left. The run stops at the tolerance or when
-    the calls are spent. With ``constraints`` (<= 0 feasible) SLSQP gets them as inequalities
+    With several starts, each first runs SLSQP to a loose tolerance (``ftol=1e-8``) on an equal
+    part of :data:`SCREEN_SHARE` of the calls (on S-shaped curves the starts sit in different
+    "drop one touchpoint" basins); the best point then runs to ``ftol=1e-15``. Then, while calls
+    are left, it hops between supports: from the best point, every split that swaps the spend of a
+    dropped touchpoint and a kept one is screened the same way, and the best is refined again if
+    it improved (an S-shaped optimum may drop several touchpoints). It stops when a round of hops
+    does not improve, or when the calls are spent (``_BudgetSpent``, the best point so far kept). With ``constraints`` (<= 0 feasible) SLSQP gets them as inequalities
     ``-c(z) >= 0`` and only feasible points count as the answer.
     """
     from scipy.optimize import minimize
