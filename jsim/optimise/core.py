@@ -622,8 +622,10 @@ def _polish(
     are left, it hops between supports: from the best point, every split that swaps the spend of a
     dropped touchpoint and a kept one is screened the same way, and the best is refined again if
     it improved (an S-shaped optimum may drop several touchpoints). It stops when a round of hops
-    does not improve, or when the calls are spent (``_BudgetSpent``, the best point so far kept). With ``constraints`` (<= 0 feasible) SLSQP gets them as inequalities
-    ``-c(z) >= 0`` and only feasible points count as the answer.
+    does not improve, or when the calls are spent (``_BudgetSpent``, the best point so far kept).
+
+    With ``constraints`` (<= 0 feasible) SLSQP gets them as inequalities ``-c(z) >= 0`` and only
+    feasible points count as the answer.
     """
     from scipy.optimize import minimize
 
