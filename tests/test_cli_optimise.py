@@ -265,3 +265,18 @@ def test_a_scenario_files_own_locations_are_not_taken_for_flags(tmp_path):
     res = _run([bad, "--budget", 900])
     assert res.exit_code == 2, res.output
     assert f"{bad}: touchpoints: must be a list" in res.output and "--touchpoints" not in res.output
+
+
+def test_max_evaluations_caps_the_simulations(scenario, tmp_path):
+    out = tmp_path / "capped"
+    res = _run([scenario, "--budget", 900, "--max-evaluations", 40, "--compare-reps", 2, "--out", out, "--quiet"])
+    assert res.exit_code == 0, res.output
+    alloc = json.loads((out / "allocation.json").read_text())
+    assert alloc["max_evaluations"] == 40 and 0 < alloc["n_evaluations"] <= 40
+    assert f"{alloc['n_evaluations']:,} of 40 evaluations" in res.output
+
+
+def test_trials_above_max_evaluations_is_a_usage_error(scenario):
+    res = _run([scenario, "--budget", 900, "--trials", 50, "--max-evaluations", 40, "--quiet"])
+    assert res.exit_code == 2
+    assert "--trials <= --max-evaluations must hold" in res.output

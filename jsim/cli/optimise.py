@@ -96,6 +96,11 @@ def optimise(
     report_needs_out(report, out)
     if (resume or worker) and not (out or storage):
         raise click.UsageError("--resume and --worker need the study's --out DIR or --storage URL")
+    if trials is not None and max_evaluations is not None and trials > max_evaluations:
+        raise click.UsageError(
+            f"--trials <= --max-evaluations must hold (each trial is an evaluation), got --trials {trials}, "
+            f"--max-evaluations {max_evaluations}"
+        )
     _check_budget_flags(budget, budget_range, evaluate, allocation_file)
     obj = ScenarioObjective(
         load_scenario(scenario, overrides),
