@@ -56,6 +56,8 @@ SEARCH_SHARE = 0.4
 _SEARCH_RTOL = 1e-3
 #: Share of the polish's calls that runs SLSQP from each distinct start to a loose tolerance.
 SCREEN_SHARE = 2 / 3
+#: Tolerance of the final SLSQP run (relative, the objective is scaled by its value at the best trial).
+_FINAL_FTOL = 1e-15
 
 
 def default_max_evaluations(n_touchpoints: int, n_trials: int | None = None) -> int:
@@ -711,7 +713,7 @@ def _polish(
     if len(starts) > 1:
         screen(starts)
     if calls < max_calls:
-        run((best[1] if best is not None else starts[0]) / budget, ftol=1e-15, cap=max_calls - calls)
+        run((best[1] if best is not None else starts[0]) / budget, ftol=_FINAL_FTOL, cap=max_calls - calls)
     # basin hopping over supports: on S-shaped curves the optimum may drop several touchpoints,
     # and a start that drops the wrong one stays on its face; swap a dropped and a kept touchpoint
     tried: set[bytes] = set()
@@ -722,9 +724,9 @@ def _polish(
         tried.update(h.tobytes() for h in hops)
         before = best[0]
         screen(hops)
-        if not sense * (best[0] - before) > 0:
-            break
-        run(best[1] / budget, ftol=1e-15, cap=max_calls - calls)
+        if not sense * (best[0] - before) > 1e-9 * max(abs(before), 1e-300):
+            break  # no hop led to a better basin (a gain below 1e-9 is the same basin refined further)
+        run(best[1] / budget, ftol=_FINAL_FTOL, cap=max_calls - calls)
     if best is None:
         return space.as_dict(starts[0]), reference, (), calls
     return space.as_dict(best[1]), best[0], best[2], calls
