@@ -10,8 +10,9 @@ Two problems with independently known optima:
 
 For each sampler (CMA-ES, TPE, GP when PyTorch is installed, random search) and seed, one study of
 ``--trials`` trials without polish gives the best value after 50, 100, 200, 500 and 1000
-evaluations; then ``optimise_allocation`` with 200 trials and the polish gives the polished value
-and its total evaluations. The equal split is the baseline.
+evaluations; then ``optimise_allocation`` with ``max_evaluations=1000`` (search and polish
+together, split adaptively) and with its default cap (``100 + 100 n``) give the value and the
+objective calls used (worst over the seeds). The equal split is the baseline.
 
 Then, on a bundled scenario (``--scenario``, default ``scenarios/webshop.toml``, its current
 total budget over its touchpoints with response curves, objective: new customers), the value
@@ -36,6 +37,7 @@ import optuna
 from scipy.optimize import minimize
 
 from jsim.optimise import BudgetSpace, optimise_allocation
+from jsim.optimise.core import default_max_evaluations
 from jsim.optimise.response_curves import Exponential, Hill, MichaelisMenten, ResponseModel
 
 CHECKPOINTS = (50, 100, 200, 500, 1000)
@@ -197,6 +199,7 @@ def main() -> None:
     parser.add_argument("--noisy-trials", type=int, default=60)
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--skip-known", action="store_true", help="only the scenario part")
+    parser.add_argument("--known-only", action="store_true", help="only the known optima")
     parser.add_argument(
         "--objective-speed",
         type=int,
@@ -225,26 +228,39 @@ def main() -> None:
             f"equal split {equal / optimum:.6f} of it; worst over {args.seeds} seeds"
         )
         head = " ".join(f"{n:>9}" for n in CHECKPOINTS if n <= args.trials)
-        print(f"{'sampler':<8} {head}  {'200+polish':>10} {'evals':>6} {'time s':>7}")
+        default_cap = default_max_evaluations(len(model.names))
+        print(
+            f"{'sampler':<8} {head}  {'cap 1000':>10} {'calls':>6}  "
+            f"{f'cap {default_cap}':>10} {'calls':>6} {'time s':>7}"
+        )
         for sampler in samplers:
             start = time.perf_counter()
             runs = [trajectory(model, budget, sampler, seed, args.trials) for seed in range(args.seeds)]
-            polished = [
-                optimise_allocation(model, budget, n_trials=200, seed=seed, sampler=sampler)
-                for seed in range(args.seeds)
-            ]
+            capped = {
+                cap: [
+                    optimise_allocation(model, budget, max_evaluations=cap, seed=seed, sampler=sampler)
+                    for seed in range(args.seeds)
+                ]
+                for cap in (1000, default_cap)
+            }
             elapsed = (time.perf_counter() - start) / args.seeds
             worst = {n: min(r[n] for r in runs) / optimum for n in runs[0]}
-            worst_polished = min(p.value for p in polished) / optimum
-            evals = max(p.n_evaluations for p in polished)
             cells = " ".join(f"{worst[n]:9.6f}" for n in worst)
-            print(f"{sampler:<8} {cells}  {worst_polished:10.8f} {evals:6d} {elapsed:7.1f}")
+            summary = {
+                cap: (min(p.value for p in ps) / optimum, max(p.n_evaluations for p in ps))
+                for cap, ps in capped.items()
+            }
+            capped_cells = "  ".join(f"{frac:10.8f} {calls:6d}" for frac, calls in summary.values())
+            print(f"{sampler:<8} {cells}  {capped_cells} {elapsed:7.1f}")
             if sampler == "cmaes":
-                target_met &= worst_polished >= TARGET and evals <= 1000
+                frac, calls = summary[1000]
+                target_met &= frac >= TARGET and calls <= 1000
     print(
-        f"\ntarget (default sampler with polish >= {TARGET} of the optimum within 1,000 evaluations): "
+        f"\ntarget (default sampler, max_evaluations=1000: >= {TARGET} of the optimum within 1,000 calls): "
         f"{'met' if target_met else 'NOT met'}"
     )
+    if args.known_only:
+        return
     scenario_benchmark(args.scenario, args.noisy_trials, args.customers)
     objective_speed(args.scenario, 30)
 

@@ -123,6 +123,7 @@ def test_single_objective_end_to_end(scenario, tmp_path):
         "active_bounds",
         "polished",
         "n_evaluations",
+        "max_evaluations",
         "settings",
         "comparison",
         "explanation",
@@ -137,6 +138,9 @@ def test_single_objective_end_to_end(scenario, tmp_path):
     assert sum(alloc["allocation"].values()) == pytest.approx(900.0, rel=1e-9)
     assert alloc["allocation"]["social"] >= 100.0 - 1e-9
     assert alloc["settings"]["seed"] == 0 and alloc["objectives"] == ["conversions"]
+    # --trials 25 plus the polish's share of the default (4 touchpoints: 60% of 100 + 100 * n)
+    assert 25 <= alloc["n_evaluations"] <= alloc["max_evaluations"] == alloc["settings"]["max_evaluations"]
+    assert f"{alloc['n_evaluations']:,} of {alloc['max_evaluations']:,} evaluations" in res.output
     assert [row["split"] for row in alloc["comparison"]] == ["best", "current", "equal"]
     best, current, equal = (row["expected"]["conversions"] for row in alloc["comparison"])
     assert best >= current - 1e-9 and best >= equal - 1e-9
@@ -261,3 +265,18 @@ def test_a_scenario_files_own_locations_are_not_taken_for_flags(tmp_path):
     res = _run([bad, "--budget", 900])
     assert res.exit_code == 2, res.output
     assert f"{bad}: touchpoints: must be a list" in res.output and "--touchpoints" not in res.output
+
+
+def test_max_evaluations_caps_the_simulations(scenario, tmp_path):
+    out = tmp_path / "capped"
+    res = _run([scenario, "--budget", 900, "--max-evaluations", 40, "--compare-reps", 2, "--out", out, "--quiet"])
+    assert res.exit_code == 0, res.output
+    alloc = json.loads((out / "allocation.json").read_text())
+    assert alloc["max_evaluations"] == 40 and 0 < alloc["n_evaluations"] <= 40
+    assert f"{alloc['n_evaluations']:,} of 40 evaluations" in res.output
+
+
+def test_trials_above_max_evaluations_is_a_usage_error(scenario):
+    res = _run([scenario, "--budget", 900, "--trials", 50, "--max-evaluations", 40, "--quiet"])
+    assert res.exit_code == 2
+    assert "--trials <= --max-evaluations must hold" in res.output

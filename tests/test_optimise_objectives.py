@@ -384,3 +384,21 @@ def test_promising_trials_get_more_replications(two_channels):
     np.testing.assert_array_equal(twelve[:3], three)
     off = ScenarioObjective(two_channels, 900.0, engine="fast", reps=3, seed=5, promote=1)
     assert off(good) == off.evaluate(good, reps=3).values[0] and off.n_promoted == 0
+
+
+def test_constrained_scenario_is_polished_within_the_cap(two_channels):
+    """Constraints reach Optuna by Trial.set_constraint (no deprecation warning) and the polish keeps them."""
+    import warnings
+
+    import optuna
+
+    obj = ScenarioObjective(two_channels, 900.0, constraints=["cac<=1e9", "retention>=0"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        warnings.simplefilter("error", optuna.exceptions.ExperimentalWarning)
+        report = optimise_scenario(obj, max_evaluations=60, compare_reps=2)
+    result = report.result
+    assert report.feasible and result.n_evaluations <= 60 == report.settings["max_evaluations"]
+    assert result.n_polish > 0
+    trials = result.study.get_trials(deepcopy=False)
+    assert all(set(t.constraints) == {"0", "1"} for t in trials if t.state == optuna.trial.TrialState.COMPLETE)

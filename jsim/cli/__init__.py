@@ -132,12 +132,13 @@ def _after_interrupt(ctx: click.Context, exc: KeyboardInterrupt) -> str:
     if exc.study_name is None:
         return f"the study was not created yet in {exc.storage}; start again with: {_resume_command(ctx, add=False)}"
     done = "?" if exc.n_complete is None else exc.n_complete
+    done = f"{done} trials" if exc.n_trials is None else f"{done} of {exc.n_trials} trials"
     if getattr(exc, "finished", False):
         return (
-            f"the study is complete ({done} of {exc.n_trials} trials) in {exc.storage}, its report was not "
+            f"the study is complete ({done}) in {exc.storage}, its report was not "
             f"written; write it with: {_resume_command(ctx)}"
         )
-    return f"{done} of {exc.n_trials} trials complete are saved in {exc.storage}; continue with: {_resume_command(ctx)}"
+    return f"{done} complete are saved in {exc.storage}; continue with: {_resume_command(ctx)}"
 
 
 def _resume_command(ctx: click.Context, add: bool = True) -> str:

@@ -16,6 +16,7 @@ from ._emit import report_needs_out
 @opt.objective
 @opt.constraint
 @opt.trials
+@opt.max_evaluations
 @opt.reps
 @opt.seed
 @opt.bounds
@@ -46,6 +47,7 @@ def optimise(
     objectives,
     constraints,
     trials,
+    max_evaluations,
     reps,
     seed,
     bounds,
@@ -94,6 +96,11 @@ def optimise(
     report_needs_out(report, out)
     if (resume or worker) and not (out or storage):
         raise click.UsageError("--resume and --worker need the study's --out DIR or --storage URL")
+    if trials is not None and max_evaluations is not None and trials > max_evaluations:
+        raise click.UsageError(
+            f"--trials <= --max-evaluations must hold (each trial is an evaluation), got --trials {trials}, "
+            f"--max-evaluations {max_evaluations}"
+        )
     _check_budget_flags(budget, budget_range, evaluate, allocation_file)
     obj = ScenarioObjective(
         load_scenario(scenario, overrides),
@@ -118,6 +125,7 @@ def optimise(
             obj,
             bounds=limits,
             n_trials=trials,
+            max_evaluations=max_evaluations,
             seed=seed,
             sampler=sampler,
             storage=storage,
@@ -125,7 +133,7 @@ def optimise(
             resume=resume,
             worker=worker,
             study_name=study_name,
-            callbacks=[_progress(advance, trials)],
+            callbacks=[_progress(advance, _search_length(obj, trials, max_evaluations))],
             compare_reps=compare_reps,
             **advice,
         )
@@ -184,6 +192,17 @@ def _progress(report, n_trials: int):
             report(min(done[0] / n_trials, 1.0))
 
     return tick
+
+
+def _search_length(obj, trials, max_evaluations) -> int:
+    """Trials the search runs at most, for the progress bar."""
+    from ..optimise.core import SEARCH_SHARE, default_max_evaluations
+
+    if trials is not None:
+        return trials
+    n = len(obj.names)
+    total = max_evaluations or default_max_evaluations(n)
+    return max(1, int(SEARCH_SHARE * total)) if len(obj.metrics) == 1 and n > 1 else total
 
 
 def _quiet_optuna():

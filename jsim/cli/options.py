@@ -216,9 +216,16 @@ constraint = click.option(
 trials = click.option(
     "--trials",
     type=click.IntRange(1, 1_000_000),
-    default=200,
-    show_default=True,
-    help="Trials of the global search (a resumed study runs only the missing ones).",
+    default=None,
+    help="Trials of the global search, at most --max-evaluations (a resumed study runs only the missing "
+    "ones). Default: adaptive, up to 40% of --max-evaluations, stopping once the best trial stops improving.",
+)
+max_evaluations = click.option(
+    "--max-evaluations",
+    type=click.IntRange(1, 10_000_000),
+    default=None,
+    help="Cap on simulations of the search trials and the local polish together (default 100 + 100 per "
+    "decision, at most 5,000; with --trials, those plus the polish's 60% of that).",
 )
 bounds = click.option(
     "--bounds",

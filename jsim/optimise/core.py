@@ -6,12 +6,25 @@ whole simplex, so on S-shaped (Hill ``slope > 1``) curves it finds the basin of 
 optimum even where that drops a touchpoint, a basin that a gradient method started from the
 equal split never leaves. The polish then runs SLSQP on the simplex from the best few *distinct*
 trials (distinct basins), so deterministic objectives converge to many digits.
+
+Objective calls are the cost (each may be a simulation), so one budget, ``max_evaluations``,
+bounds the search trials and the polish's calls (finite-difference gradients included) together:
+the search takes at most :data:`SEARCH_SHARE` of it and stops early once it stops improving, and
+the polish spends what is left (see :func:`optimise_allocation`).
 """
 
 from __future__ import annotations
 
-__all__ = ["AllocationResult", "optimise_allocation", "polish_allocation", "SAMPLERS"]
+__all__ = [
+    "AllocationResult",
+    "optimise_allocation",
+    "polish_allocation",
+    "default_max_evaluations",
+    "SAMPLERS",
+    "SEARCH_SHARE",
+]
 
+import contextlib
 import importlib.util
 import math
 import warnings
@@ -35,6 +48,46 @@ SAMPLERS = ("auto", "cmaes", "tpe", "gp", "nsga2", "random")
 _ALLOC_ATTR = "allocation"
 _POLISH_ATTR = "polished"
 _POLISH_OF_ATTR = "jsim:polish_of"  # system attribute: the n_trials of the search a polish trial follows
+_CONSTRAINT_PREFIX = "constraints:"  # Optuna's system-attribute key of Trial.set_constraint values
+
+#: Largest share of ``max_evaluations`` the global search takes when ``n_trials`` is not given.
+SEARCH_SHARE = 0.4
+#: Relative improvement of the best trial below which the search counts as converged.
+_SEARCH_RTOL = 1e-3
+#: Share of the polish's calls that runs SLSQP from each distinct start to a loose tolerance.
+SCREEN_SHARE = 2 / 3
+#: Tolerance of the final SLSQP run (relative, the objective is scaled by its value at the best trial).
+_FINAL_FTOL = 1e-15
+
+
+def default_max_evaluations(n_touchpoints: int, n_trials: int | None = None) -> int:
+    """Objective calls :func:`optimise_allocation` makes by default: ``100 + 100 * n`` (n touchpoints), at most 5,000.
+
+    Sized so the known optima of ``benchmarks/bench_optimise.py`` (6 concave, 5 S-shaped curves)
+    are reached to 0.9999 on every seed tried.
+
+    With ``n_trials`` given, that many search trials plus the polish's share of the default
+    (``(1 - SEARCH_SHARE)`` of it), so the polish keeps its budget however long the search runs.
+    """
+    base = min(100 + 100 * int(n_touchpoints), 5000)
+    if n_trials is None:
+        return base
+    return int(n_trials) + math.ceil((1.0 - SEARCH_SHARE) * base)
+
+
+@contextlib.contextmanager
+def _optuna_verbosity(verbose: bool):
+    """Optuna's log level for one call: WARNING (no line per trial) unless ``verbose``; restored after."""
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
+class _BudgetSpent(Exception):
+    """Raised inside the polish's objective when ``max_evaluations`` is spent (never escapes this module)."""
 
 
 @dataclass
@@ -56,12 +109,16 @@ class AllocationResult:
         With several objectives, the Pareto-optimal ``(allocation, values)``, sorted by the first
         objective (best first); ``None`` with one objective.
     n_evaluations : int
-        Objective calls made by this call (trials plus polish).
+        Objective calls made by this call (trials plus polish, finite-difference steps included).
     polished : bool
         Whether the local polish improved on the best trial (its answer is then added to the
         study as a trial with ``user_attrs["polished"] = True``).
     space : BudgetSpace or None
         The search space, for :attr:`active_bounds`.
+    max_evaluations : int or None
+        The cap on objective calls of the study's search plus this call's polish.
+    n_search, n_polish : int
+        Of ``n_evaluations``, the search trials and the polish calls.
     """
 
     allocation: dict
@@ -72,6 +129,9 @@ class AllocationResult:
     n_evaluations: int
     polished: bool
     space: BudgetSpace | None = field(default=None, repr=False)
+    max_evaluations: int | None = None
+    n_search: int = 0
+    n_polish: int = 0
 
     @property
     def active_bounds(self) -> dict[str, str]:
@@ -165,7 +225,7 @@ def optimise_allocation(
     budget: float,
     bounds: Mapping[str, tuple[float, float]] | None = None,
     names: Sequence[str] | None = None,
-    n_trials: int = 300,
+    n_trials: int | None = None,
     seed: int | None = 0,
     sampler="auto",
     directions: Sequence[str] | None = None,
@@ -175,6 +235,9 @@ def optimise_allocation(
     n_jobs: int = 1,
     callbacks=None,
     initial=None,
+    max_evaluations: int | None = None,
+    constraints: Callable[[dict], Sequence[float]] | None = None,
+    verbose: bool = False,
 ) -> AllocationResult:
     """Split ``budget`` over touchpoints to maximise ``objective``.
 
@@ -191,9 +254,11 @@ def optimise_allocation(
     names : sequence of str, optional
         Touchpoints; when omitted, read from ``objective.names`` (a ``ResponseModel``), else
         ``initial``, else the keys of ``bounds`` (which must then bound every touchpoint).
-    n_trials : int, default 300
+    n_trials : int, optional
         Trials of the global search, counted over the whole study (a resumed study runs only the
-        missing ones).
+        missing ones); at most ``max_evaluations``. Default: adaptive, at most
+        ``SEARCH_SHARE * max_evaluations`` (all of it without a polish), stopping early once the
+        best trial has not improved by ``1e-3`` (relative) over the last ``max(20, 5 n)`` trials.
     seed : int or None, default 0
         Seeds the sampler (:func:`jsim.rng.derive_seed`); same seed, same result with ``n_jobs=1``.
     sampler : {"auto", "cmaes", "tpe", "gp", "nsga2", "random"} or optuna sampler
@@ -206,14 +271,28 @@ def optimise_allocation(
         resumed.
     study_name : str, optional
     polish : bool, default True
-        Polish the best distinct trials with SLSQP on the simplex (one objective only).
+        Polish the best distinct trials with SLSQP on the simplex (one objective only), with the
+        evaluations the search left.
     n_jobs : int, default 1
         Parallel trials in this process (results then depend on thread timing).
     callbacks : list of callable, optional
-        Passed to ``study.optimize``.
+        Passed to ``study.optimize`` (a progress callback).
     initial : dict or list of dict, optional
         Allocations to evaluate first (projected onto the feasible set); default the equal split.
         Only enqueued when the study is new.
+    max_evaluations : int, optional
+        Cap on objective calls: the study's search trials (stored ones of a resumed study
+        included) plus this call's polish, whose finite-difference steps count too. Default
+        :func:`default_max_evaluations` (``100 + 100 n``; with ``n_trials``, those plus the
+        polish's share).
+    constraints : callable, optional
+        ``constraints(allocation) -> sequence of float``, feasible where every value is <= 0,
+        called after the objective at the same allocation (not counted as an evaluation; a
+        :class:`~jsim.optimise.objectives.ScenarioObjective` answers from its cache). Given to
+        Optuna by ``Trial.set_constraint`` (use a sampler that reads them: TPE, NSGA-II) and to
+        the polish as SLSQP inequality constraints; the answer is the best feasible split.
+    verbose : bool, default False
+        Let Optuna log a line per trial (INFO); otherwise WARNING for the length of the call.
 
     Returns
     -------
@@ -222,7 +301,8 @@ def optimise_allocation(
     Raises
     ------
     OptimiseError
-        Infeasible bounds, unknown sampler, wrong number of objective values.
+        Infeasible bounds, unknown sampler, wrong number of objective values, ``n_trials`` above
+        ``max_evaluations``.
     """
     names = _resolve_names(names, bounds, initial, objective)
     space = BudgetSpace(names, budget, bounds)
@@ -231,9 +311,33 @@ def optimise_allocation(
         if d not in ("maximize", "minimize"):
             raise OptimiseError(f"directions must be 'maximize' or 'minimize', got {d!r}")
     n_objectives = len(directions)
-    if n_trials < 1:
+    if n_trials is not None and n_trials < 1:
         raise OptimiseError(f"n_trials >= 1 must hold, but got n_trials={n_trials}")
+    if max_evaluations is None:
+        max_evaluations = default_max_evaluations(space.n, n_trials)
+    if max_evaluations < 1:
+        raise OptimiseError(f"max_evaluations >= 1 must hold, but got max_evaluations={max_evaluations}")
+    if n_trials is not None and n_trials > max_evaluations:
+        raise OptimiseError(
+            f"n_trials <= max_evaluations must hold (trials are evaluations), but got n_trials={n_trials}, "
+            f"max_evaluations={max_evaluations} (raise max_evaluations or lower n_trials)"
+        )
+    will_polish = polish and n_objectives == 1 and space.n > 1
+    adaptive = n_trials is None and will_polish
+    if n_trials is None:
+        n_trials = max(1, math.floor(SEARCH_SHARE * max_evaluations)) if will_polish else max_evaluations
+    with _optuna_verbosity(verbose):
+        return _optimise(
+            objective, space, n_trials, max_evaluations, adaptive, seed, sampler, directions, storage,
+            study_name, will_polish, n_jobs, callbacks, initial, constraints,
+        )  # fmt: skip
 
+
+def _optimise(
+    objective, space, n_trials, max_evaluations, adaptive, seed, sampler, directions, storage, study_name,
+    will_polish, n_jobs, callbacks, initial, constraints,
+) -> AllocationResult:  # fmt: skip
+    n_objectives = len(directions)
     equal = space.equal_split()
     study = optuna.create_study(
         storage=storage,
@@ -256,17 +360,27 @@ def optimise_allocation(
         alloc = space.suggest(trial)
         trial.set_user_attr(_ALLOC_ATTR, alloc)
         n_calls += 1
-        return _as_values(objective(dict(alloc)), n_objectives)
+        values = _as_values(objective(dict(alloc)), n_objectives)
+        if constraints is not None:
+            for i, c in enumerate(_constraint_values(constraints, alloc)):
+                trial.set_constraint(str(i), c)
+        return values
+
+    sense = 1.0 if directions[0] == "maximize" else -1.0
+    patience = max(20, 5 * space.n)
 
     def stop_when_full(study, trial) -> None:
         if not remaining_trials(study, n_trials):
             study.stop()
+        elif adaptive and _converged(study, sense, patience, min_trials=max(30, 10 * space.n)):
+            study.stop()  # the search has settled in a basin: the polish refines it better
 
     remaining = remaining_trials(study, n_trials)
-    if remaining > 0:
+    if remaining > 0 and not (adaptive and _converged(study, sense, patience, min_trials=max(30, 10 * space.n))):
         all_callbacks = [stop_when_full, interrupt_point] + list(callbacks or [])
         with interrupt_guard():  # Ctrl-C interrupts an objective call or waits for the end of the trial
             study.optimize(resumable(run_trial), n_trials=remaining, n_jobs=n_jobs, callbacks=all_callbacks)
+    n_search = n_calls
 
     complete = [
         t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if counted(t) or _is_polish(t)
@@ -277,6 +391,12 @@ def optimise_allocation(
         (t.number, _trial_allocation(space, t), t.value if n_objectives == 1 else tuple(t.values)) for t in complete
     ]
 
+    def result(alloc, value, pareto=None, polished=False, n_polish=0):
+        return AllocationResult(
+            alloc, value, study, history, pareto, n_search + n_polish, polished, space, max_evaluations, n_search,
+            n_polish,
+        )  # fmt: skip
+
     if n_objectives > 1:
         pareto_trials = sorted(
             study.best_trials, key=lambda t: -t.values[0] if directions[0] == "maximize" else t.values[0]
@@ -285,23 +405,55 @@ def optimise_allocation(
             raise ValueError(f"no feasible trial in study {study.study_name!r}: no allocation met the constraints")
         pareto = [(_trial_allocation(space, t), tuple(t.values)) for t in pareto_trials]
         pick = _compromise(pareto, directions)
-        return AllocationResult(pareto[pick][0], pareto[pick][1], study, history, pareto, n_calls, False, space)
+        return result(pareto[pick][0], pareto[pick][1], pareto)
 
-    sense = 1.0 if directions[0] == "maximize" else -1.0
-    best = study.best_trial
+    feasible = [t for t in complete if all(v <= 0 for v in t.constraints.values())]
+    if not feasible:
+        raise ValueError(f"no feasible trial in study {study.study_name!r}: no allocation met the constraints")
+    best = max(feasible, key=lambda t: sense * t.value)
     best_alloc, best_value = _trial_allocation(space, best), float(best.value)
-    polished = False
-    if polish and space.n > 1:
-        starts = _distinct_starts(space, history, sense)
-        alloc, value, calls = _polish(objective, space, starts, sense, best_value)
-        n_calls += calls
-        if sense * (value - best_value) > 0:
-            polished = True
-            best_alloc, best_value = alloc, value
-            number = _store_polish(study, space, alloc, value, n_trials)
-            if number is not None:
-                history.append((number, alloc, value))
-    return AllocationResult(best_alloc, best_value, study, history, None, n_calls, polished, space)
+    used = _n_counted(study)  # a resumed study's stored trials count against the budget too
+    left = max_evaluations - used
+    if not will_polish or left <= 0:
+        return result(best_alloc, best_value)
+    ranked = [(t.number, _trial_allocation(space, t), t.value) for t in feasible]
+    starts = _distinct_starts(space, ranked, sense)
+    alloc, value, cons, calls = _polish(objective, space, starts, sense, best_value, left, constraints)
+    if sense * (value - best_value) <= 0:
+        return result(best_alloc, best_value, n_polish=calls)
+    number = _store_polish(study, space, alloc, value, n_trials, cons)
+    if number is not None:
+        history.append((number, alloc, value))
+    return result(alloc, value, polished=True, n_polish=calls)
+
+
+def _constraint_values(constraints, alloc: dict) -> tuple[float, ...]:
+    values = tuple(float(c) for c in constraints(dict(alloc)))
+    # NaN (nothing to divide by) is infeasible; Optuna refuses NaN constraint values
+    return tuple(math.inf if math.isnan(v) else v for v in values)
+
+
+def _n_counted(study: optuna.Study) -> int:
+    """Search trials of the study that were evaluated (finished or failed, never the polish or surplus)."""
+    return sum(
+        1
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+        if UNCOUNTED_ATTR not in t.system_attrs
+    )
+
+
+def _converged(study: optuna.Study, sense: float, patience: int, min_trials: int) -> bool:
+    """Whether the best counted, feasible trial improved by less than ``_SEARCH_RTOL`` over the last ``patience``."""
+    values = [
+        sense * t.value
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if counted(t) and all(v <= 0 for v in t.constraints.values()) and math.isfinite(t.value)
+    ]
+    if len(values) < max(min_trials, patience + 1):
+        return False
+    best_before = max(values[:-patience])
+    best_now = max(values)
+    return best_now - best_before <= _SEARCH_RTOL * max(abs(best_now), 1e-300)
 
 
 def polish_allocation(
@@ -311,9 +463,12 @@ def polish_allocation(
     bounds: Mapping[str, tuple[float, float]] | None = None,
     names: Sequence[str] | None = None,
     direction: str = "maximize",
+    max_evaluations: int | None = None,
 ) -> tuple[dict, float, int]:
     """A local optimum of one objective on the budget simplex: SLSQP from each of ``starts`` (projected
     onto the feasible set), no global search and no study. Returns ``(allocation, value, calls)``.
+
+    ``max_evaluations`` caps the calls (default ``(1 - SEARCH_SHARE)`` of :func:`default_max_evaluations`).
 
     For a warm start near a known answer (the best split of a nearby total); a global search is
     :func:`optimise_allocation`.
@@ -327,7 +482,13 @@ def polish_allocation(
     reference = float(_as_values(objective(space.as_dict(vectors[0])), 1))
     if space.n == 1:
         return space.as_dict(vectors[0]), reference, 1
-    alloc, value, calls = _polish(objective, space, vectors, sense, reference)
+    if max_evaluations is None:
+        max_evaluations = math.ceil((1.0 - SEARCH_SHARE) * default_max_evaluations(space.n))
+    if max_evaluations < 2:
+        return space.as_dict(vectors[0]), reference, 1
+    alloc, value, _, calls = _polish(objective, space, vectors, sense, reference, max_evaluations - 1)
+    if sense * (value - reference) <= 0:
+        return space.as_dict(vectors[0]), reference, calls + 1
     return alloc, value, calls + 1
 
 
@@ -353,7 +514,9 @@ def _skip_surplus(study: optuna.Study, trial: optuna.Trial):
     raise optuna.TrialPruned("the study already holds its n_trials trials (another process ran them)")
 
 
-def _store_polish(study: optuna.Study, space: BudgetSpace, alloc: dict, value: float, n_trials: int) -> int | None:
+def _store_polish(
+    study: optuna.Study, space: BudgetSpace, alloc: dict, value: float, n_trials: int, constraints: tuple = ()
+) -> int | None:
     """Add the polish result as a trial, unless a process polishing the same study got there first.
 
     The result is stored RUNNING, then completed only if no polish trial of the same ``n_trials``
@@ -366,7 +529,12 @@ def _store_polish(study: optuna.Study, space: BudgetSpace, alloc: dict, value: f
         params=space.to_params(alloc),
         distributions={p: FloatDistribution(0.0, 1.0) for p in space.param_names},
         user_attrs={_ALLOC_ATTR: alloc, _POLISH_ATTR: True},
-        system_attrs={UNCOUNTED_ATTR: "polish", _POLISH_OF_ATTR: n_trials},
+        system_attrs={
+            UNCOUNTED_ATTR: "polish",
+            _POLISH_OF_ATTR: n_trials,
+            # what Trial.set_constraint stores, so Optuna sees the polish result's feasibility
+            **{f"{_CONSTRAINT_PREFIX}{i}": float(c) for i, c in enumerate(constraints)},
+        },
     )
     with interrupt_guard():  # stored and settled together, or not at all
         trial_id = storage.create_new_trial(study._study_id, template_trial=template)
@@ -432,45 +600,147 @@ def _distinct_starts(space: BudgetSpace, history: list, sense: float, n_best: in
     return chosen
 
 
-def _polish(objective, space: BudgetSpace, starts: list[np.ndarray], sense: float, reference: float):
-    """SLSQP from each start on the simplex in budget shares; returns (allocation, value, calls).
+def _polish(
+    objective,
+    space: BudgetSpace,
+    starts: list[np.ndarray],
+    sense: float,
+    reference: float,
+    max_calls: int,
+    constraints=None,
+):
+    """SLSQP on the simplex in budget shares within ``max_calls`` objective calls; returns
+    ``(allocation, value, constraint values, calls)`` of the best (feasible) point evaluated.
 
     Works in shares ``z = a / budget`` so the finite-difference step and tolerances are relative,
     and divides the objective by ``|reference|`` so ``ftol`` is relative too. Each evaluated point
-    is projected onto the feasible set first, so the objective never sees an infeasible split.
+    is projected onto the feasible set first, so the objective never sees an infeasible split, and
+    evaluated once (a memo shared by the objective, the constraints and their forward-difference
+    gradients, which this function computes so every call is counted).
+
+    With several starts, each first runs SLSQP to a loose tolerance (``ftol=1e-8``) on an equal
+    part of :data:`SCREEN_SHARE` of the calls (on S-shaped curves the starts sit in different
+    "drop one touchpoint" basins); the best point then runs to ``ftol=1e-15``. Then, while calls
+    are left, it hops between supports: from the best point, every split that swaps the spend of a
+    dropped touchpoint and a kept one is screened the same way, and the best is refined again if
+    it improved (an S-shaped optimum may drop several touchpoints). It stops when a round of hops
+    does not improve, or when the calls are spent (``_BudgetSpent``, the best point so far kept).
+
+    With ``constraints`` (<= 0 feasible) SLSQP gets them as inequalities ``-c(z) >= 0`` and only
+    feasible points count as the answer.
     """
     from scipy.optimize import minimize
 
     budget = space.budget
     scale = abs(reference) if reference != 0 and math.isfinite(reference) else 1.0
+    memo: dict[bytes, tuple[float, tuple]] = {}
     calls = 0
-    best: tuple[float, np.ndarray] | None = None
+    limit = max_calls
+    best: tuple[float, np.ndarray, tuple] | None = None
 
-    def evaluate(vec: np.ndarray) -> float:
+    def evaluate(z: np.ndarray) -> tuple[float, tuple]:
         nonlocal calls, best
+        vec = space.project(np.asarray(z, dtype=np.float64) * budget)
+        key = vec.tobytes()
+        if key in memo:
+            return memo[key]
+        if calls >= limit:
+            raise _BudgetSpent
         calls += 1
-        value = float(_as_values(objective(space.as_dict(vec)), 1))
-        if math.isfinite(value) and (best is None or sense * (value - best[0]) > 0):
-            best = (value, vec.copy())
-        return value
+        alloc = space.as_dict(vec)
+        value = float(_as_values(objective(dict(alloc)), 1))
+        cons = _constraint_values(constraints, alloc) if constraints is not None else ()
+        memo[key] = (value, cons)
+        if math.isfinite(value) and all(c <= 0 for c in cons) and (best is None or sense * (value - best[0]) > 0):
+            best = (value, vec.copy(), cons)
+        return value, cons
 
-    def loss(z: np.ndarray) -> float:
-        value = evaluate(space.project(z * budget))
+    def loss(z):
+        value = evaluate(z)[0]
         return -sense * value / scale if math.isfinite(value) else 1e300
 
-    box = list(zip(space.lower / budget, space.upper / budget))
-    constraint = {"type": "eq", "fun": lambda z: np.sum(z) - 1.0, "jac": lambda z: np.ones_like(z)}
-    for start in starts:
+    def margins(z):
+        return -np.asarray(evaluate(z)[1], dtype=np.float64)
+
+    step = math.sqrt(np.finfo(float).eps)
+    lower, upper = space.lower / budget, space.upper / budget
+
+    def forward(fun, z):
+        """Forward differences of ``fun`` (a backward step at an upper bound): one call per coordinate."""
+        z = np.asarray(z, dtype=np.float64)
+        f0 = np.atleast_1d(fun(z))
+        jac = np.zeros((f0.size, z.size))
+        for i in range(z.size):
+            h = step * max(1.0, abs(z[i]))
+            if z[i] + h > upper[i]:
+                h = -h
+            zi = z.copy()
+            zi[i] += h
+            jac[:, i] = (np.atleast_1d(fun(zi)) - f0) / h
+        return jac
+
+    box = list(zip(lower, upper))
+    cons = [{"type": "eq", "fun": lambda z: np.sum(z) - 1.0, "jac": lambda z: np.ones((1, z.size))}]
+    if constraints is not None:
+        cons.append({"type": "ineq", "fun": margins, "jac": lambda z: forward(margins, z)})
+
+    def run(z0: np.ndarray, ftol: float, cap: int) -> None:
+        nonlocal limit
+        limit = min(max_calls, calls + cap)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            minimize(
-                loss,
-                start / budget,
-                method="SLSQP",
-                bounds=box,
-                constraints=[constraint],
-                options={"ftol": 1e-15, "maxiter": 100},
-            )
+            try:
+                minimize(
+                    loss,
+                    z0,
+                    jac=lambda z: forward(loss, z)[0],
+                    method="SLSQP",
+                    bounds=box,
+                    constraints=cons,
+                    options={"ftol": ftol, "maxiter": 500},
+                )
+            except _BudgetSpent:
+                pass
+
+    per_start = max(int(SCREEN_SHARE * max_calls) // len(starts), 2 * (space.n + 2))
+
+    def screen(vectors: list[np.ndarray]) -> None:
+        for vec in vectors:
+            if calls >= max_calls:
+                return
+            run(vec / budget, ftol=1e-8, cap=per_start)
+
+    if len(starts) > 1:
+        screen(starts)
+    if calls < max_calls:
+        run((best[1] if best is not None else starts[0]) / budget, ftol=_FINAL_FTOL, cap=max_calls - calls)
+    # basin hopping over supports: on S-shaped curves the optimum may drop several touchpoints,
+    # and a start that drops the wrong one stays on its face; swap a dropped and a kept touchpoint
+    tried: set[bytes] = set()
+    while best is not None and calls < max_calls:
+        hops = [h for h in _swaps(space, best[1]) if h.tobytes() not in tried]
+        if not hops:
+            break
+        tried.update(h.tobytes() for h in hops)
+        before = best[0]
+        screen(hops)
+        if not sense * (best[0] - before) > 1e-9 * max(abs(before), 1e-300):
+            break  # no hop led to a better basin (a gain below 1e-9 is the same basin refined further)
+        run(best[1] / budget, ftol=_FINAL_FTOL, cap=max_calls - calls)
     if best is None:
-        return space.as_dict(starts[0]), reference, calls
-    return space.as_dict(best[1]), best[0], calls
+        return space.as_dict(starts[0]), reference, (), calls
+    return space.as_dict(best[1]), best[0], best[2], calls
+
+
+def _swaps(space: BudgetSpace, vec: np.ndarray) -> list[np.ndarray]:
+    """Splits that move the spend of one kept touchpoint to one dropped one (at its minimum), projected."""
+    tol = 1e-6 * space.budget
+    dropped = [i for i in range(space.n) if vec[i] <= space.lower[i] + tol and space.upper[i] > space.lower[i] + tol]
+    kept = [j for j in range(space.n) if vec[j] > space.lower[j] + tol]
+    out = []
+    for i in dropped:
+        for j in kept:
+            hop = vec.copy()
+            hop[i], hop[j] = vec[j], vec[i]
+            out.append(space.project(hop))
+    return out

@@ -109,23 +109,19 @@ def _constrained_sampler(sampler, objective, n_objectives: int, seed: int):
             )
         )
 
-    def constraints_func(trial):
-        alloc = trial.user_attrs.get("allocation")
-        return objective.constraint_values(alloc) if alloc is not None else (1.0,) * len(objective.constraints)
-
+    # the objective's constraint values reach the sampler through Trial.set_constraint
+    # (optimise_allocation's ``constraints``), which TPE and NSGA-II read from each trial
     seed = derive_seed(seed, "constrained-sampler")
-    import warnings
+    if sampler == "nsga2" or (sampler == "auto" and n_objectives > 1):
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=10)
 
-    # Optuna 5 deprecates constraints_func for Trial.set_constraint, but optimise_allocation hands
-    # objectives an allocation, not the trial; constraints_func still works until Optuna 7.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        if sampler == "nsga2" or (sampler == "auto" and n_objectives > 1):
-            return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints_func)
-        return optuna.samplers.TPESampler(
-            seed=seed, multivariate=True, n_startup_trials=10, constraints_func=constraints_func
-        )
+
+def result_trials(n_trials: int | None, max_evaluations: int | None) -> str:
+    """How many trials a search was given, in words (for messages)."""
+    if n_trials is not None:
+        return f"{n_trials} trials"
+    return "the search" if max_evaluations is None else f"the search of max_evaluations={max_evaluations}"
 
 
 def default_study_name(objective) -> str:
@@ -272,7 +268,7 @@ def optimise_scenario(
     objective,
     *,
     bounds: dict | None = None,
-    n_trials: int = 200,
+    n_trials: int | None = None,
     seed: int = 0,
     sampler="auto",
     storage=None,
@@ -287,6 +283,8 @@ def optimise_scenario(
     budget_range: tuple[float, float] | None = None,
     range_trials: int = 10,
     plan: dict | None = None,
+    max_evaluations: int | None = None,
+    verbose: bool = False,
 ) -> OptimisationReport:
     """Optimise a :class:`ScenarioObjective`, explain the answer and compare it with the current and equal splits.
 
@@ -295,8 +293,9 @@ def optimise_scenario(
     objective : ScenarioObjective
     bounds : dict of str to (float, float), optional
         Per-decision ``(min, max)`` spend.
-    n_trials : int
-        Trials of the global search (counted over the whole study when resumed).
+    n_trials : int, optional
+        Trials of the global search (counted over the whole study when resumed); at most
+        ``max_evaluations``. Default: adaptive (see :func:`jsim.optimise.optimise_allocation`).
     seed : int
         Seeds the sampler (the objective has its own replication seed).
     sampler : str
@@ -325,6 +324,12 @@ def optimise_scenario(
         Trials of the global search at each total of ``budget_range``.
     plan : dict, optional
         The user's own allocation (:func:`jsim.optimise.budget.plan_allocation`), scored with the others.
+    max_evaluations : int, optional
+        Cap on objective calls (simulations) of the search and the polish together; with
+        constraints the polish keeps them too. Default
+        :func:`jsim.optimise.core.default_max_evaluations`.
+    verbose : bool
+        Optuna's INFO line per trial; otherwise the call is quiet.
     """
     constrained = bool(objective.constraints)
     n_obj = len(objective.metrics)
@@ -381,6 +386,8 @@ def optimise_scenario(
             budget_range,
             range_trials,
             plan,
+            max_evaluations,
+            verbose,
         )
         report.storage = study_storage
         return report
@@ -414,6 +421,8 @@ def _optimise_and_explain(
     budget_range=None,
     range_trials=10,
     plan=None,
+    max_evaluations=None,
+    verbose=False,
 ) -> OptimisationReport:
     from .budget import advise, search_total
     from .core import optimise_allocation
@@ -430,15 +439,18 @@ def _optimise_and_explain(
             directions=list(objective.directions),
             storage=study_storage,
             study_name=name,
-            polish=not constrained,
             callbacks=callbacks,
             initial=[objective.equal_allocation(), objective.current_allocation()],
+            max_evaluations=max_evaluations,
+            constraints=objective.constraint_values if constrained else None,
+            verbose=verbose,
         )
     except ValueError as exc:
         if constrained and "feasible" in str(exc):
             raise OptimiseError(
                 f"no allocation tried met the constraints {[c.text for c in objective.constraints]} "
-                f"in {n_trials} trials (relax a constraint, or raise the budget or the number of trials)"
+                f"in {result_trials(n_trials, max_evaluations)} (relax a constraint, or raise the budget or "
+                "the number of trials)"
             ) from None
         raise
     best = dict(result.allocation)
@@ -465,7 +477,9 @@ def _optimise_and_explain(
         "replication_seed": objective.seed,
         "engine": objective.engine,
         "reps": objective.reps,
-        "trials": n_trials,
+        "trials": result.n_search if n_trials is None else n_trials,
+        "max_evaluations": result.max_evaluations,
+        "n_evaluations": result.n_evaluations,
         "sampler": sampler if isinstance(sampler, str) else type(sampler).__name__,
         "study_name": result.study.study_name,
         "compare_reps": compare_reps,

@@ -242,7 +242,7 @@ def render_report(report, console) -> None:
     console.print(
         f"[bold]{obj.scenario.name}[/]: budget {obj.budget:,.2f} over {', '.join(obj.touchpoints)}; "
         f"objective {' x '.join(obj.metrics)} on {obj.engine} (seed {s['replication_seed']}, "
-        f"{obj.reps} rep); {s['trials']} trials, study {s['study_name']}"
+        f"{obj.reps} rep); {s['trials']} trials, {_evaluations(report)}, study {s['study_name']}"
     )
     titles = {
         "comparison": "Best vs current (scenario's shares, scaled to the budget) vs equal split: "
@@ -321,6 +321,7 @@ def report_json(report) -> dict:
         "active_bounds": report.explanation.active_bounds,
         "polished": bool(report.result.polished),
         "n_evaluations": int(report.result.n_evaluations),
+        "max_evaluations": getattr(report.result, "max_evaluations", None),
         "settings": report.settings,
         "comparison": [
             {
@@ -404,3 +405,10 @@ def write_report(report, out_dir, *, html: bool = False) -> list:
 
             names.append(report_into_set(out, out_dir))
     return [Path(out_dir) / name for name in names]
+
+
+def _evaluations(report) -> str:
+    """``"412 of 600 evaluations"``: objective calls of the search and polish, against the cap."""
+    used = int(report.result.n_evaluations)
+    cap = getattr(report.result, "max_evaluations", None)
+    return f"{used:,} evaluations" if cap is None else f"{used:,} of {cap:,} evaluations"
