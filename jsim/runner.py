@@ -88,6 +88,8 @@ def run_scenario(
     strict=False,
     overrides=(),
     paths=None,
+    scheduler=None,
+    workers=None,
 ):
     """Run a scenario file end to end.
 
@@ -106,11 +108,15 @@ def run_scenario(
     paths (:func:`jsim.analysis.truth.journey_paths`, the format ``jsim attribute`` reads,
     non-converting paths included); it is the last file written. ``report`` (with ``out``) adds
     ``report.html`` to the set, built from the set's files (:func:`jsim.report.html.write_html_report`).
+    ``scheduler`` (a ``tcp://HOST:PORT`` address) or ``workers`` (N local processes) run the
+    replications as Dask tasks (:mod:`jsim.engine.distributed`), with the same numbers.
     """
     from .engine import simulate
+    from .engine.distributed import check_cluster_args, connect
     from .engine.resources import SLOW_SECONDS, check_resources, format_bytes
     from .scenario import warnings_as_error
 
+    check_cluster_args(scheduler, workers)
     scenario, model, warnings = prepare(path, customers=customers, days=days, overrides=overrides)
     if strict and warnings:
         raise warnings_as_error(warnings, source=str(path))
@@ -129,9 +135,16 @@ def run_scenario(
             f"({est.customer_days:.2g} customer-days, engine {est.engine})",
             file=sys.stderr,
         )
-    with progress_bar(progress, f"simulating {model.name}") as advance:
+    with connect(scheduler, workers) as cluster, progress_bar(progress, f"simulating {model.name}") as advance:
         result = simulate(
-            model, seed=seed, reps=reps, engine=engine, journeys=journeys, progress=advance, check_memory=False
+            model,
+            seed=seed,
+            reps=reps,
+            engine=engine,
+            journeys=journeys,
+            progress=advance,
+            check_memory=False,
+            cluster=cluster,
         )
     summary = run_summary(result, path, overrides, scenario)
     written = []
@@ -230,6 +243,8 @@ def compare_scenarios(
     progress=False,
     strict=False,
     overrides=(),
+    scheduler=None,
+    workers=None,
 ):
     """What ``jsim compare`` does: run the baseline, other files and ``--variant``s on common seeds and compare.
 
@@ -237,7 +252,8 @@ def compare_scenarios(
     ``variants`` are ``NAME:KEY=VALUE[,KEY=VALUE...]`` texts, changes of the baseline;
     ``overrides`` (``--set``) apply to every one of them first. Everything is checked (files,
     overrides, memory, ``out``) before anything is simulated. Returns ``(comparison, written)``;
-    ``report`` (with ``out``) adds ``report.html`` to the set.
+    ``report`` (with ``out``) adds ``report.html`` to the set. ``scheduler`` or ``workers`` run
+    every (version, replication) as a Dask task (:mod:`jsim.engine.distributed`), same numbers.
 
     Raises
     ------
@@ -249,8 +265,10 @@ def compare_scenarios(
     from .analysis.compare import compare_runs
     from .analysis.variants import Variant, check_variants, parse_variant, run_variants
     from .engine import get_engine
+    from .engine.distributed import check_cluster_args, connect
     from .errors import InputError
 
+    check_cluster_args(scheduler, workers)
     common = tuple(overrides)
     todo = [Variant(Path(p).stem, str(p), common) for p in (baseline, *others)]
     for text in variants:
@@ -274,9 +292,17 @@ def compare_scenarios(
         from .io import check_output_dir
 
         check_output_dir(out)
-    with progress_bar(progress, f"comparing {len(todo)} versions") as advance:
+    with connect(scheduler, workers) as cluster, progress_bar(progress, f"comparing {len(todo)} versions") as advance:
         runs = run_variants(
-            todo, customers=customers, days=days, seed=seed, reps=reps, engine=engine, progress=advance, checked=checked
+            todo,
+            customers=customers,
+            days=days,
+            seed=seed,
+            reps=reps,
+            engine=engine,
+            progress=advance,
+            checked=checked,
+            cluster=cluster,
         )
     comparison = compare_runs(runs)
     written = []
@@ -308,13 +334,16 @@ def sweep_scenario(
     progress=False,
     strict=False,
     overrides=(),
+    scheduler=None,
+    workers=None,
 ):
     """What ``jsim sweep`` does: run a grid over one or two ``--param`` KEYs on common seeds.
 
     ``params`` are ``KEY=START:STOP:N`` texts, ``metrics`` ``--metric`` names
     (:mod:`jsim.analysis.metric_paths`), ``overrides`` ``--set`` texts applied before the swept
     values. Every grid point, the metrics and ``out`` are checked before anything is simulated.
-    Returns ``(sweep, written)``.
+    ``scheduler`` or ``workers`` run every (grid point, replication) as a Dask task
+    (:mod:`jsim.engine.distributed`), same numbers. Returns ``(sweep, written)``.
 
     Raises
     ------
@@ -325,10 +354,12 @@ def sweep_scenario(
     from .analysis.params import check_param_keys, parse_sweep_param
     from .analysis.sweep import sweep_of_runs, sweep_variants
     from .analysis.variants import check_variants, run_variants
+    from .engine.distributed import check_cluster_args, connect
     from .engine.resources import check_compile
     from .model import compile_scenario
     from .scenario import parse_override, read_scenario_data
 
+    check_cluster_args(scheduler, workers)
     grid = [parse_sweep_param(text) for text in params]
     variants, points = sweep_variants(str(scenario), grid, overrides)
     common = [parse_override(text) for text in overrides]
@@ -341,7 +372,10 @@ def sweep_scenario(
         from .io import check_output_dir
 
         check_output_dir(out)
-    with progress_bar(progress, f"sweeping {len(variants)} grid points") as advance:
+    with (
+        connect(scheduler, workers) as cluster,
+        progress_bar(progress, f"sweeping {len(variants)} grid points") as advance,
+    ):
         runs = run_variants(
             variants,
             customers=customers,
@@ -351,6 +385,7 @@ def sweep_scenario(
             engine=engine,
             progress=advance,
             checked=checked,
+            cluster=cluster,
         )
     sweep = sweep_of_runs(str(scenario), grid, points, paths, runs)
     written = []
