@@ -155,7 +155,7 @@ class Cluster:
 
 
 @contextmanager
-def connect(scheduler=None, workers=None, timeout: float = CONNECT_TIMEOUT):
+def connect(scheduler=None, workers=None, timeout: float | None = None):
     """A :class:`Cluster`: the scheduler at ``scheduler`` (``tcp://HOST:PORT``) or ``workers`` local processes.
 
     Yields None when both are None (run locally). A local cluster has one thread per worker
@@ -166,9 +166,10 @@ def connect(scheduler=None, workers=None, timeout: float = CONNECT_TIMEOUT):
     ------
     InputError
         Bad arguments, ``distributed`` not installed (:func:`check_cluster_args`), or no scheduler
-        answering at ``scheduler`` within ``timeout`` seconds.
+        answering at ``scheduler`` within ``timeout`` seconds (default :data:`CONNECT_TIMEOUT`).
     """
     check_cluster_args(scheduler, workers)
+    timeout = CONNECT_TIMEOUT if timeout is None else timeout
     if scheduler is None and workers is None:
         yield None
         return
@@ -193,7 +194,7 @@ def connect(scheduler=None, workers=None, timeout: float = CONNECT_TIMEOUT):
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # its HTTP server on a free port (8787 may be taken by another cluster)
         env=env,
         silence_logs=40,
     ) as local:
