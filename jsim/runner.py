@@ -427,12 +427,16 @@ def sensitivity_scenario(
     progress=False,
     strict=False,
     overrides=(),
+    scheduler=None,
+    workers=None,
 ):
     """What ``jsim sensitivity`` does: vary ``--param`` KEYs over LOW:HIGH and measure the metrics' response.
 
     ``params`` are ``KEY=LOW:HIGH`` texts; ``method`` ``oat``, ``morris`` or ``sobol``
     (:mod:`jsim.analysis.sensitivity`). The parameters, metrics, every sample point and ``out``
-    are checked before anything is simulated. Returns ``(sensitivity, written)``.
+    are checked before anything is simulated. ``scheduler`` or ``workers`` run every point's
+    replications as Dask tasks (:mod:`jsim.engine.distributed`), same numbers. Returns
+    ``(sensitivity, written)``.
 
     Raises
     ------
@@ -440,6 +444,9 @@ def sensitivity_scenario(
         Before simulating: a bad ``--param``, KEY, range, metric, flag, sample point or output folder.
     """
     from .analysis.sensitivity import check_samples, run_sensitivity, setup_problem
+    from .engine.distributed import check_cluster_args, connect
+
+    check_cluster_args(scheduler, workers)
 
     problem = setup_problem(scenario, params, metrics, overrides=overrides, customers=customers, days=days)
     check_samples(method, samples, levels, len(problem.params))
@@ -448,7 +455,10 @@ def sensitivity_scenario(
         from .io import check_output_dir
 
         check_output_dir(out)
-    with progress_bar(progress, f"sensitivity ({method}) of {len(problem.params)} parameters") as advance:
+    with (
+        connect(scheduler, workers) as cluster,
+        progress_bar(progress, f"sensitivity ({method}) of {len(problem.params)} parameters") as advance,
+    ):
         result = run_sensitivity(
             problem,
             method=method,
@@ -460,6 +470,7 @@ def sensitivity_scenario(
             reps=reps,
             engine=engine,
             progress=advance,
+            cluster=cluster,
         )
     written = []
     if out:
@@ -631,11 +642,15 @@ def calibrate_scenario(
     progress=False,
     strict=False,
     overrides=(),
+    scheduler=None,
+    workers=None,
 ):
     """What ``jsim calibrate`` does: fit ``--fit`` KEYs (``KEY=LOW:HIGH`` texts) to the observed series in ``data``.
 
     The scenario, the ranges, the observed file, pyabc (``method="abc"``) and ``out`` are checked
-    before anything is simulated (:mod:`jsim.analysis.calibrate`). Returns ``(calibration, written)``.
+    before anything is simulated (:mod:`jsim.analysis.calibrate`). ``scheduler`` or ``workers`` run
+    each evaluation's replications as Dask tasks (:mod:`jsim.engine.distributed`), same numbers.
+    Returns ``(calibration, written)``.
 
     Raises
     ------
@@ -643,7 +658,10 @@ def calibrate_scenario(
         Before simulating: a bad ``--fit``, KEY, range, observed file, flag or output folder.
     """
     from .analysis.calibrate import run_calibration, setup_calibration
+    from .engine.distributed import check_cluster_args, connect
     from .errors import InputError
+
+    check_cluster_args(scheduler, workers)
 
     problem = setup_calibration(scenario, data, fits, overrides=overrides, customers=customers, days=days)
     _announce([(str(scenario), problem.warnings)], strict)
@@ -666,7 +684,10 @@ def calibrate_scenario(
 
         check_output_dir(out)
     label = "calibrating" if method == "optuna" else "calibrating (point fit, then ABC-SMC)"
-    with progress_bar(progress, f"{label} {len(problem.params)} parameters") as advance:
+    with (
+        connect(scheduler, workers) as cluster,
+        progress_bar(progress, f"{label} {len(problem.params)} parameters") as advance,
+    ):
         result = run_calibration(
             problem,
             method=method,
@@ -679,6 +700,7 @@ def calibrate_scenario(
             reps=reps,
             engine=engine,
             progress=advance,
+            cluster=cluster,
         )
     written = []
     if out:

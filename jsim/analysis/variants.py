@@ -152,9 +152,9 @@ def run_variants(
     checked : list, optional
         The result of :func:`check_variants` when the caller already checked (and warned).
     cluster : Cluster, optional
-        From :func:`jsim.engine.distributed.connect`: every (variant, replication) is submitted
-        as a task before the first is gathered; variants are gathered in order, on the same
-        seeds as a local call (bit-identical values).
+        From :func:`jsim.engine.distributed.connect`: every (variant, replication) runs as a
+        task (a few variants in flight at once), gathered in order, on the same seeds as a local
+        call (bit-identical values).
 
     Raises
     ------
@@ -209,31 +209,27 @@ def _reduced(c, model, result, eng) -> VariantRun:
 
 
 def _run_on_cluster(checked, cluster, eng, n, root, customers, days, progress) -> list[VariantRun]:
-    """Every (variant, replication) as a task up front; each variant gathered, reduced and released in order."""
+    """Each variant's replications as tasks, a few variants in flight; each gathered, reduced and dropped in order."""
     from ..engine.resources import check_resources
     from ..engine.result import SimulationResult
     from ..model import compile_scenario
     from ..rng import as_seed_sequence, replication_seed
 
+    def models():
+        for c in checked:
+            model = compile_scenario(c.scenario, customers=customers, days=days)
+            check_resources(model, eng, n, 0)
+            yield model
+
     seeds = [replication_seed(as_seed_sequence(root), r) for r in range(n)]
-    pending = []
-    for c in checked:
-        model = compile_scenario(c.scenario, customers=customers, days=days)
-        check_resources(model, eng, n, 0)
-        pending.append((c, model, cluster.submit_runs(model, eng, seeds)))
     runs = []
-    for k, (c, model, futures) in enumerate(pending):
-        report = None
-        if progress is not None:
-            report = lambda done, total, k=k: progress((k + done / max(total, 1)) / len(pending))
-        gathered = cluster.gather_runs(futures, report)
+    for k, (c, (model, gathered)) in enumerate(zip(checked, cluster.map_models(models(), eng, seeds))):
         timings = {"seconds": 0.0, "kernel_seconds": sum(run.seconds for run in gathered)}
         result = SimulationResult.from_runs(model, eng.name, root, gathered, timings=timings)
         runs.append(_reduced(c, model, result, eng))
-        pending[k] = None
-        del result, gathered
-    if progress is not None:
-        progress(1.0)
+        del result, gathered, model
+        if progress is not None:
+            progress((k + 1) / len(checked))
     return runs
 
 

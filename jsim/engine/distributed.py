@@ -149,6 +149,30 @@ class Cluster:
             future.release()
         return runs
 
+    def map_models(self, models, engine, seeds, window: int | None = None):
+        """Yield ``(model, runs)`` for each model of the iterable ``models``, in order, each run on every seed.
+
+        At most ``window`` models are in flight (default: enough to keep every worker busy), so
+        a long iterable (a sweep, a Sobol sample) is compiled and sent as the cluster works
+        through it, not all at once.
+        """
+        from collections import deque
+
+        if window is None:
+            window = max(2, -(-2 * self.n_workers // max(1, len(seeds))) + 1)
+        models, pending, exhausted = iter(models), deque(), False
+        while True:
+            while not exhausted and len(pending) < window:
+                model = next(models, None)
+                if model is None:
+                    exhausted = True
+                else:
+                    pending.append((model, self.submit_runs(model, engine, seeds)))
+            if not pending:
+                return
+            model, futures = pending.popleft()
+            yield model, self.gather_runs(futures)
+
     def run_replications(self, model, engine, seeds, progress=None) -> list:
         """``[engine.run(model, seed) for seed in seeds]`` on the cluster, in the order of ``seeds``."""
         return self.gather_runs(self.submit_runs(model, engine, seeds), progress)
