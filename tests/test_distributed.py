@@ -25,6 +25,7 @@ pytest.importorskip("distributed", reason="needs Dask's distributed (pip install
 ROOT = Path(__file__).resolve().parents[1]
 WEBSHOP = ROOT / "scenarios" / "webshop.toml"
 SUPPORT = ROOT / "scenarios" / "support_understaffed.toml"
+REFERENCE = ROOT / "benchmarks" / "reference.toml"  # no word of mouth, no queues: replications split into chunks
 AGENTS = "touchpoints.support_chat.service.agents"
 SCHEDULER = os.environ.get("JSIM_TEST_DASK_SCHEDULER")
 ARRAYS = ("occupancy", "occupancy_start", "arrivals", "moves", "segment_flows", "new_converted", "deliveries", "cost")
@@ -69,6 +70,24 @@ def test_simulate_on_the_cluster_is_bit_identical_to_a_local_run(cluster, engine
     local = simulate(model, seed=7, reps=reps, engine=engine)
     remote = simulate(model, seed=7, reps=reps, engine=engine, cluster=cluster)
     _assert_same(remote, local)
+
+
+def test_replications_split_into_chunk_tasks_reduced_on_the_workers_are_bit_identical(cluster):
+    """A big replication runs as tasks of a few customer chunks whose counts are summed on the workers."""
+    from jsim.engine import simulate
+    from jsim.engine.fast import FastEngine
+    from jsim.engine.result import SimulationResult
+    from jsim.rng import as_seed_sequence, replication_seed
+
+    engine = FastEngine(chunk_size=1_000)
+    model = _model(REFERENCE, customers=30_000)
+    local = simulate(model, seed=9, reps=2, engine=engine)
+    seeds = [replication_seed(as_seed_sequence(9), r) for r in range(2)]
+    assert engine.n_chunks(model, seeds[0]) > 20  # so chunks_per_task=3 makes 7+ tasks and two levels of sums
+    runs = cluster.gather_runs(cluster.submit_runs(model, engine, seeds, chunks_per_task=3))
+    _assert_same(SimulationResult.from_runs(model, "fast", local.seed, runs), local)
+    coupled = _model(SUPPORT, customers=3_000, days=30)  # word of mouth and queues: not split, one task
+    assert engine.n_chunks(coupled, seeds[0]) is None
 
 
 def _same_values(a, b, where=""):

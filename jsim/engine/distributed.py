@@ -27,6 +27,8 @@ import os
 import re
 from contextlib import contextmanager
 
+import numpy as np
+
 from ..errors import InputError
 
 #: what to install for ``--scheduler``/``--workers``
@@ -35,6 +37,10 @@ INSTALL_HINT = "pip install 'jsim[distributed]'"
 CONNECT_TIMEOUT = 10.0
 #: local workers at most (``--workers``)
 MAX_WORKERS = 256
+#: customer chunks per task when a replication is split (``FastEngine.CHUNK_SIZE`` customers each)
+CHUNKS_PER_TASK = 64
+#: partial counts summed per reduction task
+REDUCE_FANIN = 8
 
 _ADDRESS = re.compile(r"^tcp://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-_]+):(\d{1,5})$")
 
@@ -85,8 +91,8 @@ def _threads_per_worker(n_worker_threads: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, n_worker_threads))
 
 
-def _run_replication(engine, model, seed, threads_by_host):
-    """The task: one replication of ``model`` on ``seed`` (what a local run does), numba's threads capped."""
+def _cap_threads(threads_by_host: dict) -> None:
+    """Set numba's threads for this task: the machine's cores shared among the worker threads on it."""
     import numba
 
     try:
@@ -97,7 +103,37 @@ def _run_replication(engine, model, seed, threads_by_host):
         host = None
     n = threads_by_host.get(host, 1)
     numba.set_num_threads(min(numba.config.NUMBA_NUM_THREADS, _threads_per_worker(n)))
+
+
+def _run_replication(engine, model, seed, threads_by_host):
+    """The task: one replication of ``model`` on ``seed`` (what a local run does), numba's threads capped."""
+    _cap_threads(threads_by_host)
     return engine.run(model, seed, None)
+
+
+def _chunk_counts(engine, model, seed, lo, hi, threads_by_host):
+    """The task: summed integer counts of customer chunks ``lo..hi-1`` of one replication, and its seconds."""
+    import time
+
+    _cap_threads(threads_by_host)
+    t0 = time.perf_counter()
+    counts = engine.chunk_counts(model, seed, lo, hi)
+    return counts, time.perf_counter() - t0
+
+
+def _add_counts(*parts):
+    """The task that reduces partial counts on a worker: integer sums, exact in any grouping."""
+    counts = [np.array(a, copy=True) for a in parts[0][0]]
+    for part, _ in parts[1:]:
+        for total, a in zip(counts, part):
+            total += a
+    return tuple(counts), sum(seconds for _, seconds in parts)
+
+
+def _run_from_counts(engine, model, seed, reduced):
+    """The task that turns a replication's reduced counts into its Run (exposures drawn as a local run draws them)."""
+    counts, seconds = reduced
+    return engine.run_from_counts(model, seed, counts, seconds)
 
 
 class Cluster:
@@ -125,14 +161,36 @@ class Cluster:
             by_host[host] = by_host.get(host, 0) + int(info.get("nthreads", 1))
         return by_host
 
-    def submit_runs(self, model, engine, seeds) -> list:
-        """One task per seed: ``engine.run(model, seed)``; returns the futures, in the order of ``seeds``.
+    def submit_runs(self, model, engine, seeds, chunks_per_task: int = CHUNKS_PER_TASK) -> list:
+        """Tasks that run ``engine.run(model, seed)`` for each seed; returns one future of a Run per seed, in order.
 
-        The model is scattered to the workers once, not sent with every task.
+        The model is scattered to the workers once, not sent with every task. A replication of
+        more than ``chunks_per_task`` customer chunks, of an engine that can split one
+        (``n_chunks``, ``chunk_counts``, ``run_from_counts``: the fast engine without word of
+        mouth or queues), is split into tasks of ``chunks_per_task`` chunks whose integer counts
+        are summed on the workers (:data:`REDUCE_FANIN` at a time), so neither a worker nor the
+        client holds more than a few chunks' buffers and one replication's totals.
         """
         [model_future] = self.client.scatter([model], broadcast=False, hash=False)
         threads = self._threads_by_host()
-        return [self.client.submit(_run_replication, engine, model_future, seed, threads, pure=False) for seed in seeds]
+        submit = self.client.submit
+        futures = []
+        for seed in seeds:
+            n_chunks = engine.n_chunks(model, seed) if hasattr(engine, "chunk_counts") else None
+            if n_chunks is None or n_chunks <= chunks_per_task:
+                futures.append(submit(_run_replication, engine, model_future, seed, threads, pure=False))
+                continue
+            parts = [
+                submit(_chunk_counts, engine, model_future, seed, lo, lo + chunks_per_task, threads, pure=False)
+                for lo in range(0, n_chunks, chunks_per_task)
+            ]
+            while len(parts) > 1:
+                parts = [
+                    submit(_add_counts, *parts[i : i + REDUCE_FANIN], pure=False)
+                    for i in range(0, len(parts), REDUCE_FANIN)
+                ]
+            futures.append(submit(_run_from_counts, engine, model_future, seed, parts[0], pure=False))
+        return futures
 
     def gather_runs(self, futures, progress=None) -> list:
         """The runs of ``futures`` in their order (a task lost with its worker is run again by the scheduler).
