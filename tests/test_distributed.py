@@ -226,6 +226,20 @@ def test_an_unreachable_scheduler_exits_2_within_the_timeout(monkeypatch):
     assert time.perf_counter() - t0 < 30
 
 
+def test_a_scheduler_without_workers_exits_2(monkeypatch):
+    from distributed import LocalCluster
+
+    import jsim.engine.distributed as dist
+
+    monkeypatch.setattr(dist, "CONNECT_TIMEOUT", 2.0)
+    tcp = dict(protocol="tcp://", host="127.0.0.1", dashboard_address=":0")
+    with LocalCluster(n_workers=0, processes=False, **tcp) as empty:
+        args = ["run", str(WEBSHOP), "-n", "100", "-q", "--scheduler", empty.scheduler_address]
+        result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert "has no workers" in result.output and "dask worker" in result.output
+
+
 @pytest.mark.parametrize("flags", [["--workers", "2"], ["--scheduler", "tcp://127.0.0.1:8786"]])
 def test_without_distributed_the_flags_exit_2_saying_what_to_install(monkeypatch, flags):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed raises ImportError

@@ -164,14 +164,14 @@ class Cluster:
     def submit_runs(self, model, engine, seeds, chunks_per_task: int = CHUNKS_PER_TASK) -> list:
         """Tasks that run ``engine.run(model, seed)`` for each seed; returns one future of a Run per seed, in order.
 
-        The model is scattered to the workers once, not sent with every task. A replication of
+        The model is scattered to every worker once, not sent with every task. A replication of
         more than ``chunks_per_task`` customer chunks, of an engine that can split one
         (``n_chunks``, ``chunk_counts``, ``run_from_counts``: the fast engine without word of
         mouth or queues), is split into tasks of ``chunks_per_task`` chunks whose integer counts
         are summed on the workers (:data:`REDUCE_FANIN` at a time), so neither a worker nor the
         client holds more than a few chunks' buffers and one replication's totals.
         """
-        [model_future] = self.client.scatter([model], broadcast=False, hash=False)
+        [model_future] = self.client.scatter([model], broadcast=True, hash=False)  # every worker can start at once
         threads = self._threads_by_host()
         submit = self.client.submit
         futures = []
@@ -248,7 +248,8 @@ def connect(scheduler=None, workers=None, timeout: float | None = None):
     ------
     InputError
         Bad arguments, ``distributed`` not installed (:func:`check_cluster_args`), or no scheduler
-        answering at ``scheduler`` within ``timeout`` seconds (default :data:`CONNECT_TIMEOUT`).
+        answering at ``scheduler``, or one without workers, within ``timeout`` seconds (default
+        :data:`CONNECT_TIMEOUT`).
     """
     check_cluster_args(scheduler, workers)
     timeout = CONNECT_TIMEOUT if timeout is None else timeout
@@ -267,6 +268,14 @@ def connect(scheduler=None, workers=None, timeout: float | None = None):
                 params=("scheduler",),
             ) from None
         try:
+            try:
+                client.wait_for_workers(1, timeout=timeout)
+            except (OSError, TimeoutError):
+                raise InputError(
+                    f"--scheduler {scheduler}: the scheduler has no workers after {timeout:g} s "
+                    f"(start some with `dask worker {scheduler}`, or use --workers N)",
+                    params=("scheduler",),
+                ) from None
             yield Cluster(client)
         finally:
             client.close()

@@ -147,8 +147,8 @@ def _independent_counts(model, arrivals, seq, chunk_size, lo, hi, progress) -> t
     cohorts = _cohorts(model, arrivals)
     n_total = int(cohorts.start[-1])
     n_chunks = max(1, -(-n_total // chunk_size))
+    states = chunk_states(seq, n_chunks) if lo == 0 and hi is None else chunk_states(seq, n_chunks, lo, hi)
     hi = n_chunks if hi is None else min(hi, n_chunks)
-    states = chunk_states(seq, n_chunks)
     per_chunk = 8 * (G * S * (T + 2) + (T + 1) * X + G * S * S + (T + 1) * G)
     B = max(1, min(BATCH_CHUNKS, max(1, hi - lo), BATCH_BYTES // per_chunk))
     bufs = kernels.ChunkCounts(
