@@ -86,14 +86,26 @@ def named_streams(seq: np.random.SeedSequence, names: tuple[str, ...]) -> dict[s
     return dict(zip(names, seq.spawn(len(names))))
 
 
-def chunk_states(seq: np.random.SeedSequence, n_chunks: int) -> np.ndarray:
+def chunk_states(seq: np.random.SeedSequence, n_chunks: int, lo: int = 0, hi: int | None = None) -> np.ndarray:
     """Xoshiro256 states for ``n_chunks`` chunks: ``(n_chunks, 4)`` uint64, one spawned child each.
 
     A state of all zeros is invalid for xoshiro; SeedSequence output makes that astronomically
-    unlikely, and it is repaired deterministically if it ever happens.
+    unlikely, and it is repaired deterministically if it ever happens. With ``lo``/``hi`` (a part
+    of a replication run apart) only rows ``lo .. hi-1`` and row 0 (whose first word keys every
+    customer's stream) are filled, exactly as the full call fills them, the others left zero,
+    and ``seq`` is not advanced: a part does not pay for the states of every other chunk.
     """
-    states = np.empty((n_chunks, 4), dtype=np.uint64)
-    for i, child in enumerate(seq.spawn(n_chunks)):
+    states = np.zeros((n_chunks, 4), dtype=np.uint64)
+    if lo == 0 and hi is None:
+        children = list(enumerate(seq.spawn(n_chunks)))
+    else:
+        base = seq.n_children_spawned
+        rows = sorted({0, *range(lo, min(n_chunks, n_chunks if hi is None else hi))})
+        children = [
+            (i, np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, base + i), pool_size=seq.pool_size))
+            for i in rows
+        ]
+    for i, child in children:
         states[i] = child.generate_state(4, np.uint64)
         if not states[i].any():
             states[i, 0] = np.uint64(0x9E3779B97F4A7C15)

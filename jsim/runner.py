@@ -88,6 +88,8 @@ def run_scenario(
     strict=False,
     overrides=(),
     paths=None,
+    scheduler=None,
+    workers=None,
 ):
     """Run a scenario file end to end.
 
@@ -106,11 +108,15 @@ def run_scenario(
     paths (:func:`jsim.analysis.truth.journey_paths`, the format ``jsim attribute`` reads,
     non-converting paths included); it is the last file written. ``report`` (with ``out``) adds
     ``report.html`` to the set, built from the set's files (:func:`jsim.report.html.write_html_report`).
+    ``scheduler`` (a ``tcp://HOST:PORT`` address) or ``workers`` (N local processes) run the
+    replications as Dask tasks (:mod:`jsim.engine.distributed`), with the same numbers.
     """
     from .engine import simulate
+    from .engine.distributed import check_cluster_args, connect
     from .engine.resources import SLOW_SECONDS, check_resources, format_bytes
     from .scenario import warnings_as_error
 
+    check_cluster_args(scheduler, workers)
     scenario, model, warnings = prepare(path, customers=customers, days=days, overrides=overrides)
     if strict and warnings:
         raise warnings_as_error(warnings, source=str(path))
@@ -129,9 +135,16 @@ def run_scenario(
             f"({est.customer_days:.2g} customer-days, engine {est.engine})",
             file=sys.stderr,
         )
-    with progress_bar(progress, f"simulating {model.name}") as advance:
+    with connect(scheduler, workers) as cluster, progress_bar(progress, f"simulating {model.name}") as advance:
         result = simulate(
-            model, seed=seed, reps=reps, engine=engine, journeys=journeys, progress=advance, check_memory=False
+            model,
+            seed=seed,
+            reps=reps,
+            engine=engine,
+            journeys=journeys,
+            progress=advance,
+            check_memory=False,
+            cluster=cluster,
         )
     summary = run_summary(result, path, overrides, scenario)
     written = []
@@ -230,6 +243,8 @@ def compare_scenarios(
     progress=False,
     strict=False,
     overrides=(),
+    scheduler=None,
+    workers=None,
 ):
     """What ``jsim compare`` does: run the baseline, other files and ``--variant``s on common seeds and compare.
 
@@ -237,7 +252,8 @@ def compare_scenarios(
     ``variants`` are ``NAME:KEY=VALUE[,KEY=VALUE...]`` texts, changes of the baseline;
     ``overrides`` (``--set``) apply to every one of them first. Everything is checked (files,
     overrides, memory, ``out``) before anything is simulated. Returns ``(comparison, written)``;
-    ``report`` (with ``out``) adds ``report.html`` to the set.
+    ``report`` (with ``out``) adds ``report.html`` to the set. ``scheduler`` or ``workers`` run
+    every (version, replication) as a Dask task (:mod:`jsim.engine.distributed`), same numbers.
 
     Raises
     ------
@@ -249,8 +265,10 @@ def compare_scenarios(
     from .analysis.compare import compare_runs
     from .analysis.variants import Variant, check_variants, parse_variant, run_variants
     from .engine import get_engine
+    from .engine.distributed import check_cluster_args, connect
     from .errors import InputError
 
+    check_cluster_args(scheduler, workers)
     common = tuple(overrides)
     todo = [Variant(Path(p).stem, str(p), common) for p in (baseline, *others)]
     for text in variants:
@@ -274,9 +292,17 @@ def compare_scenarios(
         from .io import check_output_dir
 
         check_output_dir(out)
-    with progress_bar(progress, f"comparing {len(todo)} versions") as advance:
+    with connect(scheduler, workers) as cluster, progress_bar(progress, f"comparing {len(todo)} versions") as advance:
         runs = run_variants(
-            todo, customers=customers, days=days, seed=seed, reps=reps, engine=engine, progress=advance, checked=checked
+            todo,
+            customers=customers,
+            days=days,
+            seed=seed,
+            reps=reps,
+            engine=engine,
+            progress=advance,
+            checked=checked,
+            cluster=cluster,
         )
     comparison = compare_runs(runs)
     written = []
@@ -308,13 +334,16 @@ def sweep_scenario(
     progress=False,
     strict=False,
     overrides=(),
+    scheduler=None,
+    workers=None,
 ):
     """What ``jsim sweep`` does: run a grid over one or two ``--param`` KEYs on common seeds.
 
     ``params`` are ``KEY=START:STOP:N`` texts, ``metrics`` ``--metric`` names
     (:mod:`jsim.analysis.metric_paths`), ``overrides`` ``--set`` texts applied before the swept
     values. Every grid point, the metrics and ``out`` are checked before anything is simulated.
-    Returns ``(sweep, written)``.
+    ``scheduler`` or ``workers`` run every (grid point, replication) as a Dask task
+    (:mod:`jsim.engine.distributed`), same numbers. Returns ``(sweep, written)``.
 
     Raises
     ------
@@ -325,10 +354,12 @@ def sweep_scenario(
     from .analysis.params import check_param_keys, parse_sweep_param
     from .analysis.sweep import sweep_of_runs, sweep_variants
     from .analysis.variants import check_variants, run_variants
+    from .engine.distributed import check_cluster_args, connect
     from .engine.resources import check_compile
     from .model import compile_scenario
     from .scenario import parse_override, read_scenario_data
 
+    check_cluster_args(scheduler, workers)
     grid = [parse_sweep_param(text) for text in params]
     variants, points = sweep_variants(str(scenario), grid, overrides)
     common = [parse_override(text) for text in overrides]
@@ -341,7 +372,10 @@ def sweep_scenario(
         from .io import check_output_dir
 
         check_output_dir(out)
-    with progress_bar(progress, f"sweeping {len(variants)} grid points") as advance:
+    with (
+        connect(scheduler, workers) as cluster,
+        progress_bar(progress, f"sweeping {len(variants)} grid points") as advance,
+    ):
         runs = run_variants(
             variants,
             customers=customers,
@@ -351,6 +385,7 @@ def sweep_scenario(
             engine=engine,
             progress=advance,
             checked=checked,
+            cluster=cluster,
         )
     sweep = sweep_of_runs(str(scenario), grid, points, paths, runs)
     written = []
@@ -392,12 +427,16 @@ def sensitivity_scenario(
     progress=False,
     strict=False,
     overrides=(),
+    scheduler=None,
+    workers=None,
 ):
     """What ``jsim sensitivity`` does: vary ``--param`` KEYs over LOW:HIGH and measure the metrics' response.
 
     ``params`` are ``KEY=LOW:HIGH`` texts; ``method`` ``oat``, ``morris`` or ``sobol``
     (:mod:`jsim.analysis.sensitivity`). The parameters, metrics, every sample point and ``out``
-    are checked before anything is simulated. Returns ``(sensitivity, written)``.
+    are checked before anything is simulated. ``scheduler`` or ``workers`` run every point's
+    replications as Dask tasks (:mod:`jsim.engine.distributed`), same numbers. Returns
+    ``(sensitivity, written)``.
 
     Raises
     ------
@@ -405,6 +444,9 @@ def sensitivity_scenario(
         Before simulating: a bad ``--param``, KEY, range, metric, flag, sample point or output folder.
     """
     from .analysis.sensitivity import check_samples, run_sensitivity, setup_problem
+    from .engine.distributed import check_cluster_args, connect
+
+    check_cluster_args(scheduler, workers)
 
     problem = setup_problem(scenario, params, metrics, overrides=overrides, customers=customers, days=days)
     check_samples(method, samples, levels, len(problem.params))
@@ -413,7 +455,10 @@ def sensitivity_scenario(
         from .io import check_output_dir
 
         check_output_dir(out)
-    with progress_bar(progress, f"sensitivity ({method}) of {len(problem.params)} parameters") as advance:
+    with (
+        connect(scheduler, workers) as cluster,
+        progress_bar(progress, f"sensitivity ({method}) of {len(problem.params)} parameters") as advance,
+    ):
         result = run_sensitivity(
             problem,
             method=method,
@@ -425,6 +470,7 @@ def sensitivity_scenario(
             reps=reps,
             engine=engine,
             progress=advance,
+            cluster=cluster,
         )
     written = []
     if out:
@@ -596,11 +642,15 @@ def calibrate_scenario(
     progress=False,
     strict=False,
     overrides=(),
+    scheduler=None,
+    workers=None,
 ):
     """What ``jsim calibrate`` does: fit ``--fit`` KEYs (``KEY=LOW:HIGH`` texts) to the observed series in ``data``.
 
     The scenario, the ranges, the observed file, pyabc (``method="abc"``) and ``out`` are checked
-    before anything is simulated (:mod:`jsim.analysis.calibrate`). Returns ``(calibration, written)``.
+    before anything is simulated (:mod:`jsim.analysis.calibrate`). ``scheduler`` or ``workers`` run
+    each evaluation's replications as Dask tasks (:mod:`jsim.engine.distributed`), same numbers.
+    Returns ``(calibration, written)``.
 
     Raises
     ------
@@ -608,7 +658,10 @@ def calibrate_scenario(
         Before simulating: a bad ``--fit``, KEY, range, observed file, flag or output folder.
     """
     from .analysis.calibrate import run_calibration, setup_calibration
+    from .engine.distributed import check_cluster_args, connect
     from .errors import InputError
+
+    check_cluster_args(scheduler, workers)
 
     problem = setup_calibration(scenario, data, fits, overrides=overrides, customers=customers, days=days)
     _announce([(str(scenario), problem.warnings)], strict)
@@ -631,7 +684,10 @@ def calibrate_scenario(
 
         check_output_dir(out)
     label = "calibrating" if method == "optuna" else "calibrating (point fit, then ABC-SMC)"
-    with progress_bar(progress, f"{label} {len(problem.params)} parameters") as advance:
+    with (
+        connect(scheduler, workers) as cluster,
+        progress_bar(progress, f"{label} {len(problem.params)} parameters") as advance,
+    ):
         result = run_calibration(
             problem,
             method=method,
@@ -644,6 +700,7 @@ def calibrate_scenario(
             reps=reps,
             engine=engine,
             progress=advance,
+            cluster=cluster,
         )
     written = []
     if out:

@@ -204,11 +204,12 @@ def poisson_deviance(y: np.ndarray, mu: np.ndarray, scale: np.ndarray, weight=1.
 class _Simulator:
     """The deviance of the observed series at parameter values, counting the simulations it runs."""
 
-    def __init__(self, problem: CalibrationProblem, *, customers, days, seed, reps, engine):
+    def __init__(self, problem: CalibrationProblem, *, customers, days, seed, reps, engine, cluster=None):
         from ..engine import get_engine
         from ..rng import as_seed_sequence, seed_entropy
 
         self.problem = problem
+        self.cluster = cluster
         self.customers, self.days = customers, days
         self.engine = get_engine(engine)
         self.reps = int(reps) if self.engine.stochastic else 1
@@ -251,7 +252,9 @@ class _Simulator:
             return None
         if self.calls == 0:
             check_resources(model, self.engine, self.reps, 0)
-        result = simulate(model, seed=self.root, reps=self.reps, engine=self.engine, check_memory=False)
+        result = simulate(
+            model, seed=self.root, reps=self.reps, engine=self.engine, check_memory=False, cluster=self.cluster
+        )
         self.calls += 1
         return model_series(result, self.columns).mean(axis=0)
 
@@ -565,6 +568,7 @@ def run_calibration(
     reps: int = 1,
     engine: str = "mean-field",
     progress: Callable[[float], None] | None = None,
+    cluster=None,
 ) -> Calibration:
     """Fit ``problem``'s parameters to its observed series (see the module docstring).
 
@@ -576,7 +580,7 @@ def run_calibration(
     if method not in METHODS:
         raise InputError(f"--method must be one of {', '.join(METHODS)}, got {method!r}", params=("method",))
     trials = DEFAULT_TRIALS if trials is None else int(trials)
-    sim = _Simulator(problem, customers=customers, days=days, seed=seed, reps=reps, engine=engine)
+    sim = _Simulator(problem, customers=customers, days=days, seed=seed, reps=reps, engine=engine, cluster=cluster)
     params = problem.params
     t0 = time.perf_counter()
     u = _point_fit(sim, trials, seed, progress)

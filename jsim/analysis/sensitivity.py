@@ -209,11 +209,12 @@ ROW_FIELDS = {
 class _Evaluator:
     """Evaluate the metrics at many points of one scenario: per-replication values ``(M, R)`` per point."""
 
-    def __init__(self, problem: SensitivityProblem, *, customers, days, seed, reps, engine):
+    def __init__(self, problem: SensitivityProblem, *, customers, days, seed, reps, engine, cluster=None):
         from ..engine import get_engine
         from ..rng import as_seed_sequence, seed_entropy
 
         self.problem = problem
+        self.cluster = cluster
         self.customers, self.days = customers, days
         self.engine = get_engine(engine)
         self.reps = int(reps) if self.engine.stochastic else 1
@@ -232,30 +233,49 @@ class _Evaluator:
         (the settings of the scenario as it is: ``{}``).
         """
         from ..engine import simulate
-        from ..engine.resources import check_compile, check_resources
+        from ..engine.result import SimulationResult
         from ..metrics import rep_values
-        from ..model import compile_scenario
+        from ..rng import replication_seed
 
         out = np.empty((len(scenarios), len(self.problem.metrics), self.reps))
         step = max(1, len(scenarios) // 200)
-        for k, scenario in enumerate(scenarios):
-            check_compile(scenario, customers=self.customers, days=self.days)
-            try:
-                model = compile_scenario(scenario, customers=self.customers, days=self.days)
-            except ScenarioError as exc:
-                at = ", ".join(f"{key}={v:.6g}" for key, v in settings[k].items())
-                raise ScenarioError(exc.issues, source=f"{self.problem.scenario} with --param {at}") from None
-            check_resources(model, self.engine, self.reps, 0)
-            result = simulate(model, seed=self.root, reps=self.reps, engine=self.engine, check_memory=False)
+        models = (self._model(scenarios, settings, k) for k in range(len(scenarios)))
+        if self.cluster is not None:  # a few points' replications in flight as tasks, gathered in order
+            seeds = [replication_seed(np.random.SeedSequence(self.root), r) for r in range(self.reps)]
+            results = (
+                SimulationResult.from_runs(model, self.engine.name, self.root, runs)
+                for model, runs in self.cluster.map_models(models, self.engine, seeds)
+            )
+        else:
+            results = (
+                simulate(model, seed=self.root, reps=self.reps, engine=self.engine, check_memory=False)
+                for model in models
+            )
+        for k, result in enumerate(results):
             values = rep_values(result)
             for i, m in enumerate(self.problem.metrics):
                 out[k, i] = metric_values(values, m)
-            scenarios[k] = None  # drop each scenario once run
+            del result
             if progress is not None and k % step == 0:
                 progress(k / len(scenarios))
         if progress is not None:
             progress(1.0)
         return out
+
+    def _model(self, scenarios: list, settings: list, k: int):
+        """The compiled model of ``scenarios[k]`` (then dropped from the list), checked to fit in memory."""
+        from ..engine.resources import check_compile, check_resources
+        from ..model import compile_scenario
+
+        scenario, scenarios[k] = scenarios[k], None  # drop each scenario once compiled
+        check_compile(scenario, customers=self.customers, days=self.days)
+        try:
+            model = compile_scenario(scenario, customers=self.customers, days=self.days)
+        except ScenarioError as exc:
+            at = ", ".join(f"{key}={v:.6g}" for key, v in settings[k].items())
+            raise ScenarioError(exc.issues, source=f"{self.problem.scenario} with --param {at}") from None
+        check_resources(model, self.engine, self.reps, 0)
+        return model
 
 
 def _points(ev: _Evaluator, X: np.ndarray) -> list:
@@ -440,17 +460,20 @@ def run_sensitivity(
     reps: int = 1,
     engine: str = "mean-field",
     progress: Callable[[float], None] | None = None,
+    cluster=None,
 ) -> Sensitivity:
     """Run ``method`` on ``problem`` (:func:`setup_problem`); see the module's docstring.
 
     ``seed`` is the simulations' root seed (common to every point) and SALib's sampler and
     bootstrap seed. Raises :class:`~jsim.errors.ScenarioError` before simulating when a sample
     point makes an invalid scenario (two ranges that together break a rule), located at the values.
+    ``cluster`` (:func:`jsim.engine.distributed.connect`) runs every point's replications as Dask
+    tasks, on the same seeds (bit-identical values).
     """
     if method not in METHODS:
         raise InputError(f"--method must be one of {', '.join(METHODS)}, got {method!r}", params=("method",))
     samples, levels, notes = check_samples(method, samples, levels, len(problem.params))
-    ev = _Evaluator(problem, customers=customers, days=days, seed=seed, reps=reps, engine=engine)
+    ev = _Evaluator(problem, customers=customers, days=days, seed=seed, reps=reps, engine=engine, cluster=cluster)
     t0 = time.perf_counter()
     if method == "oat":
         rows, pairs, baseline, n_eval, more = _oat(ev, progress)

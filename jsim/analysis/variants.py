@@ -132,6 +132,7 @@ def run_variants(
     engine: str = "fast",
     progress: Callable[[float], None] | None = None,
     checked: list | None = None,
+    cluster=None,
 ) -> list[VariantRun]:
     """Simulate every variant on the same replication seeds; return their per-replication values.
 
@@ -150,6 +151,10 @@ def run_variants(
         ``progress(fraction_done)``.
     checked : list, optional
         The result of :func:`check_variants` when the caller already checked (and warned).
+    cluster : Cluster, optional
+        From :func:`jsim.engine.distributed.connect`: every (variant, replication) runs as a
+        task (a few variants in flight at once), gathered in order, on the same seeds as a local
+        call (bit-identical values).
 
     Raises
     ------
@@ -158,7 +163,6 @@ def run_variants(
     """
     from ..engine import get_engine, simulate
     from ..engine.resources import check_compile, check_resources
-    from ..metrics import rep_values
     from ..model import compile_scenario
     from ..rng import as_seed_sequence, seed_entropy
 
@@ -168,6 +172,8 @@ def run_variants(
     for c in checked:  # every variant fits before the first one runs
         check_compile(c.scenario, customers=customers, days=days)
     root = seed_entropy(as_seed_sequence(seed))  # one entropy for all variants (also when seed is None)
+    if cluster is not None:
+        return _run_on_cluster(checked, cluster, eng, n, root, customers, days, progress)
     runs = []
     for k, c in enumerate(checked):
         model = compile_scenario(c.scenario, customers=customers, days=days)
@@ -176,25 +182,54 @@ def run_variants(
         if progress is not None:
             report = lambda f, k=k: progress((k + f) / len(checked))
         result = simulate(model, seed=root, reps=n, engine=eng, progress=report, check_memory=False)
-        runs.append(
-            VariantRun(
-                variant=c.variant,
-                overrides=c.overrides,
-                scenario_name=model.name,
-                scenario_hash=model.scenario_hash,
-                engine=result.engine,
-                seed=result.seed,
-                reps=result.n_reps,
-                deterministic=not eng.stochastic,
-                values=rep_values(result),
-                currency=model.currency,
-                days=model.n_days,
-                warnings=c.warnings,
-            )
-        )
+        runs.append(_reduced(c, model, result, eng))
         del result, model
     if progress is not None:
         progress(1.0)
+    return runs
+
+
+def _reduced(c, model, result, eng) -> VariantRun:
+    from ..metrics import rep_values
+
+    return VariantRun(
+        variant=c.variant,
+        overrides=c.overrides,
+        scenario_name=model.name,
+        scenario_hash=model.scenario_hash,
+        engine=result.engine,
+        seed=result.seed,
+        reps=result.n_reps,
+        deterministic=not eng.stochastic,
+        values=rep_values(result),
+        currency=model.currency,
+        days=model.n_days,
+        warnings=c.warnings,
+    )
+
+
+def _run_on_cluster(checked, cluster, eng, n, root, customers, days, progress) -> list[VariantRun]:
+    """Each variant's replications as tasks, a few variants in flight; each gathered, reduced and dropped in order."""
+    from ..engine.resources import check_resources
+    from ..engine.result import SimulationResult
+    from ..model import compile_scenario
+    from ..rng import as_seed_sequence, replication_seed
+
+    def models():
+        for c in checked:
+            model = compile_scenario(c.scenario, customers=customers, days=days)
+            check_resources(model, eng, n, 0)
+            yield model
+
+    seeds = [replication_seed(as_seed_sequence(root), r) for r in range(n)]
+    runs = []
+    for k, (c, (model, gathered)) in enumerate(zip(checked, cluster.map_models(models(), eng, seeds))):
+        timings = {"seconds": 0.0, "kernel_seconds": sum(run.seconds for run in gathered)}
+        result = SimulationResult.from_runs(model, eng.name, root, gathered, timings=timings)
+        runs.append(_reduced(c, model, result, eng))
+        del result, gathered, model
+        if progress is not None:
+            progress((k + 1) / len(checked))
     return runs
 
 

@@ -70,6 +70,8 @@ _FLAGS = {
     "run_dir": "RUN_DIR",
     "report_out": "--out",
     "port": "--port",
+    "scheduler": "--scheduler",
+    "workers": "--workers",
 }
 
 

@@ -28,8 +28,9 @@ from ._emit import emit, plot_needs_out, report_needs_out
 @opt.quiet
 @opt.strict
 @opt.overrides
+@opt.cluster
 def calibrate(scenario, data, fits, method, trials, population, generations, customers, days, reps, seed, engine,
-              fmt, out, plot, report, quiet, strict, overrides):  # fmt: skip
+              fmt, out, plot, report, quiet, strict, overrides, scheduler, workers):  # fmt: skip
     """Fit each --fit KEY within LOW:HIGH so the scenario reproduces the observed series in --data.
 
     \b
@@ -52,6 +53,6 @@ def calibrate(scenario, data, fits, method, trials, population, generations, cus
     result, written = calibrate_scenario(
         scenario, data, fits, method=method, trials=trials, population=population, generations=generations,
         customers=customers, days=days, seed=seed, reps=reps, engine=engine, out=out, plot=plot, report=report,
-        progress=not quiet, strict=strict, overrides=overrides,
+        progress=not quiet, strict=strict, overrides=overrides, scheduler=scheduler, workers=workers,
     )  # fmt: skip
     emit(fmt, result.as_json(), lambda console: render_calibration(result, console), written, out)

@@ -24,8 +24,25 @@ from ._emit import emit, plot_needs_out, report_needs_out
 @opt.quiet
 @opt.strict
 @opt.overrides
+@opt.cluster
 def compare(
-    baseline, others, variants, customers, days, reps, seed, engine, fmt, out, plot, report, quiet, strict, overrides
+    baseline,
+    others,
+    variants,
+    customers,
+    days,
+    reps,
+    seed,
+    engine,
+    fmt,
+    out,
+    plot,
+    report,
+    quiet,
+    strict,
+    overrides,
+    scheduler,
+    workers,
 ):
     """Compare BASE with OTHER scenario files and --variant changes of BASE, on the same random numbers.
 
@@ -59,5 +76,7 @@ def compare(
         progress=not quiet,
         strict=strict,
         overrides=overrides,
+        scheduler=scheduler,
+        workers=workers,
     )
     emit(fmt, comparison.as_json(), lambda console: render_comparison(comparison, console), written, out)

@@ -41,6 +41,7 @@ from ._emit import report_needs_out
 @opt.evaluate
 @opt.allocation
 @opt.overrides
+@opt.cluster
 def optimise(
     scenario,
     budget,
@@ -72,6 +73,8 @@ def optimise(
     evaluate,
     allocation_file,
     overrides,
+    scheduler,
+    workers,
 ):
     """Split --budget across SCENARIO's touchpoints to maximise --objective (several: a Pareto front).
 
@@ -83,12 +86,14 @@ def optimise(
 
     Budget advice: with --objective profit or clv (break-even) or a --target-cac/--target-roas, it
     says whether the last unit spent pays; --budget-range MIN:MAX also finds the best total.
-    --evaluate/--allocation scores your own split in the same table.
+    --evaluate/--allocation scores your own split in the same table. --scheduler/--workers (with
+    --engine fast) run each trial's replications on Dask workers; the study stays in its storage.
     """
     from rich.console import Console
 
+    from ..engine.distributed import check_cluster_args, connect
     from ..optimise.objectives import ScenarioObjective, parse_constraint, parse_metric
-    from ..optimise.study import StudyInterrupted, optimise_scenario
+    from ..optimise.study import StudyInterrupted, check_cluster_engine, optimise_scenario
     from ..report import render_report, write_report
     from ..runner import progress_bar
     from ..scenario import load_scenario
@@ -102,6 +107,8 @@ def optimise(
             f"--max-evaluations {max_evaluations}"
         )
     _check_budget_flags(budget, budget_range, evaluate, allocation_file)
+    check_cluster_args(scheduler, workers)
+    check_cluster_engine(engine, scheduler, workers)
     obj = ScenarioObjective(
         load_scenario(scenario, overrides),
         budget or 1.0,  # settled by _budget_inputs when --budget is not given
@@ -120,7 +127,7 @@ def optimise(
         obj, budget, bounds, budget_range, target_cac, target_roas, evaluate, allocation_file
     )
     _quiet_optuna()
-    with progress_bar(not quiet, f"optimising {obj.scenario.name}") as advance:
+    with connect(scheduler, workers) as cluster, progress_bar(not quiet, f"optimising {obj.scenario.name}") as advance:
         result = optimise_scenario(
             obj,
             bounds=limits,
@@ -135,6 +142,7 @@ def optimise(
             study_name=study_name,
             callbacks=[_progress(advance, _search_length(obj, trials, max_evaluations))],
             compare_reps=compare_reps,
+            cluster=cluster,
             **advice,
         )
     try:

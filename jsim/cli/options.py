@@ -486,3 +486,26 @@ calibrate_out = out_option(
     "(day, series, observed, fitted) and with abc posterior.csv."
 )
 calibrate_plot = plot_option("calibration.png (observed vs fitted, per series)")
+
+
+def cluster(command):
+    """``--scheduler ADDRESS`` and ``--workers N`` (exclusive): replications as tasks on Dask workers.
+
+    Both are checked by the library (:func:`jsim.engine.distributed.check_cluster_args`): a bad
+    address, both flags, or ``distributed`` not installed exit 2 before anything is simulated.
+    """
+    command = click.option(
+        "--workers",
+        type=click.IntRange(1, 256),
+        default=None,
+        metavar="N",
+        help="Run the replications as tasks on a local Dask cluster of N worker processes (numba threads "
+        "shared out so they do not oversubscribe the cores); same seed, same numbers. Needs jsim[distributed].",
+    )(command)
+    return click.option(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Run the replications as tasks on the workers of a running `dask scheduler` at tcp://HOST:PORT; "
+        "same seed, same numbers as a local run. Needs jsim[distributed].",
+    )(command)

@@ -24,8 +24,25 @@ from ._emit import emit, plot_needs_out, report_needs_out
 @opt.strict
 @opt.overrides
 @opt.paths_file
+@opt.cluster
 def run(
-    scenario, customers, days, seed, reps, engine, journeys, out, plot, report, fmt, quiet, strict, overrides, paths
+    scenario,
+    customers,
+    days,
+    seed,
+    reps,
+    engine,
+    journeys,
+    out,
+    plot,
+    report,
+    fmt,
+    quiet,
+    strict,
+    overrides,
+    paths,
+    scheduler,
+    workers,
 ):
     """Simulate SCENARIO and print a summary (stages, conversion, retention, revenue, ROI).
 
@@ -55,6 +72,8 @@ def run(
         progress=not quiet,
         strict=strict,
         overrides=overrides,
+        scheduler=scheduler,
+        workers=workers,
         paths=paths,
     )
     emit(fmt, summary, lambda console: render_summary(summary, console), written, out)

@@ -27,6 +27,7 @@ from ._emit import emit, plot_needs_out, report_needs_out
 @opt.quiet
 @opt.strict
 @opt.overrides
+@opt.cluster
 def sensitivity(
     scenario,
     params,
@@ -46,6 +47,8 @@ def sensitivity(
     quiet,
     strict,
     overrides,
+    scheduler,
+    workers,
 ):
     """Vary each --param KEY over LOW:HIGH and measure how much it moves each --metric.
 
@@ -87,5 +90,7 @@ def sensitivity(
         progress=not quiet,
         strict=strict,
         overrides=overrides,
+        scheduler=scheduler,
+        workers=workers,
     )
     emit(fmt, result.as_json(), lambda console: render_sensitivity(result, console), written, out)

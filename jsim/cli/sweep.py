@@ -24,8 +24,25 @@ from ._emit import emit, plot_needs_out, report_needs_out
 @opt.quiet
 @opt.strict
 @opt.overrides
+@opt.cluster
 def sweep(
-    scenario, params, metrics, customers, days, reps, seed, engine, fmt, out, plot, report, quiet, strict, overrides
+    scenario,
+    params,
+    metrics,
+    customers,
+    days,
+    reps,
+    seed,
+    engine,
+    fmt,
+    out,
+    plot,
+    report,
+    quiet,
+    strict,
+    overrides,
+    scheduler,
+    workers,
 ):
     """Run SCENARIO over a grid of one or two --param KEYs and report each --metric at every point.
 
@@ -62,5 +79,7 @@ def sweep(
         progress=not quiet,
         strict=strict,
         overrides=overrides,
+        scheduler=scheduler,
+        workers=workers,
     )
     emit(fmt, result.as_json(), lambda console: render_sweep(result, console), written, out)

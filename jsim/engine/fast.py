@@ -50,12 +50,15 @@ class FastEngine:
         The chunk size is part of the random-stream layout: changing it changes results.
         """
         t_start = time.perf_counter()
-        streams = named_streams(seed, STREAMS)
+        streams = _streams(seed)
         arrivals = draw_arrivals(model, streams["arrivals"])
         if model.is_coupled:
             out = _run_coupled(model, arrivals, streams["customers"], self.chunk_size, progress)
         else:
             out = _run_independent(model, arrivals, streams["customers"], self.chunk_size, progress)
+        return self._run_of(model, streams, arrivals, out, time.perf_counter() - t_start)
+
+    def _run_of(self, model, streams, arrivals, out: dict, seconds: float) -> Run:
         occ_start = start_of_day(model, out["occupancy"], arrivals)
         deliveries, engagements = draw_exposures(model, occ_start, streams["exposures"])
         return Run(
@@ -71,8 +74,44 @@ class FastEngine:
             shares=out["shares"],
             services=out["services"],
             coefficients=out["fx"],
-            seconds=time.perf_counter() - t_start,
+            seconds=seconds,
         )
+
+    def n_chunks(self, model, seed: np.random.SeedSequence) -> int | None:
+        """Customer chunks of one replication on ``seed``; None when they cannot run apart (word of mouth, queues).
+
+        Chunks ``lo..hi`` of a replication run on their own with :meth:`chunk_counts`; the sum of
+        every range's counts, given to :meth:`run_from_counts`, is exactly what :meth:`run` returns.
+        """
+        if model.is_coupled:
+            return None
+        arrivals = draw_arrivals(model, _streams(seed)["arrivals"])
+        n_total = int(model.initial.sum()) + int(arrivals.sum())
+        return max(1, -(-n_total // self.chunk_size))
+
+    def chunk_counts(self, model, seed: np.random.SeedSequence, lo: int, hi: int) -> tuple:
+        """Counts ``(occ_diff, moves, segment_flows, new_converted)`` (int64) of chunks ``lo..hi-1`` of a replication.
+
+        Integer counts: any grouping of the chunks sums to the same totals, bit for bit.
+        """
+        streams = _streams(seed)
+        arrivals = draw_arrivals(model, streams["arrivals"])
+        return _independent_counts(model, arrivals, streams["customers"], self.chunk_size, lo, hi, None)
+
+    def run_from_counts(self, model, seed: np.random.SeedSequence, counts, seconds: float = 0.0) -> Run:
+        """The Run of a replication from the summed :meth:`chunk_counts` of all its chunks."""
+        streams = _streams(seed)
+        arrivals = draw_arrivals(model, streams["arrivals"])
+        return self._run_of(model, streams, arrivals, _independent_run(model, counts), seconds)
+
+
+def _streams(seed: np.random.SeedSequence) -> dict:
+    """The named streams of a replication's ``seed``, spawned from a copy: ``seed`` itself is left as it was,
+    so the methods that split a replication into chunks see the same streams however often they are called."""
+    copy = np.random.SeedSequence(
+        seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size, n_children_spawned=seed.n_children_spawned
+    )
+    return named_streams(copy, STREAMS)
 
 
 def _cohorts(model, arrivals) -> kernels.Cohorts:
@@ -96,6 +135,11 @@ def _cohorts(model, arrivals) -> kernels.Cohorts:
 
 
 def _run_independent(model, arrivals, seq, chunk_size, progress) -> dict:
+    return _independent_run(model, _independent_counts(model, arrivals, seq, chunk_size, 0, None, progress))
+
+
+def _independent_counts(model, arrivals, seq, chunk_size, lo, hi, progress) -> tuple:
+    """Summed counts of chunks ``lo .. hi-1`` (``hi`` None: every chunk) of the independent path."""
     T, G, S, X = model.n_days, model.n_segments, model.n_stages, model.n_routes
     prob, cum, _, const_hazard = kernels.all_day_tables(model)
     thresh, alias = kernels.alias_tables(prob, model.n_pairs)
@@ -103,9 +147,10 @@ def _run_independent(model, arrivals, seq, chunk_size, progress) -> dict:
     cohorts = _cohorts(model, arrivals)
     n_total = int(cohorts.start[-1])
     n_chunks = max(1, -(-n_total // chunk_size))
-    states = chunk_states(seq, n_chunks)
+    states = chunk_states(seq, n_chunks) if lo == 0 and hi is None else chunk_states(seq, n_chunks, lo, hi)
+    hi = n_chunks if hi is None else min(hi, n_chunks)
     per_chunk = 8 * (G * S * (T + 2) + (T + 1) * X + G * S * S + (T + 1) * G)
-    B = max(1, min(BATCH_CHUNKS, n_chunks, BATCH_BYTES // per_chunk))
+    B = max(1, min(BATCH_CHUNKS, max(1, hi - lo), BATCH_BYTES // per_chunk))
     bufs = kernels.ChunkCounts(
         np.zeros((B, G, S, T + 2), np.int64),
         np.zeros((B, T + 1, X), np.int64),
@@ -113,8 +158,8 @@ def _run_independent(model, arrivals, seq, chunk_size, progress) -> dict:
         np.zeros((B, T + 1, G), np.int64),
     )
     totals = [np.zeros(buf.shape[1:], np.int64) for buf in bufs]
-    for lo in range(0, n_chunks, B):
-        ids = np.arange(lo, min(lo + B, n_chunks), dtype=np.int64)
+    for first in range(lo, hi, B):
+        ids = np.arange(first, min(first + B, hi), dtype=np.int64)
         for buf in bufs:
             buf[: len(ids)] = 0
         kernels.independent_chunks(
@@ -130,8 +175,13 @@ def _run_independent(model, arrivals, seq, chunk_size, progress) -> dict:
         for total, buf in zip(totals, bufs):
             total += buf[: len(ids)].sum(axis=0)
         if progress is not None:
-            progress(min(n_total, (lo + len(ids)) * chunk_size), n_total)
-    occ_diff, moves, seg_flows, newconv = totals
+            progress(min(n_total, (first + len(ids)) * chunk_size), n_total)
+    return tuple(totals)
+
+
+def _independent_run(model, counts) -> dict:
+    T = model.n_days
+    occ_diff, moves, seg_flows, newconv = counts
     occupancy = np.cumsum(occ_diff, axis=2)[:, :, : T + 1].transpose(2, 0, 1).copy()
     return dict(
         occupancy=occupancy,

@@ -26,6 +26,7 @@ def simulate(
     journeys: int = 0,
     progress=None,
     check_memory: bool = True,
+    cluster=None,
 ) -> SimulationResult:
     """Simulate a compiled scenario.
 
@@ -60,6 +61,10 @@ def simulate(
         Before anything is allocated, when the run's estimated memory
         (:func:`jsim.engine.resources.estimate_resources`) exceeds what this machine has
         available (``JSIM_MEMORY_LIMIT`` overrides it); the message says what to change.
+    cluster : Cluster, optional
+        From :func:`jsim.engine.distributed.connect`: the replications run as tasks on its
+        workers, one per replication, on the same seeds, gathered in replication order (the
+        result is bit-identical to a local run).
     """
     if isinstance(engine, str):
         eng = get_engine(engine)
@@ -76,12 +81,16 @@ def simulate(
         check_resources(model, eng, n, journeys)
     root = as_seed_sequence(seed)
     t0 = time.perf_counter()
-    runs = []
-    for r in range(n):
-        report = None
-        if progress is not None:
-            report = lambda done, total, r=r: progress((r + done / max(total, 1)) / n)
-        runs.append(eng.run(model, replication_seed(root, r), report))
+    if cluster is not None:
+        report = None if progress is None else (lambda done, total: progress(done / max(total, 1)))
+        runs = cluster.run_replications(model, eng, [replication_seed(root, r) for r in range(n)], report)
+    else:
+        runs = []
+        for r in range(n):
+            report = None
+            if progress is not None:
+                report = lambda done, total, r=r: progress((r + done / max(total, 1)) / n)
+            runs.append(eng.run(model, replication_seed(root, r), report))
     trace = None
     if journeys:
         from .journeys import trace_journeys

@@ -294,6 +294,12 @@ class ScenarioObjective:
         the best so far is evaluated again on ``reps * promote`` replications of the same seed
         (the first ``reps`` are the ones it already had: common random numbers), and that more
         precise value is the one reported. 1 turns this off.
+
+    Attributes
+    ----------
+    cluster : Cluster or None
+        Set by :func:`jsim.optimise.study.optimise_scenario` (``cluster=``): every evaluation's
+        replications run as Dask tasks (:mod:`jsim.engine.distributed`), with the same numbers.
     """
 
     def __init__(
@@ -396,6 +402,7 @@ class ScenarioObjective:
         self._best: float | None = None
         self._cache: dict = {}
         self.n_simulations = 0
+        self.cluster = None
 
     # ------------------------------------------------------------------ decisions
     def _flight_days(self, name: str) -> np.ndarray:
@@ -558,7 +565,7 @@ class ScenarioObjective:
         if (engine, reps) not in self._checked:
             check_resources(model, engine, reps)
             self._checked.add((engine, reps))
-        result = simulate(model, seed=seed, reps=reps, engine=engine, check_memory=False)
+        result = simulate(model, seed=seed, reps=reps, engine=engine, check_memory=False, cluster=self.cluster)
         self.n_simulations += 1
         per_rep = rep_metrics(result)
         if "clv" in self.metrics or any(c.metric == "clv" for c in self.constraints):

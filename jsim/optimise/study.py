@@ -9,7 +9,7 @@ output and files are :mod:`jsim.report`'s, plots :mod:`jsim.plot.optimise`'s.
 
 from __future__ import annotations
 
-__all__ = ["OptimisationReport", "StudyInterrupted", "optimise_scenario", "default_study_name"]
+__all__ = ["OptimisationReport", "StudyInterrupted", "optimise_scenario", "default_study_name", "check_cluster_engine"]
 
 import json
 from dataclasses import dataclass
@@ -264,6 +264,23 @@ def _is_database_error(exc: BaseException) -> bool:
     return type(exc).__module__.split(".")[0] in ("sqlalchemy", "psycopg2", "psycopg", "pg8000", "sqlite3")
 
 
+def check_cluster_engine(engine: str, scheduler=None, workers=None) -> None:
+    """``--scheduler``/``--workers`` spread the replications of a stochastic objective's evaluations only.
+
+    Raises
+    ------
+    OptimiseInputError
+        A cluster asked for with the ``mean-field`` engine (one exact evaluation of milliseconds).
+    """
+    if (scheduler is not None or workers is not None) and engine == "mean-field":
+        flag = f"--scheduler {scheduler}" if scheduler is not None else f"--workers {workers}"
+        raise OptimiseInputError(
+            f"{flag} spreads the replications of each trial over Dask workers, got engine 'mean-field', which "
+            "runs one exact evaluation per trial (use --engine fast --reps N, or leave the flag out)",
+            params=("engine", "scheduler" if scheduler is not None else "workers"),
+        )
+
+
 def optimise_scenario(
     objective,
     *,
@@ -285,6 +302,7 @@ def optimise_scenario(
     plan: dict | None = None,
     max_evaluations: int | None = None,
     verbose: bool = False,
+    cluster=None,
 ) -> OptimisationReport:
     """Optimise a :class:`ScenarioObjective`, explain the answer and compare it with the current and equal splits.
 
@@ -330,7 +348,14 @@ def optimise_scenario(
         :func:`jsim.optimise.core.default_max_evaluations`.
     verbose : bool
         Optuna's INFO line per trial; otherwise the call is quiet.
+    cluster : Cluster, optional
+        From :func:`jsim.engine.distributed.connect`, with the ``fast`` engine: each evaluation's
+        replications run as Dask tasks on its workers (the same numbers as a local run); the
+        trials are asked and told here, so the study stays in its storage and resumes as before.
     """
+    if cluster is not None:
+        check_cluster_engine(objective.engine, scheduler=cluster.address)
+        objective.cluster = cluster
     constrained = bool(objective.constraints)
     n_obj = len(objective.metrics)
     _check_sampler(sampler, n_obj)
