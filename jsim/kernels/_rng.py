@@ -79,9 +79,3 @@ def _customer_double(seed, k):
 def _customer_exp(seed, k):
     """Customer stream ``seed``'s k-th number as an Exp(1) draw, strictly positive."""
     return -math.log(_customer_double(seed, k) + 0.5 * _ULP)
-
-
-@njit(cache=True)
-def _next_exp(state):
-    """One Exp(1) draw, strictly positive: -log of a uniform on the open interval (0, 1)."""
-    return -math.log(_next_double(state) + 0.5 * _ULP)

@@ -160,10 +160,6 @@ def fmt(x, spec: str) -> str:
     return format(float(x), spec) if finite(x) else NA
 
 
-def _is_absorbing(flows_by_from: dict, stage: str) -> bool:
-    return not flows_by_from.get(stage)
-
-
 def get_run_info(files: dict) -> dict:
     """Plain data of a run folder's sections, from ``summary.json`` and its CSV tables.
 
