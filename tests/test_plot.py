@@ -54,7 +54,8 @@ def test_funnel_info_marks_flights_and_small_stages(tmp_path):
 
 
 def test_tangent_stays_within_the_plotted_spend_and_ticks_are_plain():
-    from jsim.plot.optimise import plain_number, tangent_segment
+    from jsim.io.numbers import fmt_number as plain_number
+    from jsim.plot.optimise import tangent_segment
 
     xs, ys = tangent_segment(np.linspace(0, 1000, 11), 950.0, 10.0, 0.5)
     assert xs[0] == 700.0 and xs[1] == 1000.0  # clipped at the right end of the curve

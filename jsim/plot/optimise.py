@@ -19,13 +19,13 @@ __all__ = [
     "get_budget_curve_info",
     "plot_budget_curve",
     "tangent_segment",
-    "plain_number",
 ]
 
 from typing import NamedTuple
 
 import numpy as np
 
+from ..io.numbers import fmt_number
 from .figure import save_figure
 
 
@@ -198,18 +198,8 @@ def tangent_segment(spend, x0: float, y0: float, slope: float, share: float = 0.
     return np.array([a, b]), np.array([y0 + slope * (a - x0), y0 + slope * (b - x0)])
 
 
-def plain_number(x, digits: int = 4) -> str:
-    """``x`` with thousands separators and no exponent from ``10**digits`` up (``12,500``), else ``digits``
-    significant digits (``0.0108``, ``1.5``)."""
-    if not np.isfinite(x):
-        return "n/a"
-    if abs(x) >= 10**digits:
-        return f"{x:,.0f}"
-    return f"{x:,.{digits}g}" if abs(x) >= 1e-4 or x == 0 else f"{x:.{digits}g}"
-
-
 def _tick(x, _pos=None) -> str:
-    return plain_number(x, 4)
+    return fmt_number(x, 4)
 
 
 def plot_response_curves(report, path) -> None:
@@ -232,7 +222,7 @@ def plot_response_curves(report, path) -> None:
         seg = tangent_segment(xs, x0, y0, m)
         if seg is not None:
             ax.plot(seg[0], seg[1], "--", color="C3", lw=1)
-        title = f"{name}: marginal {plain_number(m, 3)} per unit"
+        title = f"{name}: marginal {fmt_number(m, 3)} per unit"
         if info.cost_per_conversion is not None and np.isfinite(info.cost_per_conversion[i]):
             title += f"\n{info.cost_per_conversion[i]:,.0f} per extra conversion"
         ax.set_title(title, fontsize=10)
