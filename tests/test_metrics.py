@@ -131,6 +131,16 @@ def test_estimate_interval():
     assert t975(200) == pytest.approx(1.9718962236, rel=1e-10) and np.isnan(t975(0))
 
 
+def test_t975_table_is_scipys():
+    """The looked-up quantiles are the floats scipy computes, so intervals do not depend on the lookup."""
+    from scipy.special import stdtrit
+
+    for df in range(1, 102):
+        assert t975(df) == float(stdtrit(df, 0.975)), df
+        assert t975(np.int64(df)) == t975(float(df)) == t975(df)
+    assert t975(2.5) == float(stdtrit(2.5, 0.975)) and t975(math.inf) == float(stdtrit(math.inf, 0.975))
+
+
 def test_segment_rows_add_up():
     data = scenario()
     data["segments"] = [{"name": "a", "share": 0.25}, {"name": "b", "share": 0.75, "effect_multiplier": 2.0}]

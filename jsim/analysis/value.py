@@ -35,6 +35,8 @@ def incremental_revenue(model) -> np.ndarray:
         eff, delivery = model.exposure_effect.copy(), model.delivery.copy()
         eff[:, j] = 0.0
         delivery[:, j] = 0.0
+        eff.setflags(write=False)  # read-only like the model's own arrays: one compiled signature of the kernel
+        delivery.setflags(write=False)
         inc[j] = base - _expected_revenue(dataclasses.replace(model, exposure_effect=eff, delivery=delivery))
     return inc
 

@@ -67,6 +67,9 @@ from ._population import (
     _independent_chunks,
 )
 from ._queue import _arrival_timing, _erlang_a, _service_day
+from ._target import import_arraymath_without_scipy
+
+import_arraymath_without_scipy()  # before any kernel loads: numba's set-up then skips scipy.linalg (0.18 s)
 
 
 def _check(name: str, arr, shape: tuple, dtype) -> None:
