@@ -78,6 +78,26 @@ def test_help_imports_no_numerics():
     assert res.stdout.strip() == "[]"
 
 
+def test_run_imports_only_what_it_needs():
+    """`jsim run` starts fast: no pandas, plots, optimiser, Dask or scipy's linalg/special/stats on its path.
+
+    numba's own set-up would import ``scipy.linalg`` (0.18 s; ``jsim.kernels._target`` avoids it) and
+    the intervals' t quantile ``scipy.special`` (0.1-0.2 s; ``jsim.metrics._T975``). Both the
+    day-coupled (webshop) and the independent path (minimal) run, with the printed summary.
+    """
+    code = (
+        "import sys; from jsim.cli import main\n"
+        "for path in ('scenarios/webshop.toml', 'scenarios/minimal.toml'):\n"
+        "    main(['run', path, '--customers', '2000', '--days', '20', '--reps', '3', '-q'], standalone_mode=False)\n"
+        "heavy = ('pandas', 'matplotlib', 'optuna', 'SALib', 'plotly', 'starlette', 'uvicorn', 'dask', 'distributed', "
+        "'simpy', 'sqlalchemy', 'jinja2', 'scipy.linalg', 'scipy.special', 'scipy.stats', 'scipy.optimize')\n"
+        "print('HEAVY', [m for m in heavy if m in sys.modules])"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+    assert res.stdout.strip().splitlines()[-1] == "HEAVY []"
+
+
 def test_run_minimal_writes_outputs(minimal, tmp_path):
     out = tmp_path / "out"
     res = CliRunner().invoke(
