@@ -40,9 +40,18 @@ def _bundled() -> list[str]:
     return [str(p.relative_to(ROOT)) for p in found]
 
 
+#: whether the children may write Python's bytecode caches (``__pycache__/*.pyc``), as a user's
+#: Python does; ``--no-pyc`` keeps ``PYTHONDONTWRITEBYTECODE=1`` (every module compiled from source)
+WRITE_PYC = True
+
+
 def _measure(argv: list[str], tree: Path, cache: str | None) -> tuple[float, float, float]:
     """One child process: ``(wall s, cpu s, peak memory MiB)``; raises if it fails."""
     env = dict(os.environ, PYTHONPATH=str(tree))
+    if WRITE_PYC:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     if cache is not None:
         env["NUMBA_CACHE_DIR"] = cache
     with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty child cannot block on a full pipe
@@ -79,9 +88,19 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5, help="warm runs per scenario and version (default 5)")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold runs (each compiles for 20-40 s)")
     ap.add_argument("--against", help="git commit (or ref) to measure alongside this checkout")
+    ap.add_argument(
+        "--no-pyc",
+        action="store_true",
+        help="set PYTHONDONTWRITEBYTECODE=1: every module compiled from source each run",
+    )
     args = ap.parse_args()
+    global WRITE_PYC
+    WRITE_PYC = not args.no_pyc
     scenarios = args.scenario or _bundled()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.2f} at start")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.2f} at start, "
+        f"bytecode caches {'written and used' if WRITE_PYC else 'off (PYTHONDONTWRITEBYTECODE=1)'}"
+    )
     _baselines(args.repeats)
     with tempfile.TemporaryDirectory(prefix="jsim-startup-") as tmp:
         trees = {"new": ROOT}
