@@ -10,7 +10,8 @@ and the warm runs then load what it compiled. Also per run: CPU time (user + sys
 memory (``ru_maxrss``) of the child, from ``os.wait4``.
 
 Baselines measured in the same run, so the figures can be read as ratios when the machine is
-busy: ``python -c "import numpy"`` and ``python -c "import numba"`` (both warm), and with
+busy: ``python -c "import numpy"``, ``python -c "import numba"`` and a script calling one cached
+``@njit`` function (what any numba program pays: numba's CPU target set-up), all warm; and with
 ``--against COMMIT`` that commit checked out into a temporary git worktree and run alternately
 (old, new, old, new, ...) on the same scenarios.
 
@@ -74,10 +75,46 @@ def _spread(values: list[float]) -> str:
     return f"{min(values):6.2f} {statistics.median(values):6.2f} {max(values):6.2f}"
 
 
-def _baselines(repeats: int) -> None:
+#: the least any program that loads one cached numba function pays: numpy, numba, numba's CPU target set-up
+FLOOR = """
+from numba import njit
+
+@njit(cache=True)
+def one(x):
+    return x + 1
+
+one(1)
+"""
+
+#: the same with numba's BLAS probe kept from importing scipy.linalg, as jsim.kernels._target does
+FLOOR_NO_LINALG = (
+    """
+import sys
+
+sys.modules["scipy.linalg"] = None
+import numba.np.arraymath
+
+del sys.modules["scipy.linalg"]
+"""
+    + FLOOR
+)
+
+
+def _baselines(repeats: int, tmp: str) -> None:
     print("baselines, warm (s; min median max of wall, min cpu):")
-    for label, code in (("python -c pass", "pass"), ("import numpy", "import numpy"), ("import numba", "import numba")):
-        runs = [_measure([sys.executable, "-c", code], ROOT, None) for _ in range(repeats)]
+    floor, floor_no_linalg = Path(tmp) / "numba_floor.py", Path(tmp) / "numba_floor_no_linalg.py"
+    floor.write_text(FLOOR)
+    floor_no_linalg.write_text(FLOOR_NO_LINALG)
+    for script in (floor, floor_no_linalg):
+        _measure([sys.executable, str(script)], ROOT, str(Path(tmp) / "cache-floor"))  # compiles once
+    for label, argv in (
+        ("python -c pass", [sys.executable, "-c", "pass"]),
+        ("import numpy", [sys.executable, "-c", "import numpy"]),
+        ("import numba", [sys.executable, "-c", "import numba"]),
+        ("one cached njit", [sys.executable, str(floor)]),
+        ("... no linalg", [sys.executable, str(floor_no_linalg)]),
+    ):
+        runs = [_measure(argv, ROOT, str(Path(tmp) / "cache-floor")) for _ in range(repeats)]
         walls, cpus = [r[0] for r in runs], [r[1] for r in runs]
         print(f"  {label:16s} {_spread(walls)}   cpu {min(cpus):5.2f}")
 
@@ -101,8 +138,8 @@ def main() -> None:
         f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.2f} at start, "
         f"bytecode caches {'written and used' if WRITE_PYC else 'off (PYTHONDONTWRITEBYTECODE=1)'}"
     )
-    _baselines(args.repeats)
     with tempfile.TemporaryDirectory(prefix="jsim-startup-") as tmp:
+        _baselines(args.repeats, tmp)
         trees = {"new": ROOT}
         if args.against:
             commit = subprocess.run(
