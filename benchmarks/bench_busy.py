@@ -35,13 +35,20 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIO = ROOT / "scenarios" / "webshop.toml"
-#: (customers, days, replications): the issue's two single runs and a run of 3 replications
-CASES = ((1_000_000, 180, 1), (200_000, 720, 1), (1_000_000, 180, 3))
+SCENARIOS = {"webshop": ROOT / "scenarios" / "webshop.toml", "reference": ROOT / "benchmarks" / "reference.toml"}
+#: (scenario, customers, days, replications): the issue's two single runs of the web shop (day by
+#: day: word of mouth, service queues), a run of 3 replications, and the reference model (no
+#: coupling: whole journeys per customer, one parallel region, no daily barrier) for comparison
+CASES = (
+    ("webshop", 1_000_000, 180, 1),
+    ("webshop", 200_000, 720, 1),
+    ("webshop", 1_000_000, 180, 3),
+    ("reference", 10_000_000, 90, 1),
+)
 SCHEDULES = ("before", "now")
 
 
-def _inner(customers: int, days: int, reps: int, schedule: str) -> None:
+def _inner(scenario: str, customers: int, days: int, reps: int, schedule: str) -> None:
     """In a fresh process: time ``reps`` replications, print JSON."""
     sys.path.insert(0, str(ROOT))
     import jsim.kernels  # noqa: F401  (sets OMP_WAIT_POLICY unless set)
@@ -56,15 +63,26 @@ def _inner(customers: int, days: int, reps: int, schedule: str) -> None:
         FastEngine.run_replications = lambda self, model, seeds, progress=None, memory_room=0.0: [
             self.run(model, s) for s in seeds
         ]
+    from jsim.engine import schedule as schedule_module
     from jsim.engine import simulate
     from jsim.model import compile_scenario
+
+    made = []  # every DaySchedule of the timed runs: the share of batches run on 2 threads
+    init = schedule_module.DaySchedule.__init__
+
+    def spy(self, *a, **k):
+        init(self, *a, **k)
+        made.append(self)
+
+    schedule_module.DaySchedule.__init__ = spy
     from jsim.scenario import load_scenario
 
     overrides = [f"population.customers={customers}", f"population.days={days}"]
-    model = compile_scenario(load_scenario(SCENARIO, overrides))
+    model = compile_scenario(load_scenario(SCENARIOS[scenario], overrides))
     simulate(model, seed=1, reps=reps)  # numba's threads started, caches loaded
-    best, cpu = float("inf"), 0.0
+    best, cpu, wide = float("inf"), 0.0, float("nan")
     for _ in range(3):
+        made.clear()
         r0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         simulate(model, seed=2, reps=reps)
@@ -72,8 +90,10 @@ def _inner(customers: int, days: int, reps: int, schedule: str) -> None:
         r1 = resource.getrusage(resource.RUSAGE_SELF)
         if dt < best:
             best, cpu = dt, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+            batches = [k for s in made for k in s.history]
+            wide = sum(k > 1 for k in batches) / len(batches) if batches else float("nan")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": best, "cpu": cpu, "peak_mib": peak}))
+    print(json.dumps({"seconds": best, "cpu": cpu, "peak_mib": peak, "wide": wide}))
 
 
 def _time(case, schedule: str, threads: int) -> dict:
@@ -88,11 +108,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2, help="fresh processes per timing (best kept)")
     parser.add_argument("--busy", type=int, default=1, help="processes spinning on a core while busy")
-    parser.add_argument("--inner", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--inner", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inner:
-        n, d, r, schedule = args.inner
-        _inner(int(n), int(d), int(r), schedule)
+        name, n, d, r, schedule = args.inner
+        _inner(name, int(n), int(d), int(r), schedule)
         return
     print(
         f"cores: {os.cpu_count()}; busy = {args.busy} process(es) spinning; best of 3 runs x {args.repeats} processes"
@@ -117,8 +137,8 @@ def main() -> None:
                 p.kill()
     print()
     head = (
-        f"{'customers x days x reps':>24} {'schedule':>8} | {'idle 1t':>7} {'idle 2t':>7} {'gain':>5} | "
-        f"{'busy 1t':>7} {'busy 2t':>7} {'2t/1t':>6} | {'peak MiB':>8}"
+        f"{'scenario: customers x days x reps':>34} {'schedule':>8} | {'idle 1t':>7} {'idle 2t':>7} {'gain':>5} | "
+        f"{'busy 1t':>7} {'busy 2t':>7} {'2t/1t':>6} {'wide':>5} | {'peak MiB':>8}"
     )
     print(head)
     print("-" * len(head))
@@ -128,10 +148,10 @@ def main() -> None:
             i1, i2 = best[(case, schedule, "idle", 1)]["seconds"], best[(case, schedule, "idle", 2)]["seconds"]
             b1, b2 = best[(case, schedule, "busy", 1)]["seconds"], best[(case, schedule, "busy", 2)]["seconds"]
             peak = max(v["peak_mib"] for k, v in best.items() if k[0] == case and k[1] == schedule)
-            label = f"{case[0]:,} x {case[1]} x {case[2]}"
+            label = f"{case[0]}: {case[1]:,} x {case[2]} x {case[3]}"
             print(
-                f"{label:>24} {schedule:>8} | {i1:7.3f} {i2:7.3f} {i1 / i2:4.2f}x | {b1:7.3f} {b2:7.3f} "
-                f"{b2 / b1:6.3f} | {peak:8.0f}"
+                f"{label:>34} {schedule:>8} | {i1:7.3f} {i2:7.3f} {i1 / i2:4.2f}x | {b1:7.3f} {b2:7.3f} "
+                f"{b2 / b1:6.3f} {best[(case, schedule, 'busy', 2)]['wide']:5.2f} | {peak:8.0f}"
             )
             if schedule == "now":
                 before_i2 = best[(case, "before", "idle", 2)]["seconds"]
