@@ -396,3 +396,46 @@ def test_ctrl_c_mid_batch_then_resume_loses_and_duplicates_nothing(tmp_path):
     assert retried == interrupted  # each interrupted trial re-run once, with its parameters
     allocs = [tuple(t.user_attrs["allocation"].values()) for t in complete]
     assert len(set(allocs)) == 12  # no trial run twice
+
+
+# -- calibrate's point fit (library; the CLI flag is not there yet) -------------------------------------
+
+
+def _calibration_problem(tmp_path):
+    from jsim.analysis.calibrate import setup_calibration
+    from jsim.runner import run_scenario
+
+    teaching = str(ROOT / "scenarios" / "teaching.toml")
+    run_scenario(teaching, engine="fast", seed=1, customers=2_000, out=tmp_path / "obs")
+    return setup_calibration(
+        teaching, tmp_path / "obs" / "daily.csv", ["transitions.interested->customer.p=0.01:0.1"], customers=2_000
+    )
+
+
+def test_calibrate_batch_on_a_cluster_is_bit_identical_to_batch_in_threads(cluster, tmp_path):
+    from jsim.analysis.calibrate import run_calibration
+
+    problem = _calibration_problem(tmp_path)
+    kw = dict(trials=6, customers=2_000, seed=2, reps=2, engine="fast", batch=3)
+    local = run_calibration(problem, **kw).as_json()
+    again = run_calibration(problem, **kw).as_json()
+    remote = run_calibration(problem, cluster=cluster, **kw).as_json()
+    for result in (local, again, remote):
+        result.pop("seconds", None)
+    assert remote == local == again
+    one = run_calibration(problem, **{**kw, "batch": 1}).as_json()
+    default = run_calibration(problem, **{k: v for k, v in kw.items() if k != "batch"}).as_json()
+    for result in (one, default):
+        result.pop("seconds", None)
+    assert one == default
+
+
+@pytest.mark.parametrize("batch", [0, -1, 1.5, True])
+def test_calibrate_refuses_a_bad_batch(tmp_path, batch):
+    from jsim.analysis.calibrate import run_calibration
+    from jsim.errors import InputError
+
+    problem = _calibration_problem(tmp_path)
+    with pytest.raises(InputError, match=r"batch must be a whole number >= 1.*got batch=") as info:
+        run_calibration(problem, trials=4, batch=batch)
+    assert repr(batch) in str(info.value)
