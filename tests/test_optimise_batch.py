@@ -439,3 +439,37 @@ def test_calibrate_refuses_a_bad_batch(tmp_path, batch):
     with pytest.raises(InputError, match=r"batch must be a whole number >= 1.*got batch=") as info:
         run_calibration(problem, trials=4, batch=batch)
     assert repr(batch) in str(info.value)
+
+
+def test_jsim_calibrate_batch_flag_gives_the_library_fit(tmp_path, monkeypatch):
+    """``jsim calibrate --batch 3`` is run_calibration(batch=3); a bad --batch exits 2 naming it."""
+    import json
+
+    from click.testing import CliRunner
+
+    import jsim.analysis.calibrate as calibrate_module
+    from jsim.analysis.calibrate import run_calibration
+    from jsim.cli import main
+
+    seen = []
+
+    def spy(*a, **k):
+        seen.append(k.get("batch"))
+        return run_calibration(*a, **k)
+
+    monkeypatch.setattr(calibrate_module, "run_calibration", spy)
+
+    problem = _calibration_problem(tmp_path)
+    teaching = str(ROOT / "scenarios" / "teaching.toml")
+    args = ["calibrate", teaching, "--data", str(tmp_path / "obs" / "daily.csv")]
+    args += ["--fit", "transitions.interested->customer.p=0.01:0.1", "--trials", "6", "-n", "2000"]
+    args += ["--engine", "fast", "--reps", "2", "--seed", "2", "--format", "json", "-q"]
+    got = CliRunner().invoke(main, [*args, "--batch", "3"])
+    assert got.exit_code == 0, got.output
+    cli = json.loads(got.output)
+    lib = run_calibration(problem, trials=6, customers=2_000, seed=2, reps=2, engine="fast", batch=3).as_json()
+    for result in (cli, lib):
+        result.pop("seconds", None)
+    assert cli == json.loads(json.dumps(lib)) and seen == [3]
+    bad = CliRunner().invoke(main, [*args, "--batch", "0"])
+    assert bad.exit_code == 2 and "--batch" in bad.output and "whole number >= 1" in bad.output

@@ -255,6 +255,15 @@ batch = click.option(
     "else in threads of this process (the polish's finite-difference points too). Same --seed and --batch, "
     "same numbers, local or on a cluster; --batch 1 (default) runs one trial at a time.",
 )
+calibrate_batch = click.option(
+    "--batch",
+    default=None,
+    metavar="N",
+    callback=_batch_size,
+    help="Trials of the point fit (--method optuna) asked together and their deviances computed side by side: on "
+    "the cluster's workers with --scheduler/--workers, else in threads of this process. Same --seed and --batch, "
+    "same fit, local or on a cluster; --batch 1 (default) runs one trial at a time.",
+)
 bounds = click.option(
     "--bounds",
     "bounds",
