@@ -644,12 +644,14 @@ def calibrate_scenario(
     overrides=(),
     scheduler=None,
     workers=None,
+    batch=1,
 ):
     """What ``jsim calibrate`` does: fit ``--fit`` KEYs (``KEY=LOW:HIGH`` texts) to the observed series in ``data``.
 
     The scenario, the ranges, the observed file, pyabc (``method="abc"``) and ``out`` are checked
     before anything is simulated (:mod:`jsim.analysis.calibrate`). ``scheduler`` or ``workers`` run
-    each evaluation's replications as Dask tasks (:mod:`jsim.engine.distributed`), same numbers.
+    each evaluation's replications as Dask tasks (:mod:`jsim.engine.distributed`), same numbers;
+    ``batch`` trials of the point fit are evaluated side by side (there, or in threads).
     Returns ``(calibration, written)``.
 
     Raises
@@ -701,6 +703,7 @@ def calibrate_scenario(
             engine=engine,
             progress=advance,
             cluster=cluster,
+            batch=batch,
         )
     written = []
     if out:

@@ -10,10 +10,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -205,3 +207,17 @@ def check_accounting(model, res, exact: bool, r: int = 0) -> None:
     in_conv = stage[:, model.is_converted].sum(axis=1)
     assert np.all(ever >= in_conv - 1e-9)
     assert np.all(ever <= stage.sum(axis=1) + 1e-9)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A Dask cluster for a test module: the scheduler at ``JSIM_TEST_DASK_SCHEDULER`` when CI started one
+    (``dask scheduler`` and two ``dask worker`` processes, .ci/run), otherwise a local cluster of 2 processes."""
+    pytest.importorskip("distributed", reason="needs Dask's distributed (pip install 'jsim[distributed]')")
+    from jsim.engine.distributed import connect
+
+    scheduler = os.environ.get("JSIM_TEST_DASK_SCHEDULER")
+    kwargs = {"scheduler": scheduler} if scheduler else {"workers": 2}
+    with connect(**kwargs) as c:
+        c.client.wait_for_workers(2, timeout=60)
+        yield c

@@ -1,9 +1,9 @@
 """Replications as Dask tasks (jsim.engine.distributed): the same seed gives the same numbers, bit for bit.
 
-One cluster serves the module: the scheduler at ``JSIM_TEST_DASK_SCHEDULER`` when CI started one
-(``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1, .ci/run), otherwise a local
-cluster of 2 processes. A worker killed mid-run changes nothing: the scheduler runs its tasks
-again on the same seeds.
+One cluster serves the module (conftest.py's ``cluster``): the scheduler at
+``JSIM_TEST_DASK_SCHEDULER`` when CI started one (``dask scheduler`` and two ``dask worker``
+processes on 127.0.0.1, .ci/run), otherwise a local cluster of 2 processes. A worker killed
+mid-run changes nothing: the scheduler runs its tasks again on the same seeds.
 """
 
 from __future__ import annotations
@@ -29,16 +29,6 @@ REFERENCE = ROOT / "benchmarks" / "reference.toml"  # no word of mouth, no queue
 AGENTS = "touchpoints.support_chat.service.agents"
 SCHEDULER = os.environ.get("JSIM_TEST_DASK_SCHEDULER")
 ARRAYS = ("occupancy", "occupancy_start", "arrivals", "moves", "segment_flows", "new_converted", "deliveries", "cost")
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    from jsim.engine.distributed import connect
-
-    kwargs = {"scheduler": SCHEDULER} if SCHEDULER else {"workers": 2}
-    with connect(**kwargs) as c:
-        c.client.wait_for_workers(2, timeout=60)
-        yield c
 
 
 def _model(path, **kw):

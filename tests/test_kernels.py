@@ -436,6 +436,8 @@ HELPERS = {
         "_coupled_chunk",
         "_coupled_day",
         "_coupled_day_serial",
+        "_coupled_init_chunk",
+        "_coupled_init_parallel",
         "_day_step",
         "_alias_tables",
     ),

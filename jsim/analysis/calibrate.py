@@ -65,6 +65,7 @@ __all__ = [
 ]
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -216,6 +217,7 @@ class _Simulator:
         self.root = seed_entropy(as_seed_sequence(seed))  # one entropy for every point: common random numbers
         self.calls = 0
         self.invalid = 0
+        self._lock = threading.Lock()
         obs = problem.observed
         self.columns = list(obs.columns)
         self.scale = np.ones(len(self.columns))
@@ -248,14 +250,16 @@ class _Simulator:
             scenario = scenario_with(self.problem.data, self.problem.scenario, [*self.problem.overrides, *pairs])
             model = compile_scenario(scenario, customers=self.customers, days=self.days)
         except ScenarioError:
-            self.invalid += 1
+            with self._lock:
+                self.invalid += 1
             return None
         if self.calls == 0:
             check_resources(model, self.engine, self.reps, 0)
         result = simulate(
             model, seed=self.root, reps=self.reps, engine=self.engine, check_memory=False, cluster=self.cluster
         )
-        self.calls += 1
+        with self._lock:  # deviances computed side by side (``batch``)
+            self.calls += 1
         return model_series(result, self.columns).mean(axis=0)
 
     def fit_stats(self, theta) -> tuple[float, float]:
@@ -361,8 +365,14 @@ class Calibration:
         return out
 
 
-def _point_fit(sim: _Simulator, trials: int, seed, progress) -> np.ndarray:
-    """Box coordinates of the minimum deviance: Optuna TPE over the box, then a SciPy polish."""
+def _point_fit(sim: _Simulator, trials: int, seed, progress, batch: int = 1) -> np.ndarray:
+    """Box coordinates of the minimum deviance: Optuna TPE over the box, then a SciPy polish.
+
+    With ``batch`` > 1 the search asks ``batch`` trials at a time (their coordinates suggested
+    here, one after another), computes their deviances side by side in threads (with a cluster,
+    their simulations' replications run as Dask tasks) and tells them in ask order: the same seed
+    and batch give the same fit whatever finishes first.
+    """
     import optuna
     from scipy.optimize import minimize
 
@@ -381,7 +391,10 @@ def _point_fit(sim: _Simulator, trials: int, seed, progress) -> np.ndarray:
         if progress is not None:
             progress(0.7 * (trial.number + 1) / trials)
 
-    study.optimize(objective, n_trials=trials, callbacks=[report])
+    if batch > 1:
+        _search_in_batches(study, sim, p, trials, batch, report)
+    else:
+        study.optimize(objective, n_trials=trials, callbacks=[report])
     u0 = np.array([study.best_params[f"u{i}"] for i in range(p)])
     if sim.engine.stochastic:
         res = minimize(
@@ -391,6 +404,35 @@ def _point_fit(sim: _Simulator, trials: int, seed, progress) -> np.ndarray:
     else:
         res = minimize(sim.deviance_u, u0, method="L-BFGS-B", bounds=[(0.0, 1.0)] * p, options={"maxfun": 200 * p})
     return res.x if res.fun <= study.best_value else u0
+
+
+def _search_in_batches(study, sim: _Simulator, p: int, trials: int, batch: int, report) -> None:
+    """``trials`` trials of ``study``, ``batch`` at a time: asked and suggested in order, evaluated side by
+    side, told in ask order (a Ctrl-C or an error fails the trials of the batch not told yet)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from optuna.trial import TrialState
+
+    done = 0
+    with ThreadPoolExecutor(batch, thread_name_prefix="jsim-calibrate") as pool:
+        while done < trials:
+            asked = [study.ask() for _ in range(min(batch, trials - done))]
+            points = [[t.suggest_float(f"u{i}", 0.0, 1.0) for i in range(p)] for t in asked]
+            untold, futures = list(asked), []
+            try:
+                futures = [pool.submit(sim.deviance_u, u) for u in points]
+                values = [f.result() for f in futures]
+                for trial, value in zip(asked, values):
+                    frozen = study.tell(trial, value)
+                    untold.pop(0)
+                    report(study, frozen)
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                for trial in untold:
+                    study.tell(trial, state=TrialState.FAIL)
+                raise
+            done += len(asked)
 
 
 def _hessian(f: Callable, u: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -569,21 +611,31 @@ def run_calibration(
     engine: str = "mean-field",
     progress: Callable[[float], None] | None = None,
     cluster=None,
+    batch: int = 1,
 ) -> Calibration:
     """Fit ``problem``'s parameters to its observed series (see the module docstring).
+
+    ``batch`` (``optuna`` method): trials of the point fit asked together and evaluated side by
+    side (see :func:`_point_fit`); 1 is one at a time. The same seed and batch give the same fit.
 
     Raises
     ------
     InputError
-        ``method`` unknown, or ``abc`` without pyabc installed.
+        ``method`` unknown, ``abc`` without pyabc installed, ``batch`` not a whole number >= 1.
     """
     if method not in METHODS:
         raise InputError(f"--method must be one of {', '.join(METHODS)}, got {method!r}", params=("method",))
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise InputError(
+            f"batch must be a whole number >= 1 (trials evaluated side by side), got batch={batch!r} "
+            "(use 1 for one trial at a time, or the number of workers)",
+            params=("batch",),
+        )
     trials = DEFAULT_TRIALS if trials is None else int(trials)
     sim = _Simulator(problem, customers=customers, days=days, seed=seed, reps=reps, engine=engine, cluster=cluster)
     params = problem.params
     t0 = time.perf_counter()
-    u = _point_fit(sim, trials, seed, progress)
+    u = _point_fit(sim, trials, seed, progress, batch)
     theta = sim.theta(u)
     dev, pearson = sim.fit_stats(theta)
     n = problem.observed.n_cells

@@ -29,8 +29,9 @@ from ._emit import emit, plot_needs_out, report_needs_out
 @opt.strict
 @opt.overrides
 @opt.cluster
+@opt.calibrate_batch
 def calibrate(scenario, data, fits, method, trials, population, generations, customers, days, reps, seed, engine,
-              fmt, out, plot, report, quiet, strict, overrides, scheduler, workers):  # fmt: skip
+              fmt, out, plot, report, quiet, strict, overrides, scheduler, workers, batch):  # fmt: skip
     """Fit each --fit KEY within LOW:HIGH so the scenario reproduces the observed series in --data.
 
     \b
@@ -54,5 +55,6 @@ def calibrate(scenario, data, fits, method, trials, population, generations, cus
         scenario, data, fits, method=method, trials=trials, population=population, generations=generations,
         customers=customers, days=days, seed=seed, reps=reps, engine=engine, out=out, plot=plot, report=report,
         progress=not quiet, strict=strict, overrides=overrides, scheduler=scheduler, workers=workers,
+        batch=batch,
     )  # fmt: skip
     emit(fmt, result.as_json(), lambda console: render_calibration(result, console), written, out)

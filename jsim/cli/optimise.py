@@ -17,6 +17,7 @@ from ._emit import report_needs_out
 @opt.constraint
 @opt.trials
 @opt.max_evaluations
+@opt.batch
 @opt.reps
 @opt.seed
 @opt.bounds
@@ -49,6 +50,7 @@ def optimise(
     constraints,
     trials,
     max_evaluations,
+    batch,
     reps,
     seed,
     bounds,
@@ -88,6 +90,7 @@ def optimise(
     says whether the last unit spent pays; --budget-range MIN:MAX also finds the best total.
     --evaluate/--allocation scores your own split in the same table. --scheduler/--workers (with
     --engine fast) run each trial's replications on Dask workers; the study stays in its storage.
+    --batch N evaluates N trials side by side (on those workers, or in threads).
     """
     from rich.console import Console
 
@@ -126,6 +129,14 @@ def optimise(
     obj, limits, advice = _budget_inputs(
         obj, budget, bounds, budget_range, target_cac, target_roas, evaluate, allocation_file
     )
+    _check_batch(batch, obj, trials, max_evaluations)
+    if batch == 1 and (scheduler is not None or workers is not None) and not quiet:
+        n = workers if workers is not None else "N"
+        click.echo(
+            f"hint: trials run one at a time, each one's replications on the workers; --batch {n} spreads {n} "
+            "trials over the workers at once (numbers differ from --batch 1, and are the same local or on a cluster)",
+            err=True,
+        )
     _quiet_optuna()
     with connect(scheduler, workers) as cluster, progress_bar(not quiet, f"optimising {obj.scenario.name}") as advance:
         result = optimise_scenario(
@@ -143,6 +154,7 @@ def optimise(
             callbacks=[_progress(advance, _search_length(obj, trials, max_evaluations))],
             compare_reps=compare_reps,
             cluster=cluster,
+            batch=batch,
             **advice,
         )
     try:
@@ -152,6 +164,19 @@ def optimise(
             click.echo(f"wrote {', '.join(p.name for p in written)} into {out}")
     except KeyboardInterrupt:
         raise StudyInterrupted.after(result, trials) from None
+
+
+def _check_batch(batch, obj, trials, max_evaluations) -> None:
+    """--batch at most --max-evaluations (given or default): each trial of a batch is an evaluation."""
+    from ..optimise.core import default_max_evaluations
+
+    limit = max_evaluations if max_evaluations is not None else default_max_evaluations(len(obj.names), trials)
+    if batch > limit:
+        flag = f"--max-evaluations {max_evaluations}" if max_evaluations is not None else f"the default {limit}"
+        raise click.UsageError(
+            f"--batch <= --max-evaluations must hold (each trial of a batch is an evaluation), got --batch {batch}, "
+            f"{flag} (lower --batch, or raise --max-evaluations)"
+        )
 
 
 def _check_budget_flags(budget, budget_range, evaluate, allocation_file) -> None:

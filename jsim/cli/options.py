@@ -227,6 +227,43 @@ max_evaluations = click.option(
     help="Cap on simulations of the search trials and the local polish together (default 100 + 100 per "
     "decision, at most 5,000; with --trials, those plus the polish's 60% of that).",
 )
+
+
+def _batch_size(ctx, param, value):
+    """``--batch N``: a whole number >= 1 (checked against --max-evaluations by the command)."""
+    if value is None:
+        return 1
+    try:
+        n = int(value)
+    except ValueError:
+        n = None
+    if n is None or str(n) != value.strip() or n < 1:
+        raise click.BadParameter(
+            f"must be a whole number >= 1 (trials evaluated side by side), got --batch {value} "
+            "(use e.g. --batch 4, or the number of Dask workers; 1 runs one trial at a time)",
+            param_hint="'--batch'",
+        )
+    return n
+
+
+batch = click.option(
+    "--batch",
+    default=None,
+    metavar="N",
+    callback=_batch_size,
+    help="Trials asked together and evaluated side by side: on the cluster's workers with --scheduler/--workers, "
+    "else in threads of this process (the polish's finite-difference points too). Same --seed and --batch, "
+    "same numbers, local or on a cluster; --batch 1 (default) runs one trial at a time.",
+)
+calibrate_batch = click.option(
+    "--batch",
+    default=None,
+    metavar="N",
+    callback=_batch_size,
+    help="Trials of the point fit (--method optuna) asked together and their deviances computed side by side: on "
+    "the cluster's workers with --scheduler/--workers, else in threads of this process. Same --seed and --batch, "
+    "same fit, local or on a cluster; --batch 1 (default) runs one trial at a time.",
+)
 bounds = click.option(
     "--bounds",
     "bounds",

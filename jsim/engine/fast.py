@@ -12,8 +12,11 @@ from __future__ import annotations
 
 __all__ = ["FastEngine", "CHUNK_SIZE"]
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 
 from .. import kernels
@@ -21,6 +24,7 @@ from ..model import Coefficients
 from ..rng import chunk_states, named_streams
 from .draws import STREAMS, draw_arrivals, draw_exposures, start_of_day
 from .records import Run, ServiceRecord
+from .schedule import DaySchedule, ThreadShare
 
 #: Customers per chunk. Fixed (never derived from the thread count) so results do not depend on it.
 CHUNK_SIZE = 1 << 16
@@ -44,16 +48,18 @@ class FastEngine:
             raise ValueError(f"chunk_size must be a whole number >= 1, got {chunk_size!r}")
         self.chunk_size = int(chunk_size)
 
-    def run(self, model, seed: np.random.SeedSequence, progress=None) -> Run:
+    def run(self, model, seed: np.random.SeedSequence, progress=None, threads=None) -> Run:
         """One replication; ``seed`` is spawned into the named streams :data:`~jsim.engine.draws.STREAMS`.
 
-        The chunk size is part of the random-stream layout: changing it changes results.
+        The chunk size is part of the random-stream layout: changing it changes results; the
+        number of threads does not. ``threads()``, when given, is the most numba threads the
+        day-by-day path may use for its next batch of days (default: numba's current count).
         """
         t_start = time.perf_counter()
         streams = _streams(seed)
         arrivals = draw_arrivals(model, streams["arrivals"])
         if model.is_coupled:
-            out = _run_coupled(model, arrivals, streams["customers"], self.chunk_size, progress)
+            out = _run_coupled(model, arrivals, streams["customers"], self.chunk_size, progress, threads)
         else:
             out = _run_independent(model, arrivals, streams["customers"], self.chunk_size, progress)
         return self._run_of(model, streams, arrivals, out, time.perf_counter() - t_start)
@@ -76,6 +82,62 @@ class FastEngine:
             coefficients=out["fx"],
             seconds=seconds,
         )
+
+    def run_replications(self, model, seeds, progress=None, memory_room: float = float("inf")) -> list:
+        """Replications on ``seeds``, in order: what ``[self.run(model, s) for s in seeds]`` returns.
+
+        The day-by-day path meets at a barrier every day, which a busy core stalls; so with several
+        replications of a day-coupled model and several numba threads, the replications run side
+        by side in threads (the kernels release the GIL), one numba thread each, and one left
+        running alone widens onto the threads the others gave back (:class:`ThreadShare`). At most
+        ``memory_room // (bytes of one replication's customers)`` extra replications run at once.
+        ``progress(fraction)`` gets the fraction of all the replications done; an exception it
+        raises stops the run (at the next batch of days of every replication).
+        """
+        seeds = list(seeds)
+        n = len(seeds)
+        total = numba.get_num_threads()
+        extra = memory_room // max(1.0, _customer_bytes(model)) if model.is_coupled else 0
+        side_by_side = int(min(n, total, 1 + extra))
+        if side_by_side < 2:
+            runs = []
+            for r, seed in enumerate(seeds):
+                report = None
+                if progress is not None:
+                    report = lambda done, tot, r=r: progress((r + done / max(tot, 1)) / n)
+                runs.append(self.run(model, seed, report))
+            return runs
+        share = ThreadShare(total, concurrent_regions=_threadsafe_layer())
+        done = [0.0] * n
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def one(r):
+            def report(d, tot):
+                if stop.is_set():
+                    raise _Stopped
+                if progress is not None:
+                    with lock:  # fractions reported in order, from one thread at a time
+                        done[r] = d / max(tot, 1)
+                        progress(sum(done) / n)
+
+            share.enter()
+            try:
+                return self.run(model, seeds[r], report, share.most)
+            finally:
+                share.leave()
+
+        pool = ThreadPoolExecutor(side_by_side, thread_name_prefix="jsim-replication")
+        try:
+            futures = [pool.submit(one, r) for r in range(n)]
+            return [f.result() for f in futures]
+        except BaseException:
+            stop.set()
+            for f in futures:
+                f.cancel()
+            raise
+        finally:
+            pool.shutdown(wait=True)
 
     def n_chunks(self, model, seed: np.random.SeedSequence) -> int | None:
         """Customer chunks of one replication on ``seed``; None when they cannot run apart (word of mouth, queues).
@@ -103,6 +165,27 @@ class FastEngine:
         streams = _streams(seed)
         arrivals = draw_arrivals(model, streams["arrivals"])
         return self._run_of(model, streams, arrivals, _independent_run(model, counts), seconds)
+
+
+class _Stopped(Exception):
+    """Raised in a replication's thread when another replication failed or the run was interrupted."""
+
+
+def _customer_bytes(model) -> float:
+    """Memory of one replication's day-by-day customer state (16 bytes a customer)."""
+    from .resources import COUPLED_CUSTOMER_BYTES, _sizes
+
+    return COUPLED_CUSTOMER_BYTES * float(_sizes(model).customers)
+
+
+def _threadsafe_layer() -> bool:
+    """Whether numba's threading layer runs parallel regions from two Python threads at once
+    (``omp`` and ``tbb`` do; ``workqueue`` aborts the process). Unknown before the first parallel
+    region: then no."""
+    try:
+        return numba.threading_layer() in ("omp", "tbb")
+    except ValueError:
+        return False
 
 
 def _streams(seed: np.random.SeedSequence) -> dict:
@@ -220,14 +303,16 @@ def _population(model, arrivals) -> kernels.Customers:
     )
 
 
-def _run_coupled(model, arrivals, seq, chunk_size, progress) -> dict:
+def _run_coupled(model, arrivals, seq, chunk_size, progress, threads=None) -> dict:
     T, G, S, W, X = model.n_days, model.n_segments, model.n_stages, model.n_wom, model.n_routes
     V = len(model.services)
     customers = _population(model, arrivals)
     n_initial = int(model.initial.sum())
     n_chunks = max(1, -(-len(customers.stage) // chunk_size))
     states = chunk_states(seq, n_chunks)
-    kernels.coupled_init(model, n_initial, chunk_size, customers, states)
+    wide = numba.get_num_threads()
+    most = threads if threads is not None else (lambda: wide)
+    kernels.coupled_init(model, n_initial, chunk_size, customers, states, threads=max(1, most()))
     run = kernels.CoupledRun(
         arrivals=arrivals,
         occupancy=np.zeros((T + 1, G, S), np.int64),
@@ -249,10 +334,18 @@ def _run_coupled(model, arrivals, seq, chunk_size, progress) -> dict:
         np.zeros((n_chunks, G, S, S), np.int64), np.zeros((n_chunks, X), np.int64), np.zeros((n_chunks, G), np.int64)
     )
     fx = Coefficients.initial(model.exposure_effect)
+    # customers active on each day (day-0 ones, then arrivals): the work of a batch of days
+    active = n_initial + np.concatenate([[0], np.cumsum(arrivals[1:].sum(axis=1))])
+    schedule = DaySchedule(most)
     step = max(1, -(-T // DAY_BATCHES))
     for t0 in range(1, T + 1, step):
         t1 = min(t0 + step, T + 1)
-        kernels.coupled_days(model, t0, t1, n_initial, chunk_size, fx, customers, states, run, tables, day)
+        parallel = active[t0] > chunk_size  # else the kernel runs the first days on one chunk, serially
+        k = schedule.threads() if parallel else 1
+        tic = time.perf_counter()
+        kernels.coupled_days(model, t0, t1, n_initial, chunk_size, fx, customers, states, run, tables, day, k)
+        if parallel:
+            schedule.record(k, float(active[t0:t1].sum()), time.perf_counter() - tic)
         if progress is not None:
             progress(t1 - 1, T)
     occ_start = start_of_day(model, run.occupancy, arrivals)

@@ -11,6 +11,12 @@ seed, agreement with the expected-value engine, the calendar obeyed).
 This module imports nothing heavy, so the command line can list the engines cheaply: built-in
 engines are named here by ``module:attribute`` and imported on first use.
 
+An engine may also have ``run_replications(model, seeds, progress, memory_room)`` returning the
+Runs of ``seeds`` in order (what ``run`` returns for each); :func:`~jsim.engine.simulate` then
+calls it for several replications, so the engine can run them side by side (the fast engine
+does on the day-by-day path, :mod:`jsim.engine.schedule`); ``memory_room`` is the memory, in
+bytes, beyond the estimate of the run (which counts one replication at a time).
+
 To add an engine: write a module with a class that has ``name``, ``stochastic`` and ``run``
 (see :class:`Engine`), call :func:`register_engine` (or add it to :data:`_BUILTIN`), and add it to
 the contract suite's engine list.

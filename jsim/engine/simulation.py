@@ -10,7 +10,7 @@ import numpy as np
 
 from ..rng import as_seed_sequence, named_child, replication_seed, seed_entropy
 from .registry import Engine, get_engine
-from .resources import check_resources
+from .resources import available_memory, check_resources, estimate_resources
 from .result import SimulationResult
 
 #: Journeys one run may trace, at most.
@@ -77,13 +77,20 @@ def simulate(
     if journeys and not (isinstance(journeys, (int, np.integer)) and 0 < journeys <= MAX_JOURNEYS):
         raise ValueError(f"journeys must be a whole number within [0, {MAX_JOURNEYS}], got {journeys!r}")
     n = int(reps) if eng.stochastic else 1
-    if check_memory:
-        check_resources(model, eng, n, journeys)
+    estimate = check_resources(model, eng, n, journeys) if check_memory else None
     root = as_seed_sequence(seed)
     t0 = time.perf_counter()
     if cluster is not None:
         report = None if progress is None else (lambda done, total: progress(done / max(total, 1)))
         runs = cluster.run_replications(model, eng, [replication_seed(root, r) for r in range(n)], report)
+    elif n > 1 and hasattr(eng, "run_replications"):
+        # an engine that runs replications side by side (the fast engine, day by day) may hold
+        # several at once in the memory the estimate did not count
+        if estimate is None:
+            estimate = estimate_resources(model, eng, n, journeys)
+        room = max(0.0, available_memory().usable - estimate.bytes_peak)
+        seeds = [replication_seed(root, r) for r in range(n)]
+        runs = eng.run_replications(model, seeds, progress, memory_room=room)
     else:
         runs = []
         for r in range(n):

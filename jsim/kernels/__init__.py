@@ -46,7 +46,16 @@ __all__ = [
 ]
 
 import math
+import os
 
+# The day-by-day path ends a parallel region every day. GNU OpenMP (numba's ``omp`` threading
+# layer) lets a thread that reaches the end first spin for up to 300,000 iterations before it
+# sleeps, which takes a core from another process and, with one core busy, makes two threads
+# slower than one (benchmarks/bench_busy.py). Threads sleep at once unless the user says otherwise.
+# Read when numba first starts its threads, so it must be set before the first parallel kernel.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numba
 import numpy as np
 
 from ._alias import _alias_days, _alias_tables, pick_alias
@@ -327,21 +336,66 @@ def independent_chunks(
     _independent_chunks(chunk_ids, chunk_size, n_total, cohorts, tables, model.arrays, rng_states, out)
 
 
-def coupled_init(model, n_initial: int, chunk_size: int, customers, rng_states) -> None:
-    """First thresholds of the day-0 customers (``_population._coupled_init``)."""
+def _threads(threads: int | None) -> int:
+    """``threads`` checked against numba's pool (None: the calling thread's current count)."""
+    if threads is None:
+        return numba.get_num_threads()
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads must be a whole number >= 1, got {threads!r}")
+    return min(int(threads), numba.config.NUMBA_NUM_THREADS)
 
-    _coupled_init(n_initial, chunk_size, customers, model.is_converted, rng_states)
+
+class _using_threads:
+    """Run numba's parallel regions entered from this thread on ``n`` threads, then restore the count
+    (numba's count is per calling thread)."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __enter__(self):
+        self.before = numba.get_num_threads()
+        if self.n > 1 and self.n != self.before:
+            numba.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        if numba.get_num_threads() != self.before:
+            numba.set_num_threads(self.before)
+
+
+def coupled_init(model, n_initial: int, chunk_size: int, customers, rng_states, threads: int | None = None) -> None:
+    """First thresholds of the day-0 customers (``_population._coupled_init``).
+
+    ``threads``: numba threads to use (1: none but the caller's; None: the current count).
+    """
+    n = _threads(threads)
+    with _using_threads(n):
+        _coupled_init(n_initial, chunk_size, customers, model.is_converted, rng_states, n > 1)
 
 
 def coupled_days(
-    model, t_first: int, t_last: int, n_initial: int, chunk_size: int, fx, customers, rng_states, run, tables, day
+    model,
+    t_first: int,
+    t_last: int,
+    n_initial: int,
+    chunk_size: int,
+    fx,
+    customers,
+    rng_states,
+    run,
+    tables,
+    day,
+    threads: int | None = None,
 ) -> None:
     """Run days ``t_first .. t_last - 1`` of the day-by-day path (``_population._coupled_days``).
 
     ``fx``: the working day coefficients; ``customers``: a ``Customers`` record; ``rng_states
     (C, 4)`` uint64, one per chunk; ``run``: a ``CoupledRun`` carried from day to day; ``tables``
-    (``DayTables``) and ``day`` (``DayCounts`` with C rows) are scratch.
+    (``DayTables``) and ``day`` (``DayCounts`` with C rows) are scratch. ``threads``: numba
+    threads for the days (1: the calling thread only, no parallel region; None: the current
+    count). The GIL is released, so replications can run side by side in Python threads.
+    Results do not depend on ``threads``.
     """
+    n = _threads(threads)
     T, G, S, X, W, V = model.n_days, model.n_segments, model.n_stages, model.n_routes, model.n_wom, len(model.services)
     if not 1 <= t_first <= t_last <= T + 1:
         raise ValueError(f"1 <= t_first <= t_last <= T + 1 = {T + 1} must hold, got {t_first}, {t_last}")
@@ -377,19 +431,21 @@ def coupled_days(
         _check(f"tables.{name}", getattr(tables, name), shape, dtype)
     for name, shape in (("flows", (C, G, S, S)), ("moves", (C, X)), ("newconv", (C, G))):
         _check(f"day.{name}", getattr(day, name), shape, np.int64)
-    _coupled_days(
-        t_first,
-        t_last,
-        n_initial,
-        chunk_size,
-        model.arrays,
-        _coefficients(model, fx),
-        customers,
-        rng_states,
-        run,
-        tables,
-        day,
-    )
+    with _using_threads(n):
+        _coupled_days(
+            t_first,
+            t_last,
+            n_initial,
+            chunk_size,
+            model.arrays,
+            _coefficients(model, fx),
+            customers,
+            rng_states,
+            run,
+            tables,
+            day,
+            n > 1,
+        )
 
 
 def trace(

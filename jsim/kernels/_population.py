@@ -193,17 +193,37 @@ def _independent_chunks(chunk_ids, chunk_size, n_total, cohorts, tables, m, rng_
         _independent_chunk(b, chunk_ids[b], chunk_size, n_total, cohorts, tables, m, rng_states, out)
 
 
-@njit(parallel=True, cache=True)
-def _coupled_init(n_initial, chunk_size, customers, is_converted, rng_states):
-    """Give the day-0 customers (indices < n_initial) their first threshold: their stream's first number."""
-    stage, _, conv, thr, draws = customers  # fields unpacked outside prange (see _independent_chunks)
-    key = rng_states[0, 0]
+@njit(cache=True)
+def _coupled_init_chunk(c, n_initial, chunk_size, customers, is_converted, key):
+    """First thresholds of the day-0 customers of chunk ``c``: their stream's first number."""
+    stage, _, conv, thr, draws = customers
+    for i in range(c * chunk_size, min(n_initial, (c + 1) * chunk_size)):
+        thr[i] = _customer_exp(_customer_seed(key, i), 0)
+        draws[i] = 1
+        conv[i] = 1 if is_converted[stage[i]] else 0
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _coupled_init_parallel(n_initial, chunk_size, customers, is_converted, key):
     n_chunks = (n_initial + chunk_size - 1) // chunk_size
     for c in prange(n_chunks):
-        for i in range(c * chunk_size, min(n_initial, (c + 1) * chunk_size)):
-            thr[i] = _customer_exp(_customer_seed(key, i), 0)
-            draws[i] = 1
-            conv[i] = 1 if is_converted[stage[i]] else 0
+        _coupled_init_chunk(c, n_initial, chunk_size, customers, is_converted, key)
+
+
+@njit(cache=True, nogil=True)
+def _coupled_init(n_initial, chunk_size, customers, is_converted, rng_states, parallel):
+    """Give the day-0 customers (indices < n_initial) their first threshold: their stream's first number.
+
+    ``parallel``: over chunks in a parallel region; else in this thread (no parallel region is
+    entered, so replications can run side by side in threads whatever numba's threading layer).
+    """
+    key = rng_states[0, 0]
+    if parallel:
+        _coupled_init_parallel(n_initial, chunk_size, customers, is_converted, key)
+    else:
+        n_chunks = (n_initial + chunk_size - 1) // chunk_size
+        for c in range(n_chunks):
+            _coupled_init_chunk(c, n_initial, chunk_size, customers, is_converted, key)
 
 
 @njit(cache=True)
@@ -282,14 +302,15 @@ def _coupled_day_serial(
         )
 
 
-@njit(cache=True)
-def _coupled_days(t_first, t_last, n_initial, chunk_size, m, fx, customers, rng_states, run, tables, day):
+@njit(cache=True, nogil=True)
+def _coupled_days(t_first, t_last, n_initial, chunk_size, m, fx, customers, rng_states, run, tables, day, parallel):
     """Days ``t_first .. t_last - 1`` of the day-by-day path (word of mouth, service queues).
 
     Each day: the day step (:func:`~jsim.kernels._day._day_step`: word-of-mouth shares from
     yesterday's census, the service queues, the day tables), the alias tables, then every active
-    customer advanced (:func:`_coupled_day`, in parallel over chunks once there are several), and
-    the day's counts added to ``run`` (:class:`CoupledRun`). Customers are numbered day-0 first,
+    customer advanced (:func:`_coupled_day`, in parallel over chunks once there are several and
+    ``parallel`` is true; else :func:`_coupled_day_serial`, in this thread), and the day's counts
+    added to ``run`` (:class:`CoupledRun`). Customers are numbered day-0 first,
     then arrivals by day, so the active ones on day t are the first ``n_initial +
     arrivals[1..t].sum()``. ``tables`` (:class:`DayTables`) and ``day`` (:class:`DayCounts`) are
     scratch. Mutates ``fx`` (service touchpoints' day coefficients), ``customers``, ``rng_states``
@@ -328,7 +349,7 @@ def _coupled_days(t_first, t_last, n_initial, chunk_size, m, fx, customers, rng_
         n_before = n_active
         for g in range(G):
             n_active += run.arrivals[t, g]
-        if n_active > chunk_size:
+        if parallel and n_active > chunk_size:
             _coupled_day(
                 t,
                 n_before,

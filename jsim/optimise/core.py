@@ -29,6 +29,7 @@ import importlib.util
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,8 +41,8 @@ from jsim.errors import OptimiseError
 from jsim.optimise.space import BudgetSpace
 from jsim.rng import derive_seed
 
-from .interrupts import interrupt_guard, interrupt_point
-from .storage import UNCOUNTED_ATTR, counted, remaining_trials, resumable
+from .interrupts import GATE, interrupt_guard, interrupt_point
+from .storage import UNCOUNTED_ATTR, counted, mark_interrupted, remaining_trials, resumable
 
 SAMPLERS = ("auto", "cmaes", "tpe", "gp", "nsga2", "random")
 
@@ -238,6 +239,7 @@ def optimise_allocation(
     max_evaluations: int | None = None,
     constraints: Callable[[dict], Sequence[float]] | None = None,
     verbose: bool = False,
+    batch: int = 1,
 ) -> AllocationResult:
     """Split ``budget`` over touchpoints to maximise ``objective``.
 
@@ -293,6 +295,16 @@ def optimise_allocation(
         the polish as SLSQP inequality constraints; the answer is the best feasible split.
     verbose : bool, default False
         Let Optuna log a line per trial (INFO); otherwise WARNING for the length of the call.
+    batch : int, default 1
+        Trials asked together and evaluated side by side, in ``batch`` threads of this process (an
+        objective that runs its simulations on a Dask cluster spreads them over its workers). The
+        sampler suggests the ``batch`` allocations one after another in this thread, they are
+        evaluated at once, and told in the order they were asked, so the same ``seed`` and
+        ``batch`` give the same numbers whatever thread finishes first. The polish evaluates the
+        points of each finite-difference gradient side by side too (the same numbers as one after
+        another). ``1``: one trial at a time (``study.optimize``). An objective with a
+        ``call_many(allocations, run)`` method (:class:`~jsim.optimise.objectives.ScenarioObjective`)
+        is given each batch whole; ``run(fn, items)`` maps ``fn`` over ``items`` side by side.
 
     Returns
     -------
@@ -302,7 +314,8 @@ def optimise_allocation(
     ------
     OptimiseError
         Infeasible bounds, unknown sampler, wrong number of objective values, ``n_trials`` above
-        ``max_evaluations``.
+        ``max_evaluations``, ``batch`` not a whole number in ``[1, max_evaluations]``, ``batch > 1``
+        with ``n_jobs > 1``.
     """
     names = _resolve_names(names, bounds, initial, objective)
     space = BudgetSpace(names, budget, bounds)
@@ -322,20 +335,74 @@ def optimise_allocation(
             f"n_trials <= max_evaluations must hold (trials are evaluations), but got n_trials={n_trials}, "
             f"max_evaluations={max_evaluations} (raise max_evaluations or lower n_trials)"
         )
+    _check_batch(batch, max_evaluations, n_jobs)
     will_polish = polish and n_objectives == 1 and space.n > 1
     adaptive = n_trials is None and will_polish
     if n_trials is None:
         n_trials = max(1, math.floor(SEARCH_SHARE * max_evaluations)) if will_polish else max_evaluations
-    with _optuna_verbosity(verbose):
-        return _optimise(
-            objective, space, n_trials, max_evaluations, adaptive, seed, sampler, directions, storage,
-            study_name, will_polish, n_jobs, callbacks, initial, constraints,
-        )  # fmt: skip
+    pool = ThreadPoolExecutor(batch, thread_name_prefix="jsim-trial") if batch > 1 else None
+    try:
+        with _optuna_verbosity(verbose):
+            return _optimise(
+                objective, space, n_trials, max_evaluations, adaptive, seed, sampler, directions, storage,
+                study_name, will_polish, n_jobs, callbacks, initial, constraints, batch, _side_by_side(pool),
+            )  # fmt: skip
+    finally:
+        if pool is not None:
+            # an interrupted batch's evaluations still running are not waited for (their results are dropped)
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _check_batch(batch, max_evaluations: int, n_jobs: int) -> None:
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise OptimiseError(
+            f"batch must be a whole number >= 1 (trials evaluated side by side), got batch={batch!r} "
+            "(use 1 for one trial at a time, or the number of workers)"
+        )
+    if batch > max_evaluations:
+        raise OptimiseError(
+            f"batch <= max_evaluations must hold (each trial of a batch is an evaluation), got batch={batch}, "
+            f"max_evaluations={max_evaluations} (lower batch or raise max_evaluations)"
+        )
+    if batch > 1 and n_jobs != 1:
+        raise OptimiseError(
+            f"batch and n_jobs both run trials side by side, got batch={batch}, n_jobs={n_jobs} "
+            "(use batch: the same seed then gives the same numbers)"
+        )
+
+
+def _side_by_side(pool: ThreadPoolExecutor | None):
+    """``run(fn, items) -> [fn(item) for item in items]`` on ``pool``'s threads, results in order; None without a pool.
+
+    The caller (the main thread) waits inside :meth:`GATE.objective <jsim.optimise.interrupts._InterruptGate.objective>`
+    so Ctrl-C stops the wait at once; evaluations not started yet are then cancelled.
+    """
+    if pool is None:
+        return None
+
+    def run(fn, items):
+        futures = [pool.submit(fn, item) for item in items]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+    return run
+
+
+def _call_many(objective, allocations: list[dict], run) -> list:
+    """The objective's raw answers for ``allocations``, evaluated side by side by ``run``, in order."""
+    many = getattr(objective, "call_many", None)
+    if many is not None:
+        return list(many([dict(a) for a in allocations], run))
+    return run(objective, [dict(a) for a in allocations])
 
 
 def _optimise(
     objective, space, n_trials, max_evaluations, adaptive, seed, sampler, directions, storage, study_name,
-    will_polish, n_jobs, callbacks, initial, constraints,
+    will_polish, n_jobs, callbacks, initial, constraints, batch=1, run=None,
 ) -> AllocationResult:  # fmt: skip
     n_objectives = len(directions)
     equal = space.equal_split()
@@ -379,7 +446,12 @@ def _optimise(
     if remaining > 0 and not (adaptive and _converged(study, sense, patience, min_trials=max(30, 10 * space.n))):
         all_callbacks = [stop_when_full, interrupt_point] + list(callbacks or [])
         with interrupt_guard():  # Ctrl-C interrupts an objective call or waits for the end of the trial
-            study.optimize(resumable(run_trial), n_trials=remaining, n_jobs=n_jobs, callbacks=all_callbacks)
+            if batch > 1:
+                n_calls += _search_in_batches(
+                    study, space, objective, n_trials, batch, run, constraints, n_objectives, all_callbacks
+                )
+            else:
+                study.optimize(resumable(run_trial), n_trials=remaining, n_jobs=n_jobs, callbacks=all_callbacks)
     n_search = n_calls
 
     complete = [
@@ -418,13 +490,91 @@ def _optimise(
         return result(best_alloc, best_value)
     ranked = [(t.number, _trial_allocation(space, t), t.value) for t in feasible]
     starts = _distinct_starts(space, ranked, sense)
-    alloc, value, cons, calls = _polish(objective, space, starts, sense, best_value, left, constraints)
+    alloc, value, cons, calls = _polish(objective, space, starts, sense, best_value, left, constraints, run)
     if sense * (value - best_value) <= 0:
         return result(best_alloc, best_value, n_polish=calls)
     number = _store_polish(study, space, alloc, value, n_trials, cons)
     if number is not None:
         history.append((number, alloc, value))
     return result(alloc, value, polished=True, n_polish=calls)
+
+
+def _search_in_batches(
+    study: optuna.Study, space: BudgetSpace, objective, n_trials: int, batch: int, run, constraints,
+    n_objectives: int, callbacks: list,
+) -> int:  # fmt: skip
+    """The global search, ``batch`` trials at a time (see :func:`optimise_allocation`); returns the evaluations made.
+
+    Each round asks up to ``batch`` trials (never more than the trials still missing), suggests
+    their allocations here one after another (the sampler's draws do not depend on threads),
+    evaluates them side by side, and tells them in ask order, each followed by ``callbacks`` as
+    ``study.optimize`` calls them (the ``study.stop()`` of a callback ends the search after the
+    round). A trial that finds the study full (another process ran it) is pruned as surplus, and
+    the search stops. On Ctrl-C (raised while the evaluations run, or at the safe point after a
+    tell) every trial of the round not told yet is marked interrupted and failed, so a resume
+    runs it again with the same parameters; on an error they are failed and the error raised.
+    """
+    from optuna.storages._heartbeat import get_heartbeat_thread, is_heartbeat_enabled
+    from optuna.study._tell import _tell_with_warning
+
+    n_calls = 0
+    study._stop_flag = False
+    study._thread_local.in_optimize_loop = True  # what study.optimize sets: a callback may call study.stop()
+    try:
+        while not study._stop_flag:
+            k = min(batch, remaining_trials(study, n_trials))
+            if k <= 0:
+                break
+            if is_heartbeat_enabled(study._storage):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    optuna.storages.fail_stale_trials(study)
+            untold: list = []  # asked, not told yet (in ask order)
+            try:
+                allocations = []
+                for _ in range(k):
+                    trial = study.ask()
+                    untold.append(trial)
+                    if _is_surplus(study, trial, n_trials):
+                        trial.storage.set_trial_system_attr(trial._trial_id, UNCOUNTED_ATTR, "surplus")
+                        _tell_with_warning(study, trial, state=TrialState.PRUNED, suppress_warning=True)
+                        untold.pop()
+                        study._stop_flag = True  # another process filled the study
+                        break
+                    alloc = space.suggest(trial)
+                    trial.set_user_attr(_ALLOC_ATTR, alloc)
+                    allocations.append(alloc)
+                if not allocations:
+                    break
+                with contextlib.ExitStack() as beats:
+                    for trial in untold:
+                        beats.enter_context(get_heartbeat_thread(trial._trial_id, study._storage))
+                    n_calls += len(allocations)
+                    with GATE.objective():  # Ctrl-C while the batch runs is raised at once
+                        raws = _call_many(objective, allocations, run)
+                for alloc, raw in zip(allocations, raws):
+                    trial = untold[0]
+                    values = _as_values(raw, n_objectives)
+                    if constraints is not None:
+                        for i, c in enumerate(_constraint_values(constraints, alloc)):
+                            trial.set_constraint(str(i), c)
+                    _tell_with_warning(study, trial, values, suppress_warning=True)
+                    untold.pop(0)
+                    frozen = study._storage.get_trial(trial._trial_id)
+                    for callback in callbacks:
+                        callback(study, frozen)
+            except KeyboardInterrupt:
+                for trial in untold:
+                    mark_interrupted(trial)
+                    _tell_with_warning(study, trial, state=TrialState.FAIL, suppress_warning=True)
+                raise
+            except Exception:
+                for trial in untold:
+                    _tell_with_warning(study, trial, state=TrialState.FAIL, suppress_warning=True)
+                raise
+    finally:
+        study._thread_local.in_optimize_loop = False
+    return n_calls
 
 
 def _constraint_values(constraints, alloc: dict) -> tuple[float, ...]:
@@ -608,6 +758,7 @@ def _polish(
     reference: float,
     max_calls: int,
     constraints=None,
+    side_by_side=None,
 ):
     """SLSQP on the simplex in budget shares within ``max_calls`` objective calls; returns
     ``(allocation, value, constraint values, calls)`` of the best (feasible) point evaluated.
@@ -628,6 +779,10 @@ def _polish(
 
     With ``constraints`` (<= 0 feasible) SLSQP gets them as inequalities ``-c(z) >= 0`` and only
     feasible points count as the answer.
+
+    With ``side_by_side`` (see :func:`_side_by_side`), the points of one finite-difference gradient not
+    evaluated yet are evaluated side by side first, as many as the calls left allow, then
+    recorded in order: the same calls, values and best point as evaluating them one by one.
     """
     from scipy.optimize import minimize
 
@@ -638,22 +793,42 @@ def _polish(
     limit = max_calls
     best: tuple[float, np.ndarray, tuple] | None = None
 
-    def evaluate(z: np.ndarray) -> tuple[float, tuple]:
+    def record(key: bytes, vec: np.ndarray, raw) -> tuple[float, tuple]:
         nonlocal calls, best
+        calls += 1
+        value = float(_as_values(raw, 1))
+        cons = _constraint_values(constraints, space.as_dict(vec)) if constraints is not None else ()
+        memo[key] = (value, cons)
+        if math.isfinite(value) and all(c <= 0 for c in cons) and (best is None or sense * (value - best[0]) > 0):
+            best = (value, vec.copy(), cons)
+        return value, cons
+
+    def evaluate(z: np.ndarray) -> tuple[float, tuple]:
         vec = space.project(np.asarray(z, dtype=np.float64) * budget)
         key = vec.tobytes()
         if key in memo:
             return memo[key]
         if calls >= limit:
             raise _BudgetSpent
-        calls += 1
-        alloc = space.as_dict(vec)
-        value = float(_as_values(objective(dict(alloc)), 1))
-        cons = _constraint_values(constraints, alloc) if constraints is not None else ()
-        memo[key] = (value, cons)
-        if math.isfinite(value) and all(c <= 0 for c in cons) and (best is None or sense * (value - best[0]) > 0):
-            best = (value, vec.copy(), cons)
-        return value, cons
+        return record(key, vec, objective(dict(space.as_dict(vec))))
+
+    def prefetch(points: list[np.ndarray]) -> None:
+        """Evaluate side by side the points ``evaluate`` would call the objective for, in its order and budget."""
+        if side_by_side is None:
+            return
+        todo: dict[bytes, np.ndarray] = {}
+        for z in points:
+            vec = space.project(np.asarray(z, dtype=np.float64) * budget)
+            key = vec.tobytes()
+            if key not in memo and key not in todo:
+                todo[key] = vec
+        todo = dict(list(todo.items())[: max(0, limit - calls)])
+        if len(todo) < 2:
+            return
+        with GATE.objective():
+            raws = _call_many(objective, [space.as_dict(v) for v in todo.values()], side_by_side)
+        for (key, vec), raw in zip(todo.items(), raws):
+            record(key, vec, raw)
 
     def loss(z):
         value = evaluate(z)[0]
@@ -668,14 +843,19 @@ def _polish(
     def forward(fun, z):
         """Forward differences of ``fun`` (a backward step at an upper bound): one call per coordinate."""
         z = np.asarray(z, dtype=np.float64)
-        f0 = np.atleast_1d(fun(z))
-        jac = np.zeros((f0.size, z.size))
+        steps, points = [], [z]
         for i in range(z.size):
             h = step * max(1.0, abs(z[i]))
             if z[i] + h > upper[i]:
                 h = -h
             zi = z.copy()
             zi[i] += h
+            steps.append(h)
+            points.append(zi)
+        prefetch(points)
+        f0 = np.atleast_1d(fun(z))
+        jac = np.zeros((f0.size, z.size))
+        for i, (h, zi) in enumerate(zip(steps, points[1:])):
             jac[:, i] = (np.atleast_1d(fun(zi)) - f0) / h
         return jac
 

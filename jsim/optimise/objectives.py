@@ -28,11 +28,13 @@ __all__ = [
     "budget_touchpoints",
 ]
 
+import contextlib
 import copy
 import difflib
 import math
 import re
 import shlex
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +42,34 @@ import numpy as np
 from ..errors import OptimiseError, ScenarioError, ScenarioIssue
 from ..rng import derive_seed
 from ..scenario.limits import MAX_MONEY
+
+#: guards the evaluation counters and the cache when evaluations run side by side (``call_many``)
+_LOCK = threading.Lock()
+
+#: one local simulation at a time from the threads of ``call_many`` when numba cannot run them at once
+_RUN_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _local_runs(local: bool):
+    """Around a simulation: from a thread other than the main one (``call_many``), a local run waits for the
+    others unless numba's threading layer runs parallel regions from several threads at once (``omp`` and
+    ``tbb`` do, ``workqueue`` aborts the process; unknown before the first parallel region: wait)."""
+    if not local or threading.current_thread() is threading.main_thread():
+        yield
+        return
+    import numba
+
+    try:
+        safe = numba.threading_layer() in ("omp", "tbb")
+    except ValueError:
+        safe = False
+    if safe:
+        yield
+        return
+    with _RUN_LOCK:
+        yield
+
 
 #: objective name -> (per-replication metric it reads, direction)
 METRICS = {
@@ -565,17 +595,20 @@ class ScenarioObjective:
         if (engine, reps) not in self._checked:
             check_resources(model, engine, reps)
             self._checked.add((engine, reps))
-        result = simulate(model, seed=seed, reps=reps, engine=engine, check_memory=False, cluster=self.cluster)
-        self.n_simulations += 1
+        with _local_runs(self.cluster is None):
+            result = simulate(model, seed=seed, reps=reps, engine=engine, check_memory=False, cluster=self.cluster)
+        with _LOCK:
+            self.n_simulations += 1
         per_rep = rep_metrics(result)
         if "clv" in self.metrics or any(c.metric == "clv" for c in self.constraints):
             per_rep["clv"] = per_rep["new_customers"] * lifetime_value(model) - per_rep["cost"]
         values = tuple(float(np.mean(per_rep[METRICS[m][0]])) for m in self.metrics)
         cons = tuple(c.value(float(np.mean(per_rep[c.metric]))) for c in self.constraints)
         out = Evaluation(values, per_rep, cons)
-        if len(self._cache) > 50_000:
-            self._cache.clear()
-        self._cache[key] = out
+        with _LOCK:
+            if len(self._cache) > 50_000:
+                self._cache.clear()
+            self._cache[key] = out
         return out
 
     def __call__(self, allocation: dict):
@@ -584,15 +617,60 @@ class ScenarioObjective:
         if len(ev.values) > 1:
             return ev.values
         if self.engine == "fast" and self.promote > 1:
-            sign = 1.0 if self.directions[0] == "maximize" else -1.0
-            per = np.asarray(ev.metrics[METRICS[self.metrics[0]][0]], dtype=np.float64)
-            se = float(per.std(ddof=1) / math.sqrt(per.size)) if per.size > 1 else math.inf
-            if self._best is None or sign * ev.values[0] >= sign * self._best - 2.0 * se:
-                ev = self.evaluate(allocation, reps=self.reps * self.promote)
+            if self._promotes(ev):
+                ev = self._promoted(allocation)
                 self.n_promoted += 1
-            if self._best is None or sign * ev.values[0] > sign * self._best:
-                self._best = ev.values[0]
+            self._note_best(ev.values[0])
         return ev.values[0]
+
+    def call_many(self, allocations: list, run) -> list:
+        """What ``[self(a) for a in allocations]`` returns, with the simulations run side by side by ``run``.
+
+        ``run(fn, items)`` maps ``fn`` over ``items`` at once (threads; with :attr:`cluster`, each
+        simulation's replications are Dask tasks), results in order. The answers, :attr:`n_promoted`
+        and the best value so far are those of the calls one after another: the simulations on
+        ``reps`` run first, then ``promote`` is decided in order; every allocation that could be
+        promoted (within two standard errors of the best before it; the best only gets better,
+        so the calls one after another promote a subset of these) is simulated on
+        ``reps * promote`` replications side by side, and those the order does not promote are
+        left unused (extra simulations, counted in :attr:`n_simulations`, never in the answers).
+        """
+        distinct = list({self._key(a): a for a in allocations}.values())
+        evals = dict(zip(map(self._key, distinct), run(self.evaluate, distinct)))
+        first = [evals[self._key(a)] for a in allocations]
+        if len(self.metrics) > 1:
+            return [ev.values for ev in first]
+        if not (self.engine == "fast" and self.promote > 1):
+            return [ev.values[0] for ev in first]
+        wave = [a for a, ev in zip(allocations, first) if self._promotes(ev)]
+        wave = list({self._key(a): a for a in wave}.values())
+        promoted = dict(zip(map(self._key, wave), run(self._promoted, wave))) if wave else {}
+        out = []
+        for alloc, ev in zip(allocations, first):
+            if self._promotes(ev):
+                ev = promoted[self._key(alloc)]
+                self.n_promoted += 1
+            self._note_best(ev.values[0])
+            out.append(ev.values[0])
+        return out
+
+    def _key(self, allocation: dict) -> tuple:
+        return tuple(float(allocation[k]) for k in self.names)
+
+    def _promoted(self, allocation: dict) -> Evaluation:
+        return self.evaluate(allocation, reps=self.reps * self.promote)
+
+    def _promotes(self, ev: Evaluation) -> bool:
+        """Whether :meth:`__call__` evaluates ``ev``'s allocation again on more replications (given the best so far)."""
+        sign = 1.0 if self.directions[0] == "maximize" else -1.0
+        per = np.asarray(ev.metrics[METRICS[self.metrics[0]][0]], dtype=np.float64)
+        se = float(per.std(ddof=1) / math.sqrt(per.size)) if per.size > 1 else math.inf
+        return self._best is None or sign * ev.values[0] >= sign * self._best - 2.0 * se
+
+    def _note_best(self, value: float) -> None:
+        sign = 1.0 if self.directions[0] == "maximize" else -1.0
+        if self._best is None or sign * value > sign * self._best:
+            self._best = value
 
     def constraint_values(self, allocation: dict) -> tuple:
         """Constraint values of ``allocation`` (<= 0 feasible); from the cache after :meth:`__call__`."""

@@ -303,6 +303,7 @@ def optimise_scenario(
     max_evaluations: int | None = None,
     verbose: bool = False,
     cluster=None,
+    batch: int = 1,
 ) -> OptimisationReport:
     """Optimise a :class:`ScenarioObjective`, explain the answer and compare it with the current and equal splits.
 
@@ -352,7 +353,14 @@ def optimise_scenario(
         From :func:`jsim.engine.distributed.connect`, with the ``fast`` engine: each evaluation's
         replications run as Dask tasks on its workers (the same numbers as a local run); the
         trials are asked and told here, so the study stays in its storage and resumes as before.
+    batch : int
+        Trials evaluated side by side (see :func:`jsim.optimise.optimise_allocation`): with
+        ``cluster``, on its workers, else in threads; the same ``seed`` and ``batch`` give the same
+        numbers either way. Checked (a whole number in ``[1, max_evaluations]``) before the study starts.
     """
+    from .core import _check_batch, default_max_evaluations
+
+    _check_batch(batch, max_evaluations or default_max_evaluations(len(objective.names), n_trials), 1)
     if cluster is not None:
         check_cluster_engine(objective.engine, scheduler=cluster.address)
         objective.cluster = cluster
@@ -413,6 +421,7 @@ def optimise_scenario(
             plan,
             max_evaluations,
             verbose,
+            batch,
         )
         report.storage = study_storage
         return report
@@ -448,6 +457,7 @@ def _optimise_and_explain(
     plan=None,
     max_evaluations=None,
     verbose=False,
+    batch=1,
 ) -> OptimisationReport:
     from .budget import advise, search_total
     from .core import optimise_allocation
@@ -469,6 +479,7 @@ def _optimise_and_explain(
             max_evaluations=max_evaluations,
             constraints=objective.constraint_values if constrained else None,
             verbose=verbose,
+            batch=batch,
         )
     except ValueError as exc:
         if constrained and "feasible" in str(exc):
