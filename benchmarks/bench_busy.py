@@ -3,7 +3,8 @@
 The day-by-day path (word of mouth, service queues) meets at a barrier every day. With another
 process on one core, our second thread is descheduled now and then and the first waits for it,
 and GNU OpenMP's threads used to spin at the barrier, taking CPU from the other process. jsim now
-(a) lets numba's OpenMP threads sleep at once (``OMP_WAIT_POLICY=PASSIVE`` unless set),
+(a) lets numba's OpenMP threads spin only briefly before they sleep (``GOMP_SPINCOUNT=3000``
+unless it or ``OMP_WAIT_POLICY`` is set),
 (b) picks the thread count batch by batch from measured speed (:class:`jsim.engine.schedule.DaySchedule`),
 (c) runs several replications side by side, one thread each (``FastEngine.run_replications``).
 This script measures both schedules in the same run, each timing in a fresh process
@@ -51,11 +52,11 @@ SCHEDULES = ("before", "now")
 def _inner(scenario: str, customers: int, days: int, reps: int, schedule: str) -> None:
     """In a fresh process: time ``reps`` replications, print JSON."""
     sys.path.insert(0, str(ROOT))
-    import jsim.kernels  # noqa: F401  (sets OMP_WAIT_POLICY unless set)
+    import jsim.kernels  # noqa: F401  (sets GOMP_SPINCOUNT unless set)
 
     if schedule == "before":
-        if os.environ.get("OMP_WAIT_POLICY") == "PASSIVE" and not os.environ.get("BENCH_KEEP_WAIT"):
-            del os.environ["OMP_WAIT_POLICY"]  # read by GNU OpenMP when numba first starts its threads
+        if os.environ.get("GOMP_SPINCOUNT") == "3000" and "OMP_WAIT_POLICY" not in os.environ:
+            del os.environ["GOMP_SPINCOUNT"]  # read by GNU OpenMP when numba first starts its threads
         from jsim.engine.fast import FastEngine
         from jsim.engine.schedule import DaySchedule
 
@@ -96,9 +97,12 @@ def _inner(scenario: str, customers: int, days: int, reps: int, schedule: str) -
     print(json.dumps({"seconds": best, "cpu": cpu, "peak_mib": peak, "wide": wide}))
 
 
-def _time(case, schedule: str, threads: int) -> dict:
+def _time(case, schedule: str, threads: int, extra: dict) -> dict:
     env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
     env.pop("OMP_WAIT_POLICY", None)
+    env.pop("GOMP_SPINCOUNT", None)
+    if schedule == "now":
+        env.update(extra)
     cmd = [sys.executable, __file__, "--inner", *map(str, case), schedule]
     out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, check=True, timeout=600)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -108,12 +112,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2, help="fresh processes per timing (best kept)")
     parser.add_argument("--busy", type=int, default=1, help="processes spinning on a core while busy")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment of the 'now' runs (to try settings)",
+    )
     parser.add_argument("--inner", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inner:
         name, n, d, r, schedule = args.inner
         _inner(name, int(n), int(d), int(r), schedule)
         return
+    extra = dict(item.split("=", 1) for item in args.env)
     print(
         f"cores: {os.cpu_count()}; busy = {args.busy} process(es) spinning; best of 3 runs x {args.repeats} processes"
     )
@@ -128,7 +140,7 @@ def main() -> None:
                 for case in CASES:
                     for schedule in SCHEDULES:
                         for threads in (1, 2):
-                            got = _time(case, schedule, threads)
+                            got = _time(case, schedule, threads, extra)
                             key = (case, schedule, load, threads)
                             if key not in best or got["seconds"] < best[key]["seconds"]:
                                 best[key] = got

@@ -153,3 +153,27 @@ def test_progress_is_ordered_and_a_failure_stops_every_replication(model):
     with pytest.raises(KeyboardInterrupt):
         FAST.run_replications(model, jsim.rng.replication_seeds(2, 4), interrupt)
     assert not [t for t in threading.enumerate() if t.name.startswith("jsim-replication")]
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({}, ("3000", None)),
+        ({"GOMP_SPINCOUNT": "100"}, ("100", None)),
+        ({"OMP_WAIT_POLICY": "active"}, (None, "active")),
+    ],
+    ids=["unset: a short spin", "the user's spin count kept", "the user's wait policy kept"],
+)
+def test_openmp_threads_spin_briefly_unless_the_user_says_otherwise(env, expected):
+    """GNU OpenMP reads these when numba first starts its threads: jsim.kernels sets a short spin
+    (benchmarks/bench_busy.py) only when the user set neither."""
+    import os
+    import subprocess
+    import sys
+
+    base = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    code = "import os, jsim.kernels; print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.split() == [str(v) for v in expected]

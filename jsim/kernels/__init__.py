@@ -49,11 +49,15 @@ import math
 import os
 
 # The day-by-day path ends a parallel region every day. GNU OpenMP (numba's ``omp`` threading
-# layer) lets a thread that reaches the end first spin for up to 300,000 iterations before it
-# sleeps, which takes a core from another process and, with one core busy, makes two threads
-# slower than one (benchmarks/bench_busy.py). Threads sleep at once unless the user says otherwise.
-# Read when numba first starts its threads, so it must be set before the first parallel kernel.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# layer on Linux) lets a thread that reaches the end first spin for up to 300,000 iterations
+# before it sleeps: that takes a core from another process and, with one core busy, made two
+# threads 1.2-1.6x slower than one (benchmarks/bench_busy.py). Sleeping at once
+# (OMP_WAIT_POLICY=PASSIVE) fixes that but wakes the thread late every day (the idle speed-up on
+# 720 days fell from 1.70x to 1.52x); a short spin of 3,000 iterations keeps both (busy 2t/1t
+# 0.97-1.05, idle 1.62-1.84x). Unless the user set either variable. Read when numba first starts
+# its threads, so it must be set before the first parallel kernel.
+if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    os.environ["GOMP_SPINCOUNT"] = "3000"
 
 import numba
 import numpy as np
