@@ -100,6 +100,29 @@ def test_batch_on_a_dask_cluster_is_bit_identical_to_batch_in_threads(cluster):
     assert remote_obj.n_promoted == local_obj.n_promoted
 
 
+def test_the_des_engine_optimises_on_a_dask_cluster_with_the_numbers_of_a_local_run(cluster):
+    """``engine="des"``: each trial simulated by the SimPy engine (replications as tasks), promotion as with
+    the fast engine; a cluster with batch 2 gives every trial of a local run, bit for bit."""
+    from jsim.optimise.objectives import ScenarioObjective
+    from jsim.scenario import load_scenario
+
+    def run(where):
+        obj = ScenarioObjective(load_scenario(WEBSHOP), 20_000.0, engine="des", reps=2, customers=400, days=20)
+        obj.cluster = where
+        res = optimise_allocation(
+            obj, obj.budget, names=list(obj.names), n_trials=4, max_evaluations=6, seed=3, batch=2
+        )
+        return res, obj
+
+    local, local_obj = run(None)
+    remote, remote_obj = run(cluster)
+    assert _trials(remote) == _trials(local) and remote.allocation == local.allocation
+    assert remote_obj.n_simulations == local_obj.n_simulations > 0
+    assert local_obj.n_promoted >= 1  # the first trial is the best so far: promoted to reps * promote
+    per = local_obj.evaluate(local.allocation, reps=2).metrics["new_customers"]
+    assert len(per) == 2 and np.ptp(per) > 0  # two distinct DES replications, not one expected value
+
+
 def test_the_cli_gives_the_same_allocation_with_workers_as_in_threads(tmp_path):
     """`jsim optimise --batch 2 --workers 2` (a fresh local cluster) writes what `--batch 2` alone writes."""
     args = [

@@ -280,10 +280,11 @@ touchpoints = click.option(
 )
 opt_engine = click.option(
     "--engine",
-    type=click.Choice(["mean-field", "fast"]),
+    type=click.Choice(["mean-field", "fast", "des"]),
     default="mean-field",
     show_default=True,
-    help="mean-field: fast deterministic expected values; fast: simulated, --reps on common seeds.",
+    help="mean-field: fast deterministic expected values; fast: simulated, --reps on common seeds; des: the SimPy "
+    "discrete-event engine (queues within the day; much slower), --reps likewise.",
 )
 sampler = click.option(
     "--sampler",

@@ -108,7 +108,7 @@ CONSTRAINT_METRICS = {
     "purchases": "purchases",
     "clv": "clv",
 }
-ENGINES = ("mean-field", "fast")
+ENGINES = ("mean-field", "fast", "des")
 
 
 def _did_you_mean(name: str, choices) -> str:
@@ -306,11 +306,12 @@ class ScenarioObjective:
         ``conversions`` (new customers), ``retained``, ``revenue``, ``profit`` (gross profit −
         cost), ``clv`` (new customers × expected 3-year gross profit per customer − cost),
         ``cost`` (minimised). Several metrics make a multi-objective problem.
-    engine : {"mean-field", "fast"}
+    engine : {"mean-field", "fast", "des"}
         ``mean-field``: exact expected values, deterministic and fast. ``fast``: the numba
-        engine with ``reps`` replications on common seeds.
+        engine with ``reps`` replications on common seeds. ``des``: the SimPy discrete-event
+        engine (real queues within the day; much slower), ``reps`` replications likewise.
     reps : int
-        Replications per evaluation (``fast`` only).
+        Replications per evaluation (``fast`` and ``des``).
     seed : int
         Root seed of every evaluation (the same for every allocation: common random numbers).
     constraints : list of str or Constraint, optional
@@ -320,7 +321,7 @@ class ScenarioObjective:
     weekly : bool
         One decision per touchpoint and week of its flight instead of one per touchpoint.
     promote : int
-        ``fast`` engine, one objective: a trial whose value comes within two standard errors of
+        ``fast`` and ``des`` engines, one objective: a trial whose value comes within two standard errors of
         the best so far is evaluated again on ``reps * promote`` replications of the same seed
         (the first ``reps`` are the ones it already had: common random numbers), and that more
         precise value is the one reported. 1 turns this off.
@@ -355,7 +356,8 @@ class ScenarioObjective:
                 ScenarioIssue(
                     "engine",
                     f"must be one of {list(ENGINES)}, got {engine!r}",
-                    "'mean-field' for a fast deterministic objective, 'fast' for simulated noise",
+                    "'mean-field' for a fast deterministic objective, 'fast' for simulated noise, 'des' for "
+                    "queues within the day",
                 )
             )
         if not (isinstance(budget, (int, float, np.floating, np.integer)) and math.isfinite(budget) and budget > 0):
@@ -426,7 +428,7 @@ class ScenarioObjective:
         self.promote = int(promote)
         # once before the study, at the most replications an evaluation runs (promoted trials); every other
         # (engine, reps) an evaluation asks for is checked once when first used (the models differ in spend only)
-        check_resources(self._base, engine, self.reps * (self.promote if engine == "fast" else 1))
+        check_resources(self._base, engine, self.reps * (self.promote if engine != "mean-field" else 1))
         self._checked: set = set()
         self.n_promoted = 0
         self._best: float | None = None
@@ -616,7 +618,7 @@ class ScenarioObjective:
         ev = self.evaluate(allocation)
         if len(ev.values) > 1:
             return ev.values
-        if self.engine == "fast" and self.promote > 1:
+        if self.engine != "mean-field" and self.promote > 1:
             if self._promotes(ev):
                 ev = self._promoted(allocation)
                 self.n_promoted += 1
@@ -640,7 +642,7 @@ class ScenarioObjective:
         first = [evals[self._key(a)] for a in allocations]
         if len(self.metrics) > 1:
             return [ev.values for ev in first]
-        if not (self.engine == "fast" and self.promote > 1):
+        if not (self.engine != "mean-field" and self.promote > 1):
             return [ev.values[0] for ev in first]
         wave = [a for a, ev in zip(allocations, first) if self._promotes(ev)]
         wave = list({self._key(a): a for a in wave}.values())
@@ -714,7 +716,7 @@ class ScenarioObjective:
         """
         from ..metrics import estimate, paired_difference
 
-        engine = engine or "fast"
+        engine = engine or (self.engine if self.engine != "mean-field" else "fast")
         seed = self.fresh_seed() if seed is None else int(seed)
         evals = {name: self.evaluate(alloc, reps=reps, seed=seed, engine=engine) for name, alloc in allocations.items()}
         out = {}

@@ -332,7 +332,7 @@ def optimise_scenario(
     compare_reps : int
         Replications on fresh seeds for the comparison table.
     compare_engine : str, optional
-        Engine of the comparison (default ``fast``: stochastic, with intervals).
+        Engine of the comparison (default: the objective's when stochastic, else ``fast``; with intervals).
     rule : BudgetRule, optional
         When one more unit of spend pays: the report then says whether the total should shrink or
         grow (:func:`jsim.optimise.budget.advise`).
