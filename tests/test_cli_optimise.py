@@ -212,7 +212,7 @@ def test_two_objectives_write_the_pareto_front_and_resume(scenario, tmp_path):
         (["--budget", "-5"], "--budget"),
         (["--budget", "abc"], "--budget"),
         (["--resume"], "--resume"),
-        (["--engine", "des"], "--engine"),
+        (["--engine", "agent-based"], "--engine"),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(scenario, tmp_path, args, message):

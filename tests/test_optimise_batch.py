@@ -24,6 +24,7 @@ import numpy as np
 import optuna
 import pytest
 from click.testing import CliRunner
+from test_optimise_evaluations import _concave3
 
 from jsim.cli import main
 from jsim.errors import OptimiseError
@@ -45,22 +46,6 @@ class Counting:
         with self._lock:
             self.calls += 1
         return self.fn(alloc)
-
-
-def _concave3():
-    """Three Michaelis-Menten curves; the optimum is the equal-marginal-return point (bisection)."""
-    curves = {"a": MichaelisMenten(3.0, 20.0), "b": MichaelisMenten(2.0, 5.0), "c": MichaelisMenten(1.0, 2.0)}
-    budget = 60.0
-
-    def spend(c, lam):
-        return max(np.sqrt(c.alpha * c.lam / lam) - c.lam, 0.0)
-
-    low, high = 1e-12, 1e3
-    for _ in range(400):
-        mid = np.sqrt(low * high)
-        low, high = (mid, high) if sum(spend(c, mid) for c in curves.values()) > budget else (low, mid)
-    model = ResponseModel(curves)
-    return model, budget, model({k: spend(c, mid) for k, c in curves.items()})
 
 
 def _trials(result):

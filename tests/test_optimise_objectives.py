@@ -182,7 +182,7 @@ BAD_LIBRARY_CALLS = {  # what the library is given -> its message, which names t
     "budget": (lambda sc: ScenarioObjective(sc, -5), r"^budget: must be a finite number > 0, got -5 \(use a positive"),
     "budget nan": (lambda sc: ScenarioObjective(sc, math.nan), r"^budget: .*got nan"),
     "budget inf": (lambda sc: ScenarioObjective(sc, math.inf), r"^budget: .*got inf"),
-    "engine": (lambda sc: ScenarioObjective(sc, 900.0, engine="des"), r"^engine: must be one of"),
+    "engine": (lambda sc: ScenarioObjective(sc, 900.0, engine="agent-based"), r"^engine: must be one of"),
     "reps": (
         lambda sc: ScenarioObjective(sc, 900.0, engine="fast", reps=0),
         r"^reps: must be a whole number >= 1, got 0",
