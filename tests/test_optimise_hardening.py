@@ -194,7 +194,11 @@ def test_ctrl_c_at_random_moments_never_corrupts_the_study_and_resume_completes(
         assert line.startswith("error: interrupted by Ctrl-C; "), line
         if not line.endswith("the optimisation had not started; nothing new was saved"):  # Ctrl-C while importing
             assert line.endswith(" -q --resume"), line
-            assert f"of {n_trials} trials complete are saved in journal file {out / 'study.journal'}" in line
+            saved = f"of {n_trials} trials complete are saved in journal file {out / 'study.journal'}"
+            complete = (
+                f"the study is complete ({n_trials} of {n_trials} trials) in journal file {out / 'study.journal'}"
+            )
+            assert saved in line or complete in line, line  # Ctrl-C in the search, or in the polish after it
         _journal_trials(out)  # readable after every interrupt
     assert interrupted >= 1
     proc = _cli(args + ["--resume"])
@@ -459,3 +463,48 @@ def test_ctrl_c_in_a_callback_from_c_waits_for_a_safe_point(filename, name, defe
     namespace: dict = {}
     exec(code, namespace)
     assert _in_c_callback(namespace[name]()) is deferred
+
+
+def test_a_ctrl_c_a_library_turned_into_another_error_is_still_a_ctrl_c(tmp_path):
+    """pybind11 turns a KeyboardInterrupt raised while an extension initialises (a first import inside the
+    objective) into an ImportError raised from it: the trial is marked interrupted and the study stops with
+    KeyboardInterrupt, instead of failing the trial and going on with a half-imported extension."""
+    from jsim.optimise import optimise_allocation
+    from jsim.optimise.storage import INTERRUPTED_ATTR, caused_by_interrupt
+
+    def import_interrupted(alloc):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise ImportError("initialization failed") from exc
+
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "j.log")))
+    with pytest.raises(KeyboardInterrupt):
+        optimise_allocation(import_interrupted, 10.0, names=["a", "b"], n_trials=4, storage=storage, study_name="s")
+    study = optuna.load_study(study_name="s", storage=storage)
+    assert [t.state for t in study.trials] == [TrialState.FAIL]
+    assert study.trials[0].system_attrs.get(INTERRUPTED_ATTR) is True  # re-queued with the same parameters on --resume
+    try:
+        import_interrupted({})
+    except ImportError as exc:
+        assert caused_by_interrupt(exc)
+    assert not caused_by_interrupt(ValueError("a plain error"))
+
+
+def test_the_search_imports_what_it_imports_on_first_use_before_any_trial():
+    """The CMA-ES sampler imports cmaes (and scipy.stats) in its first suggest, inside the objective, where a
+    Ctrl-C is raised at once: imported before the study instead (a fresh process)."""
+    code = textwrap.dedent(
+        """
+        import sys
+        from jsim.optimise import optimise_allocation
+        seen = {}
+        def objective(alloc):
+            seen.setdefault("modules", {m for m in ("cmaes", "scipy.optimize", "scipy.stats") if m in sys.modules})
+            return -sum((v - 5.0) ** 2 for v in alloc.values())
+        optimise_allocation(objective, 10.0, names=["a", "b"], n_trials=3, max_evaluations=3)
+        print(sorted(seen["modules"]))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split("\n")[-2] == "['cmaes', 'scipy.optimize', 'scipy.stats']"

@@ -42,7 +42,7 @@ from jsim.optimise.space import BudgetSpace
 from jsim.rng import derive_seed
 
 from .interrupts import GATE, interrupt_guard, interrupt_point
-from .storage import UNCOUNTED_ATTR, counted, mark_interrupted, remaining_trials, resumable
+from .storage import UNCOUNTED_ATTR, caused_by_interrupt, counted, mark_interrupted, remaining_trials, resumable
 
 SAMPLERS = ("auto", "cmaes", "tpe", "gp", "nsga2", "random")
 
@@ -400,10 +400,26 @@ def _call_many(objective, allocations: list[dict], run) -> list:
     return run(objective, [dict(a) for a in allocations])
 
 
+def _import_before_the_study() -> None:
+    """Import what the search and the polish import on first use (CMA-ES's ``cmaes``, which imports
+    ``scipy.stats``; ``scipy.optimize``) before any trial runs.
+
+    Inside an objective a Ctrl-C is raised at once (:func:`~jsim.optimise.interrupts.interrupt_guard`);
+    landing in the middle of such a first import, inside a pybind11 extension's initialisation
+    (``scipy.optimize``'s HiGHS), it becomes an ``ImportError``, and that extension can never be
+    imported again in the process ("type ... is already registered").
+    """
+    import scipy.optimize  # noqa: F401
+
+    if importlib.util.find_spec("cmaes") is not None:
+        import cmaes  # noqa: F401
+
+
 def _optimise(
     objective, space, n_trials, max_evaluations, adaptive, seed, sampler, directions, storage, study_name,
     will_polish, n_jobs, callbacks, initial, constraints, batch=1, run=None,
 ) -> AllocationResult:  # fmt: skip
+    _import_before_the_study()
     n_objectives = len(directions)
     equal = space.equal_split()
     study = optuna.create_study(
@@ -568,9 +584,14 @@ def _search_in_batches(
                     mark_interrupted(trial)
                     _tell_with_warning(study, trial, state=TrialState.FAIL, suppress_warning=True)
                 raise
-            except Exception:
+            except Exception as exc:
+                interrupted = caused_by_interrupt(exc)  # a Ctrl-C a library turned into another error
                 for trial in untold:
+                    if interrupted:
+                        mark_interrupted(trial)
                     _tell_with_warning(study, trial, state=TrialState.FAIL, suppress_warning=True)
+                if interrupted:
+                    raise KeyboardInterrupt from exc
                 raise
     finally:
         study._thread_local.in_optimize_loop = False

@@ -329,8 +329,25 @@ def resumable(objective):
         except KeyboardInterrupt:
             mark_interrupted(trial)
             raise
+        except Exception as exc:
+            if not caused_by_interrupt(exc):
+                raise
+            mark_interrupted(trial)  # a library turned the Ctrl-C into another error: still a Ctrl-C
+            raise KeyboardInterrupt from exc
 
     return wrapped
+
+
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether a ``KeyboardInterrupt`` is among the causes and contexts of ``exc`` (e.g. pybind11 turns one
+    raised while an extension initialises into an ``ImportError`` raised from it)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def requeue_stale_trials(study: optuna.Study, *, max_retry: int = 3, only_dead_here: bool = False) -> list[int]:
