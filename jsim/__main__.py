@@ -25,6 +25,14 @@ def entry() -> None:
 
     try:
         from jsim.cli import main
+    except Exception as exc:
+        from jsim.errors import caused_by_interrupt
+
+        if not caused_by_interrupt(exc):  # a Ctrl-C in an extension's initialisation comes back as ImportError
+            raise
+        sys.stderr.write("error: interrupted by Ctrl-C while starting; nothing was done\n")
+        forget_unhandled_interrupt()
+        raise SystemExit(130) from None
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted by Ctrl-C while starting; nothing was done\n")
         forget_unhandled_interrupt()

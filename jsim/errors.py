@@ -12,6 +12,7 @@ __all__ = [
     "OutputError",
     "ScenarioIssue",
     "forget_unhandled_interrupt",
+    "caused_by_interrupt",
 ]
 
 from dataclasses import dataclass
@@ -124,3 +125,19 @@ def forget_unhandled_interrupt() -> None:
         ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt").value = 0
     except (ValueError, AttributeError, OSError):
         pass
+
+
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was raised from or while handling, a ``KeyboardInterrupt``.
+
+    A Ctrl-C can come back as another error: pybind11 turns one raised while an extension module
+    initialises (a first ``import matplotlib`` or ``scipy.optimize``) into ``ImportError:
+    initialization failed`` raised from it. Callers treat such an error as the Ctrl-C it was.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False

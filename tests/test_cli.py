@@ -271,11 +271,21 @@ def test_service_outputs(tmp_path, engine):
         assert not (out / "waits.csv").exists()
 
 
-def test_ctrl_c_exits_130_with_one_line(minimal, monkeypatch):
-    import jsim.runner
+def _ctrl_c(*args, **kwargs):
+    raise KeyboardInterrupt
 
-    def interrupted(*args, **kwargs):
+
+def _ctrl_c_in_a_first_import(*args, **kwargs):
+    """pybind11 turns a Ctrl-C during an extension's initialisation into an ImportError raised from it."""
+    try:
         raise KeyboardInterrupt
+    except KeyboardInterrupt as exc:
+        raise ImportError("initialization failed") from exc
+
+
+@pytest.mark.parametrize("interrupted", [_ctrl_c, _ctrl_c_in_a_first_import], ids=["Ctrl-C", "in a first import"])
+def test_ctrl_c_exits_130_with_one_line(minimal, monkeypatch, interrupted):
+    import jsim.runner
 
     monkeypatch.setattr(jsim.runner, "run_scenario", interrupted)
     res = CliRunner().invoke(main, ["run", str(minimal), "-q"])

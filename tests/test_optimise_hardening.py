@@ -122,12 +122,22 @@ def test_the_interrupt_line_redacts_the_storage_password(scenario, monkeypatch):
     assert "ss9w0rd" not in line
 
 
-def test_ctrl_c_while_the_report_is_written_says_the_study_is_complete(scenario, tmp_path, monkeypatch):
+def _import_interrupted(*args, **kwargs):
+    """What a Ctrl-C during a pybind11 extension's initialisation (matplotlib's ft2font) raises."""
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as exc:
+        raise ImportError("initialization failed") from exc
+
+
+def _ctrl_c(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("interrupted", [_ctrl_c, _import_interrupted], ids=["Ctrl-C", "Ctrl-C in a first import"])
+def test_ctrl_c_while_the_report_is_written_says_the_study_is_complete(scenario, tmp_path, monkeypatch, interrupted):
     """After the search, Ctrl-C in the report's writing keeps the study and says how to write the report."""
     import jsim.report
-
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
 
     monkeypatch.setattr(jsim.report, "write_report", interrupted)
     out = tmp_path / "out"
@@ -469,14 +479,11 @@ def test_a_ctrl_c_a_library_turned_into_another_error_is_still_a_ctrl_c(tmp_path
     """pybind11 turns a KeyboardInterrupt raised while an extension initialises (a first import inside the
     objective) into an ImportError raised from it: the trial is marked interrupted and the study stops with
     KeyboardInterrupt, instead of failing the trial and going on with a half-imported extension."""
+    from jsim.errors import caused_by_interrupt
     from jsim.optimise import optimise_allocation
-    from jsim.optimise.storage import INTERRUPTED_ATTR, caused_by_interrupt
+    from jsim.optimise.storage import INTERRUPTED_ATTR
 
-    def import_interrupted(alloc):
-        try:
-            raise KeyboardInterrupt
-        except KeyboardInterrupt as exc:
-            raise ImportError("initialization failed") from exc
+    import_interrupted = _import_interrupted
 
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "j.log")))
     with pytest.raises(KeyboardInterrupt):
@@ -484,10 +491,9 @@ def test_a_ctrl_c_a_library_turned_into_another_error_is_still_a_ctrl_c(tmp_path
     study = optuna.load_study(study_name="s", storage=storage)
     assert [t.state for t in study.trials] == [TrialState.FAIL]
     assert study.trials[0].system_attrs.get(INTERRUPTED_ATTR) is True  # re-queued with the same parameters on --resume
-    try:
+    with pytest.raises(ImportError) as info:
         import_interrupted({})
-    except ImportError as exc:
-        assert caused_by_interrupt(exc)
+    assert caused_by_interrupt(info.value)
     assert not caused_by_interrupt(ValueError("a plain error"))
 
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 import click
 
 from .. import __version__
-from ..errors import InputError, JsimError, ScenarioError, forget_unhandled_interrupt
+from ..errors import InputError, JsimError, ScenarioError, caused_by_interrupt, forget_unhandled_interrupt
 from . import attribute, calibrate, compare, optimise, report, run, schema, sensitivity, sweep, teach, validate
 
 EPILOG = "Docs: README.md and docs/model.md. Exit codes: 0 ok, 1 runtime failure, 2 invalid input."
@@ -113,6 +113,12 @@ class _Group(click.Group):
             ctx.exit(1)
         except KeyboardInterrupt as exc:
             click.echo(f"error: interrupted by Ctrl-C; {_after_interrupt(ctx, exc)}", err=True)
+            forget_unhandled_interrupt()
+            ctx.exit(130)
+        except Exception as exc:
+            if not caused_by_interrupt(exc):  # a Ctrl-C a library turned into another error (a first import)
+                raise
+            click.echo(f"error: interrupted by Ctrl-C; {_after_interrupt(ctx, KeyboardInterrupt())}", err=True)
             forget_unhandled_interrupt()
             ctx.exit(130)
 

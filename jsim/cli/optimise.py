@@ -95,6 +95,7 @@ def optimise(
     from rich.console import Console
 
     from ..engine.distributed import check_cluster_args, connect
+    from ..errors import caused_by_interrupt
     from ..optimise.objectives import ScenarioObjective, parse_constraint, parse_metric
     from ..optimise.study import StudyInterrupted, check_cluster_engine, optimise_scenario
     from ..report import render_report, write_report
@@ -163,6 +164,10 @@ def optimise(
             written = write_report(result, out, html=report)
             click.echo(f"wrote {', '.join(p.name for p in written)} into {out}")
     except KeyboardInterrupt:
+        raise StudyInterrupted.after(result, trials) from None
+    except Exception as exc:
+        if not caused_by_interrupt(exc):  # a Ctrl-C in a first import (matplotlib's) comes back as ImportError
+            raise
         raise StudyInterrupted.after(result, trials) from None
 
 

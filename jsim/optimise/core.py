@@ -37,12 +37,12 @@ import optuna
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
-from jsim.errors import OptimiseError
+from jsim.errors import OptimiseError, caused_by_interrupt
 from jsim.optimise.space import BudgetSpace
 from jsim.rng import derive_seed
 
 from .interrupts import GATE, interrupt_guard, interrupt_point
-from .storage import UNCOUNTED_ATTR, caused_by_interrupt, counted, mark_interrupted, remaining_trials, resumable
+from .storage import UNCOUNTED_ATTR, counted, mark_interrupted, remaining_trials, resumable
 
 SAMPLERS = ("auto", "cmaes", "tpe", "gp", "nsga2", "random")
 

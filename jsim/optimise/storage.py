@@ -61,7 +61,7 @@ import optuna
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from jsim.errors import OptimiseError, OptimiseInputError
+from jsim.errors import OptimiseError, OptimiseInputError, caused_by_interrupt
 
 from .interrupts import GATE, interrupt_guard, interrupt_point
 from .journal import WORKER_ATTR, is_alive_here, open_journal
@@ -336,18 +336,6 @@ def resumable(objective):
             raise KeyboardInterrupt from exc
 
     return wrapped
-
-
-def caused_by_interrupt(exc: BaseException) -> bool:
-    """Whether a ``KeyboardInterrupt`` is among the causes and contexts of ``exc`` (e.g. pybind11 turns one
-    raised while an extension initialises into an ``ImportError`` raised from it)."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
-            return True
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return False
 
 
 def requeue_stale_trials(study: optuna.Study, *, max_retry: int = 3, only_dead_here: bool = False) -> list[int]:
