@@ -24,6 +24,7 @@ from ..model import Coefficients
 from ..rng import chunk_states, named_streams
 from .draws import STREAMS, draw_arrivals, draw_exposures, start_of_day
 from .records import Run, ServiceRecord
+from .registry import run_in_order
 from .schedule import DaySchedule, ThreadShare
 
 #: Customers per chunk. Fixed (never derived from the thread count) so results do not depend on it.
@@ -83,31 +84,28 @@ class FastEngine:
             seconds=seconds,
         )
 
-    def run_replications(self, model, seeds, progress=None, memory_room: float = float("inf")) -> list:
+    def run_replications(self, model, seeds, progress=None, memory_room=float("inf")) -> list:
         """Replications on ``seeds``, in order: what ``[self.run(model, s) for s in seeds]`` returns.
 
         The day-by-day path meets at a barrier every day, which a busy core stalls; so with several
         replications of a day-coupled model and several numba threads, the replications run side
         by side in threads (the kernels release the GIL), one numba thread each, and one left
         running alone widens onto the threads the others gave back (:class:`ThreadShare`). At most
-        ``memory_room // (bytes of one replication's customers)`` extra replications run at once.
+        ``memory_room // (bytes of one replication's customers)`` extra replications run at once
+        (``memory_room``: bytes, or a callable returning them, called only when that matters).
         ``progress(fraction)`` gets the fraction of all the replications done; an exception it
         raises stops the run (at the next batch of days of every replication).
         """
         seeds = list(seeds)
         n = len(seeds)
         total = numba.get_num_threads()
-        extra = memory_room // max(1.0, _customer_bytes(model)) if model.is_coupled else 0
-        side_by_side = int(min(n, total, 1 + extra))
+        side_by_side = 1
+        if model.is_coupled and min(n, total) > 1:
+            room = memory_room() if callable(memory_room) else memory_room
+            side_by_side = int(min(n, total, 1 + room // max(1.0, _customer_bytes(model))))
         if side_by_side < 2:
-            runs = []
-            for r, seed in enumerate(seeds):
-                report = None
-                if progress is not None:
-                    report = lambda done, tot, r=r: progress((r + done / max(tot, 1)) / n)
-                runs.append(self.run(model, seed, report))
-            return runs
-        share = ThreadShare(total, concurrent_regions=_threadsafe_layer())
+            return run_in_order(self, model, seeds, progress)
+        share = ThreadShare(total, concurrent_regions=kernels.threadsafe_layer())
         done = [0.0] * n
         lock = threading.Lock()
         stop = threading.Event()
@@ -176,16 +174,6 @@ def _customer_bytes(model) -> float:
     from .resources import COUPLED_CUSTOMER_BYTES, _sizes
 
     return COUPLED_CUSTOMER_BYTES * float(_sizes(model).customers)
-
-
-def _threadsafe_layer() -> bool:
-    """Whether numba's threading layer runs parallel regions from two Python threads at once
-    (``omp`` and ``tbb`` do; ``workqueue`` aborts the process). Unknown before the first parallel
-    region: then no."""
-    try:
-        return numba.threading_layer() in ("omp", "tbb")
-    except ValueError:
-        return False
 
 
 def _streams(seed: np.random.SeedSequence) -> dict:

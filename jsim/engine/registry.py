@@ -15,7 +15,8 @@ An engine may also have ``run_replications(model, seeds, progress, memory_room)`
 Runs of ``seeds`` in order (what ``run`` returns for each); :func:`~jsim.engine.simulate` then
 calls it for several replications, so the engine can run them side by side (the fast engine
 does on the day-by-day path, :mod:`jsim.engine.schedule`); ``memory_room`` is the memory, in
-bytes, beyond the estimate of the run (which counts one replication at a time).
+bytes, beyond the estimate of the run (which counts one replication at a time), or a callable
+returning it (computed only when the engine asks). :func:`run_in_order` is what they do otherwise.
 
 To add an engine: write a module with a class that has ``name``, ``stochastic`` and ``run``
 (see :class:`Engine`), call :func:`register_engine` (or add it to :data:`_BUILTIN`), and add it to
@@ -24,7 +25,7 @@ the contract suite's engine list.
 
 from __future__ import annotations
 
-__all__ = ["Engine", "register_engine", "get_engine", "engine_names"]
+__all__ = ["Engine", "register_engine", "get_engine", "engine_names", "run_in_order"]
 
 import difflib
 import importlib
@@ -79,3 +80,16 @@ def get_engine(name: str):
     engine = getattr(importlib.import_module(module), attr)()
     _ENGINES[name] = engine
     return engine
+
+
+def run_in_order(engine, model, seeds, progress=None) -> list:
+    """``engine.run`` on each of ``seeds``, one after another; ``progress(fraction)`` of all of them done."""
+    seeds = list(seeds)
+    n = len(seeds)
+    runs = []
+    for r, seed in enumerate(seeds):
+        report = None
+        if progress is not None:
+            report = lambda done, total, r=r: progress((r + done / max(total, 1)) / n)
+        runs.append(engine.run(model, seed, report))
+    return runs

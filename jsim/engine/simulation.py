@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from ..rng import as_seed_sequence, named_child, replication_seed, seed_entropy
-from .registry import Engine, get_engine
+from .registry import Engine, get_engine, run_in_order
 from .resources import available_memory, check_resources, estimate_resources
 from .result import SimulationResult
 
@@ -86,18 +86,14 @@ def simulate(
     elif n > 1 and hasattr(eng, "run_replications"):
         # an engine that runs replications side by side (the fast engine, day by day) may hold
         # several at once in the memory the estimate did not count
-        if estimate is None:
-            estimate = estimate_resources(model, eng, n, journeys)
-        room = max(0.0, available_memory().usable - estimate.bytes_peak)
+        def room() -> float:  # asked only when replications could run side by side
+            peak = (estimate or estimate_resources(model, eng, n, journeys)).bytes_peak
+            return max(0.0, available_memory().usable - peak)
+
         seeds = [replication_seed(root, r) for r in range(n)]
         runs = eng.run_replications(model, seeds, progress, memory_room=room)
     else:
-        runs = []
-        for r in range(n):
-            report = None
-            if progress is not None:
-                report = lambda done, total, r=r: progress((r + done / max(total, 1)) / n)
-            runs.append(eng.run(model, replication_seed(root, r), report))
+        runs = run_in_order(eng, model, [replication_seed(root, r) for r in range(n)], progress)
     trace = None
     if journeys:
         from .journeys import trace_journeys

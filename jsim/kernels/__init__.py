@@ -40,6 +40,7 @@ __all__ = [
     "erlang_a",
     "arrival_timing",
     "independent_chunks",
+    "threadsafe_layer",
     "coupled_init",
     "coupled_days",
     "trace",
@@ -338,6 +339,16 @@ def independent_chunks(
     ):
         _check(f"out.{name}", getattr(out, name), shape, np.int64)
     _independent_chunks(chunk_ids, chunk_size, n_total, cohorts, tables, model.arrays, rng_states, out)
+
+
+def threadsafe_layer() -> bool:
+    """Whether numba's threading layer runs parallel regions from two Python threads at once
+    (``omp`` and ``tbb`` do; ``workqueue`` aborts the process). Unknown before the first parallel
+    region: then no."""
+    try:
+        return numba.threading_layer() in ("omp", "tbb")
+    except ValueError:
+        return False
 
 
 def _threads(threads: int | None) -> int:

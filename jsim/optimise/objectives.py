@@ -58,13 +58,9 @@ def _local_runs(local: bool):
     if not local or threading.current_thread() is threading.main_thread():
         yield
         return
-    import numba
+    from ..kernels import threadsafe_layer
 
-    try:
-        safe = numba.threading_layer() in ("omp", "tbb")
-    except ValueError:
-        safe = False
-    if safe:
+    if threadsafe_layer():
         yield
         return
     with _RUN_LOCK:
