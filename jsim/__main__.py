@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import sys
 
 #: young-generation threshold of the cyclic garbage collector in the command's process (Python's
@@ -31,16 +32,33 @@ def entry() -> None:
         if not caused_by_interrupt(exc):  # a Ctrl-C in an extension's initialisation comes back as ImportError
             raise
         sys.stderr.write("error: interrupted by Ctrl-C while starting; nothing was done\n")
-        forget_unhandled_interrupt()
-        raise SystemExit(130) from None
+        _exit_now(130)
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted by Ctrl-C while starting; nothing was done\n")
         forget_unhandled_interrupt()
         raise SystemExit(130) from None
     try:
         main(prog_name="jsim")
+    except SystemExit as done:
+        from jsim.errors import extension_interrupted
+
+        if extension_interrupted():
+            _exit_now(done.code if isinstance(done.code, int) else 1)
+        raise
     finally:
         gc.freeze()  # every output is written and closed by now: exit without a last traversal
+
+
+def _exit_now(code: int) -> None:
+    """Flush the output and leave without the interpreter's finalisation: after a Ctrl-C interrupted an
+    extension module's initialisation, finalising can crash the process (a half-initialised pybind11
+    module), turning exit 130 into an abort. Every file jsim writes is complete and closed by then."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

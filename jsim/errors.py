@@ -13,6 +13,7 @@ __all__ = [
     "ScenarioIssue",
     "forget_unhandled_interrupt",
     "caused_by_interrupt",
+    "extension_interrupted",
 ]
 
 from dataclasses import dataclass
@@ -134,10 +135,25 @@ def caused_by_interrupt(exc: BaseException) -> bool:
     initialises (a first ``import matplotlib`` or ``scipy.optimize``) into ``ImportError:
     initialization failed`` raised from it. Callers treat such an error as the Ctrl-C it was.
     """
-    seen = set()
+    global _EXTENSION_INTERRUPTED
+    first, seen = exc, set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, KeyboardInterrupt):
+            if exc is not first:
+                _EXTENSION_INTERRUPTED = True
             return True
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+#: Set by :func:`caused_by_interrupt` when a Ctrl-C came back as another error: an extension module
+#: was interrupted while it initialised, and such a half-initialised module (pybind11's) can crash the
+#: interpreter's finalisation ("PyThreadState_Get: ... the GIL is released"); see :func:`extension_interrupted`.
+_EXTENSION_INTERRUPTED = False
+
+
+def extension_interrupted() -> bool:
+    """Whether this process handled a Ctrl-C that had interrupted an extension's initialisation (then the
+    ``jsim`` command leaves with ``os._exit`` once its outputs are flushed, skipping finalisation)."""
+    return _EXTENSION_INTERRUPTED

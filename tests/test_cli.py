@@ -291,3 +291,29 @@ def test_ctrl_c_exits_130_with_one_line(minimal, monkeypatch, interrupted):
     res = CliRunner().invoke(main, ["run", str(minimal), "-q"])
     assert res.exit_code == 130
     assert res.output.strip() == "error: interrupted by Ctrl-C; no file is left half-written"
+
+
+def test_a_ctrl_c_that_interrupted_an_extension_exits_130_without_finalising(minimal):
+    """A half-initialised pybind11 module (Ctrl-C in a first import) can crash the interpreter's finalisation
+    (an abort instead of 130): the jsim command then leaves with os._exit once its output is flushed."""
+    code = (
+        "import atexit, sys\n"
+        "import jsim.runner\n"
+        "from jsim.__main__ import entry\n"
+        "def interrupted(*a, **k):\n"
+        "    try:\n"
+        "        raise KeyboardInterrupt\n"
+        "    except KeyboardInterrupt as exc:\n"
+        "        raise ImportError('initialization failed') from exc\n"
+        "jsim.runner.run_scenario = interrupted\n"
+        "atexit.register(lambda: print('finalised'))\n"
+        f"sys.argv = ['jsim', 'run', {str(minimal)!r}, '-q']\n"
+        "entry()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip() == "error: interrupted by Ctrl-C; no file is left half-written"
+    assert "finalised" not in proc.stdout  # atexit handlers did not run: no finalisation
+    plain = code.replace("raise ImportError('initialization failed') from exc", "raise")
+    proc = subprocess.run([sys.executable, "-c", plain], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130 and "finalised" in proc.stdout  # a plain Ctrl-C finalises as usual
